@@ -1,0 +1,70 @@
+// One SCSI command as a transport hands it to a LogicalUnit.
+//
+// Transports preallocate Commands (the TCMU transport keeps one per cmd_id) and reuse them, so
+// executing a READ or WRITE allocates nothing. A Command must stay alive and untouched from
+// LogicalUnit::submit() until the LogicalUnit calls the transport's completion function.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "lunkit/block_device.h"
+#include "lunkit/scsi/sense.h"
+
+namespace lunkit::scsi {
+
+struct LuState;
+struct OpcodeInfo;
+struct Command;
+
+namespace detail {
+// libscsi's private per-command execution state; transports do not touch it.
+struct ExecState {
+  const OpcodeInfo* op = nullptr;
+  LuState* lu = nullptr;
+  uint64_t lba = 0;
+  uint64_t blocks = 0;
+  uint32_t step = 0;        // progress of multi-step commands
+  uint64_t cursor = 0;      // progress of chunked commands
+  // Role in the COMPARE AND WRITE barrier: a write counted in flight, or the CAW holding it.
+  enum Barrier : uint8_t { kNoBarrier, kCountedWrite, kBarrierOwner } barrier = kNoBarrier;
+  BlockRequest request;
+  std::unique_ptr<uint8_t[]> bounce;   // slow-path commands only (verify, CAW, write same)
+  size_t bounce_len = 0;
+  std::array<iovec, 1> bounce_iov{};
+  void* next = nullptr;     // intrusive link while deferred behind COMPARE AND WRITE
+  // Chunked commands (run_chunks): the step functions and the inline-completion handshake.
+  bool (*chunk_start)(LuState&, Command&) = nullptr;
+  bool (*chunk_done)(LuState&, Command&, int) = nullptr;
+  std::atomic<uint8_t> chunk_phase{0};
+  int chunk_result = 0;
+};
+}  // namespace detail
+
+struct Command {
+  // ---- Set by the transport before submit() ----
+  std::array<uint8_t, 32> cdb{};
+  uint8_t cdb_len = 0;
+  // The data buffer: Data-Out for commands that send data, Data-In for those that return it.
+  // libscsi may shorten the last entry in place when the buffer is longer than the command needs.
+  std::span<iovec> iov;
+  size_t data_len = 0;   // total bytes described by iov
+  void* transport_context = nullptr;
+
+  // ---- Set by libscsi before completion ----
+  Status status = Status::kGood;
+  uint8_t sense_len = 0;
+  std::array<uint8_t, kMaxSenseLength> sense{};
+  // Bytes of Data-In actually produced (<= data_len). Transports report the residual from it.
+  uint32_t data_in_len = 0;
+
+  detail::ExecState exec;
+};
+
+}  // namespace lunkit::scsi

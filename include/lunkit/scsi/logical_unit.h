@@ -1,0 +1,68 @@
+// A SCSI logical unit (SPC-5 / SBC-4 direct-access block device) over a BlockDevice.
+//
+// Threading: submit(), set_capacity(), set_write_cache() and reset() are called from one thread
+// at a time (the transport's event loop). Commands complete through the CompletionFn, which may
+// run on that thread or on whatever thread the BlockDevice completes on.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "lunkit/block_device.h"
+#include "lunkit/scsi/command.h"
+
+namespace lunkit::scsi {
+
+using CompletionFn = void (*)(void* context, Command& command);
+
+// Target port identity, when the transport knows it (VPD 0x83, TPGS, REPORT TARGET PORT GROUPS).
+struct PortIdentity {
+  uint16_t relative_port_id = 1;
+  uint16_t port_group_id = 0;
+};
+
+struct LogicalUnitOptions {
+  std::optional<PortIdentity> port;
+  // Called on every INQUIRY that needs the unit serial, so transports can read it lazily (TCMU
+  // learns it only after the device is enabled). Empty result: the device's serial is used.
+  std::string (*serial_source)(void* context) = nullptr;
+  void* serial_context = nullptr;
+  uint8_t max_compare_and_write_blocks = 32;
+  uint32_t max_write_same_blocks = 0x10000;
+  uint32_t max_unmap_descriptors = 64;
+};
+
+struct LuState;
+
+class LogicalUnit {
+ public:
+  LogicalUnit(BlockDevice& device, CompletionFn on_complete, void* completion_context,
+              LogicalUnitOptions options = {});
+  ~LogicalUnit();
+  LogicalUnit(const LogicalUnit&) = delete;
+  LogicalUnit& operator=(const LogicalUnit&) = delete;
+
+  // Executes one command; it completes exactly once through the CompletionFn.
+  void submit(Command& command);
+
+  // The device changed size: READ CAPACITY reports it and a CAPACITY DATA HAS CHANGED unit
+  // attention is established.
+  void set_capacity(uint64_t num_blocks);
+  // The write cache was switched outside SCSI (e.g. configfs): MODE PARAMETERS CHANGED.
+  void set_write_cache(bool enabled);
+  // A logical unit reset (task management): BUS DEVICE RESET FUNCTION OCCURRED.
+  void reset();
+
+  uint64_t capacity() const;
+  bool write_cache_enabled() const;
+  // Commands submitted and not yet completed.
+  uint64_t in_flight() const;
+
+ private:
+  std::unique_ptr<LuState> state_;
+};
+
+}  // namespace lunkit::scsi

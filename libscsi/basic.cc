@@ -1,0 +1,80 @@
+// TEST UNIT READY, REQUEST SENSE, START STOP UNIT, PREVENT ALLOW MEDIUM REMOVAL, READ CAPACITY.
+#include <array>
+#include <bit>
+
+#include "libscsi/bytes.h"
+#include "libscsi/handlers.h"
+
+namespace lunkit::scsi::handlers {
+
+void test_unit_ready(LuState& lu, Command& cmd) { complete_good(lu, cmd); }
+
+void request_sense(LuState& lu, Command& cmd) {
+  // Reports, with GOOD status, what the next command would otherwise have been told.
+  Condition c = take_unit_attention(lu);
+  if (c == Condition::kNoSense && lu.stopped) c = Condition::kNotReadyInitializingCommandRequired;
+  std::array<uint8_t, kMaxSenseLength> sense{};
+  SenseFormat fmt = (cmd.cdb[1] & 0x01) ? SenseFormat::kDescriptor : SenseFormat::kFixed;
+  size_t len = build_sense(sense, fmt, c);
+  put_data_in(cmd, std::span(sense).first(len), cmd.cdb[4]);
+  complete_good(lu, cmd);
+}
+
+namespace {
+void stop_flushed(BlockRequest& r, int result) {
+  Command& cmd = *static_cast<Command*>(r.context);
+  LuState& lu = *cmd.exec.lu;
+  if (result < 0) return complete_errno(lu, cmd, result, true);
+  complete_good(lu, cmd);
+}
+}  // namespace
+
+void start_stop_unit(LuState& lu, Command& cmd) {
+  uint8_t power_condition = cmd.cdb[4] >> 4;
+  if (power_condition != 0) return complete_invalid_cdb(lu, cmd, 4, 7);
+  if (cmd.cdb[3] & 0x0F) return complete_invalid_cdb(lu, cmd, 3, 3);
+  if (cmd.cdb[4] & 0x02) return complete_invalid_cdb(lu, cmd, 4, 1);  // LOEJ: not removable
+  bool start = cmd.cdb[4] & 0x01;
+  bool no_flush = cmd.cdb[4] & 0x04;
+  if (start) {
+    lu.stopped = false;
+    return complete_good(lu, cmd);
+  }
+  lu.stopped = true;
+  if (no_flush || !lu.write_cache) return complete_good(lu, cmd);
+  submit_request(lu, cmd, &BlockDevice::flush, 0, 0, {}, 0, stop_flushed);
+}
+
+void prevent_allow_medium_removal(LuState& lu, Command& cmd) {
+  uint8_t prevent = cmd.cdb[4] & 0x03;
+  if (prevent > 1) return complete_invalid_cdb(lu, cmd, 4, 1);
+  lu.removal_prevented = prevent == 1;
+  complete_good(lu, cmd);
+}
+
+void read_capacity10(LuState& lu, Command& cmd) {
+  uint64_t cap = lu.capacity.load(std::memory_order_relaxed);
+  uint64_t last = cap ? cap - 1 : 0;
+  std::array<uint8_t, 8> data{};
+  put_be32(&data[0], last > 0xFFFFFFFEull ? 0xFFFFFFFFu : static_cast<uint32_t>(last));
+  put_be32(&data[4], lu.block_size);
+  put_data_in(cmd, data, data.size());
+  complete_good(lu, cmd);
+}
+
+void read_capacity16(LuState& lu, Command& cmd) {
+  uint64_t cap = lu.capacity.load(std::memory_order_relaxed);
+  std::array<uint8_t, 32> data{};
+  put_be64(&data[0], cap ? cap - 1 : 0);
+  put_be32(&data[8], lu.block_size);
+  uint32_t ratio = lu.info.physical_block_size / lu.block_size;
+  data[13] = static_cast<uint8_t>(ratio > 1 ? std::countr_zero(ratio) & 0x0F : 0);
+  if (lu.info.thin_provisioning) {
+    data[14] |= 0x80;                                  // LBPME
+    if (lu.info.unmap_reads_zero) data[14] |= 0x40;    // LBPRZ
+  }
+  put_data_in(cmd, data, get_be32(&cmd.cdb[10]));
+  complete_good(lu, cmd);
+}
+
+}  // namespace lunkit::scsi::handlers

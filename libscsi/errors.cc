@@ -1,0 +1,53 @@
+// How device errors become SCSI status and sense: one table keyed by errno.
+#include <cerrno>
+
+#include "libscsi/lu_state.h"
+
+namespace lunkit::scsi {
+namespace {
+
+struct ErrnoRow {
+  int err;
+  Status status;              // kCheckCondition: use the conditions below
+  Condition reading;
+  Condition writing;
+};
+
+constexpr Condition kNone = Condition::kNoSense;
+constexpr ErrnoRow kErrnoTable[] = {
+    // Transient: the initiator retries (a storage outage must not look like a bad medium).
+    {EAGAIN, Status::kBusy, kNone, kNone},
+    {EBUSY, Status::kBusy, kNone, kNone},
+    {ETIMEDOUT, Status::kBusy, kNone, kNone},
+    {ENOTCONN, Status::kBusy, kNone, kNone},
+    {ECONNRESET, Status::kBusy, kNone, kNone},
+    {ESHUTDOWN, Status::kBusy, kNone, kNone},
+    {EINTR, Status::kBusy, kNone, kNone},
+    {ENOMEM, Status::kTaskSetFull, kNone, kNone},
+    // Out of space on a thin device.
+    {ENOSPC, Status::kCheckCondition, Condition::kSpaceAllocationFailedWriteProtect,
+     Condition::kSpaceAllocationFailedWriteProtect},
+    {EDQUOT, Status::kCheckCondition, Condition::kSpaceAllocationFailedWriteProtect,
+     Condition::kSpaceAllocationFailedWriteProtect},
+    {EROFS, Status::kCheckCondition, Condition::kWriteProtected, Condition::kWriteProtected},
+    {EIO, Status::kCheckCondition, Condition::kUnrecoveredReadError, Condition::kWriteError},
+    {ENXIO, Status::kCheckCondition, Condition::kLogicalUnitCommunicationFailure,
+     Condition::kLogicalUnitCommunicationFailure},
+    {ENODEV, Status::kCheckCondition, Condition::kLogicalUnitCommunicationFailure,
+     Condition::kLogicalUnitCommunicationFailure},
+};
+
+}  // namespace
+
+void complete_errno(LuState& lu, Command& cmd, int err, bool writing) {
+  if (err < 0) err = -err;
+  for (const ErrnoRow& row : kErrnoTable) {
+    if (row.err != err) continue;
+    if (row.status != Status::kCheckCondition) return complete_status(lu, cmd, row.status);
+    return complete_condition(lu, cmd, writing ? row.writing : row.reading);
+  }
+  // Anything else is a fault of the backing store, reported by direction.
+  complete_condition(lu, cmd, writing ? Condition::kWriteError : Condition::kUnrecoveredReadError);
+}
+
+}  // namespace lunkit::scsi
