@@ -114,7 +114,10 @@ void LogicalUnit::submit(Command& cmd) {
   }
   bool unsupported_sa = false;
   const OpcodeInfo* op = find_opcode(cmd.cdb.data(), cmd.cdb_len, &unsupported_sa);
-  if (op && !opcode_enabled(lu, *op)) op = nullptr;
+  if (op && !opcode_enabled(lu, *op)) {
+    unsupported_sa = op->has_service_action;
+    op = nullptr;
+  }
   if (!op) {
     if (unsupported_sa)
       complete_invalid_cdb(lu, cmd, 1, 4);

@@ -6,7 +6,16 @@ TEST_HELPERS = tests/unit/harness.h tests/unit/ram_device.h
 LIBSCSI_TESTS = \
 	tests/unit/sense_test \
 	tests/unit/opcode_table_test \
-	tests/unit/inquiry_test
+	tests/unit/inquiry_test \
+	tests/unit/basics_test \
+	tests/unit/mode_test \
+	tests/unit/read_write_test \
+	tests/unit/verify_test \
+	tests/unit/compare_and_write_test \
+	tests/unit/provisioning_test \
+	tests/unit/maintenance_test \
+	tests/unit/robustness_test \
+	tests/unit/alloc_test
 check_PROGRAMS += $(LIBSCSI_TESTS)
 TESTS += $(LIBSCSI_TESTS)
 
@@ -21,3 +30,39 @@ tests_unit_opcode_table_test_LDADD = $(LIBSCSI_TEST_LDADD)
 tests_unit_inquiry_test_SOURCES = tests/unit/inquiry_test.cc $(TEST_HELPERS)
 tests_unit_inquiry_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
 tests_unit_inquiry_test_LDADD = $(LIBSCSI_TEST_LDADD)
+
+tests_unit_basics_test_SOURCES = tests/unit/basics_test.cc $(TEST_HELPERS)
+tests_unit_basics_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
+tests_unit_basics_test_LDADD = $(LIBSCSI_TEST_LDADD)
+
+tests_unit_mode_test_SOURCES = tests/unit/mode_test.cc $(TEST_HELPERS)
+tests_unit_mode_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
+tests_unit_mode_test_LDADD = $(LIBSCSI_TEST_LDADD)
+
+tests_unit_read_write_test_SOURCES = tests/unit/read_write_test.cc $(TEST_HELPERS)
+tests_unit_read_write_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
+tests_unit_read_write_test_LDADD = $(LIBSCSI_TEST_LDADD)
+
+tests_unit_verify_test_SOURCES = tests/unit/verify_test.cc $(TEST_HELPERS)
+tests_unit_verify_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
+tests_unit_verify_test_LDADD = $(LIBSCSI_TEST_LDADD)
+
+tests_unit_compare_and_write_test_SOURCES = tests/unit/compare_and_write_test.cc $(TEST_HELPERS)
+tests_unit_compare_and_write_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
+tests_unit_compare_and_write_test_LDADD = $(LIBSCSI_TEST_LDADD)
+
+tests_unit_provisioning_test_SOURCES = tests/unit/provisioning_test.cc $(TEST_HELPERS)
+tests_unit_provisioning_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
+tests_unit_provisioning_test_LDADD = $(LIBSCSI_TEST_LDADD)
+
+tests_unit_maintenance_test_SOURCES = tests/unit/maintenance_test.cc $(TEST_HELPERS)
+tests_unit_maintenance_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
+tests_unit_maintenance_test_LDADD = $(LIBSCSI_TEST_LDADD)
+
+tests_unit_robustness_test_SOURCES = tests/unit/robustness_test.cc $(TEST_HELPERS)
+tests_unit_robustness_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
+tests_unit_robustness_test_LDADD = $(LIBSCSI_TEST_LDADD)
+
+tests_unit_alloc_test_SOURCES = tests/unit/alloc_test.cc
+tests_unit_alloc_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
+tests_unit_alloc_test_LDADD = $(LIBSCSI_TEST_LDADD)

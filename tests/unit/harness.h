@@ -96,8 +96,9 @@ class LuTest : public ::testing::Test {
   }
 
   // Builds and submits a command. `out` is Data-Out; otherwise a Data-In buffer of `in_len`.
+  // cdb_len < 0: the length the opcode's group code implies.
   TestCommand& submit(const Cdb& cdb, std::vector<uint8_t> out = {}, size_t in_len = 0,
-                      size_t cdb_len = 0) {
+                      int cdb_len = -1) {
     auto& tc = *commands_.emplace_back(std::make_unique<TestCommand>());
     tc.buffer = out.empty() ? std::vector<uint8_t>(in_len, 0xEE) : std::move(out);
     // Uneven segments: 1 byte, 7 bytes, then the rest in 1000-byte pieces.
@@ -115,7 +116,7 @@ class LuTest : public ::testing::Test {
       pos += n;
     }
     tc.cmd.cdb = cdb.bytes;
-    tc.cmd.cdb_len = static_cast<uint8_t>(cdb_len ? cdb_len : cdb_length(cdb.bytes[0]));
+    tc.cmd.cdb_len = static_cast<uint8_t>(cdb_len >= 0 ? size_t(cdb_len) : cdb_length(cdb.bytes[0]));
     tc.cmd.iov = tc.segments;
     tc.cmd.data_len = tc.buffer.size();
     tc.cmd.transport_context = &tc;
@@ -125,7 +126,7 @@ class LuTest : public ::testing::Test {
 
   // Submits and expects exactly one completion.
   TestCommand& run(const Cdb& cdb, std::vector<uint8_t> out = {}, size_t in_len = 0,
-                   size_t cdb_len = 0) {
+                   int cdb_len = -1) {
     TestCommand& tc = submit(cdb, std::move(out), in_len, cdb_len);
     EXPECT_EQ(tc.completions, 1) << "opcode " << int(cdb.bytes[0]);
     return tc;
@@ -151,22 +152,37 @@ inline std::vector<uint8_t> pattern(size_t len, uint8_t seed) {
   return v;
 }
 
-#define EXPECT_GOOD(tc) \
-  EXPECT_EQ((tc).cmd.status, ::lunkit::scsi::Status::kGood) << "sense key " << int((tc).sense_key())
-#define EXPECT_SENSE(tc, key, asc_, ascq_)                                          \
-  do {                                                                              \
-    EXPECT_EQ((tc).cmd.status, ::lunkit::scsi::Status::kCheckCondition);            \
-    EXPECT_EQ(int((tc).sense_key()), key);                                          \
-    EXPECT_EQ(int((tc).asc()), asc_);                                               \
-    EXPECT_EQ(int((tc).ascq()), ascq_);                                             \
-  } while (0)
-#define EXPECT_INVALID_CDB_FIELD(tc, byte, bit)        \
-  do {                                                 \
-    EXPECT_SENSE(tc, 0x05, 0x24, 0x00);                \
-    EXPECT_TRUE((tc).sksv());                          \
-    EXPECT_TRUE((tc).field_in_cdb());                  \
-    EXPECT_EQ(int((tc).field_byte()), byte);           \
-    EXPECT_EQ((tc).field_bit(), bit);                  \
-  } while (0)
+// Predicates for the expectation macros below; each macro evaluates its argument once, so
+// `EXPECT_GOOD(run(...))` runs one command, and messages can be streamed after it.
+inline ::testing::AssertionResult is_good(const TestCommand& t) {
+  if (t.cmd.status == Status::kGood) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "status " << int(t.cmd.status) << ", sense key "
+                                       << int(t.sense_key()) << " asc " << int(t.asc())
+                                       << " ascq " << int(t.ascq());
+}
+inline ::testing::AssertionResult has_sense(const TestCommand& t, int key, int asc, int ascq) {
+  if (t.cmd.status == Status::kCheckCondition && t.sense_key() == key && t.asc() == asc &&
+      t.ascq() == ascq)
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "status " << int(t.cmd.status) << ", sense " << std::hex << int(t.sense_key()) << "/"
+         << int(t.asc()) << "/" << int(t.ascq()) << ", wanted " << key << "/" << asc << "/"
+         << ascq;
+}
+inline ::testing::AssertionResult points_at(const TestCommand& t, int byte, int bit) {
+  auto r = has_sense(t, 0x05, 0x24, 0x00);
+  if (!r) return r;
+  if (t.sksv() && t.field_in_cdb() && t.field_byte() == byte && t.field_bit() == bit)
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "field pointer: sksv " << t.sksv() << " cdb "
+                                       << t.field_in_cdb() << " byte " << t.field_byte()
+                                       << " bit " << t.field_bit() << ", wanted byte " << byte
+                                       << " bit " << bit;
+}
+
+#define EXPECT_GOOD(tc) EXPECT_TRUE(::lunkit::test::is_good(tc))
+#define EXPECT_SENSE(tc, key, asc, ascq) EXPECT_TRUE(::lunkit::test::has_sense(tc, key, asc, ascq))
+#define EXPECT_INVALID_CDB_FIELD(tc, byte, bit) \
+  EXPECT_TRUE(::lunkit::test::points_at(tc, byte, bit))
 
 }  // namespace lunkit::test

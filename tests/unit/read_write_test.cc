@@ -1,0 +1,187 @@
+// READ/WRITE 6/10/12/16, FUA, ranges, buffer handling and device error mapping.
+#include "tests/unit/harness.h"
+
+namespace lunkit::test {
+namespace {
+
+Cdb rw(uint8_t opcode, uint64_t lba, uint32_t blocks, uint8_t flags = 0) {
+  Cdb c(opcode);
+  switch (opcode) {
+    case 0x08: case 0x0A:
+      return c.be(1, 3, lba).set(4, static_cast<uint8_t>(blocks));
+    case 0x28: case 0x2A: case 0x2E: case 0x2F: case 0x34: case 0x35: case 0x41:
+      return c.set(1, flags).be(2, 4, lba).be(7, 2, blocks);
+    case 0xA8: case 0xAA: case 0xAE: case 0xAF:
+      return c.set(1, flags).be(2, 4, lba).be(6, 4, blocks);
+    default:
+      return c.set(1, flags).be(2, 8, lba).be(10, 4, blocks);
+  }
+}
+
+class ReadWrite : public LuTest {
+ protected:
+  void SetUp() override { clear_ua(); }
+};
+
+TEST_F(ReadWrite, PatternsRoundTripThroughEveryCdbSize) {
+  const std::pair<uint8_t, uint8_t> pairs[] = {{0x0A, 0x08}, {0x2A, 0x28}, {0xAA, 0xA8},
+                                               {0x8A, 0x88}};
+  uint64_t lba = 3;
+  uint8_t seed = 1;
+  for (auto [w, r] : pairs) {
+    auto data = pattern(5 * 512, seed);
+    EXPECT_GOOD(run(rw(w, lba, 5), data));
+    auto& back = run(rw(r, lba, 5), {}, 5 * 512);
+    EXPECT_GOOD(back);
+    EXPECT_EQ(back.cmd.data_in_len, 5u * 512);
+    EXPECT_EQ(back.buffer, data);
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), dev.bytes().begin() + lba * 512));
+    lba += 100;
+    seed += 40;
+  }
+}
+
+TEST_F(ReadWrite, Read6LengthZeroMeans256Blocks) {
+  auto& tc = run(rw(0x08, 0, 0), {}, 256 * 512);
+  EXPECT_GOOD(tc);
+  EXPECT_EQ(tc.cmd.data_in_len, 256u * 512);
+  ASSERT_FALSE(dev.log.empty());
+  EXPECT_EQ(dev.log.back().length, 256u * 512);
+}
+
+TEST_F(ReadWrite, ZeroLengthTransfersAreGoodAndTouchNothing) {
+  size_t before = dev.log.size();
+  EXPECT_GOOD(run(rw(0x28, 10, 0), {}, 0));
+  EXPECT_GOOD(run(rw(0x8A, 10, 0), {}, 0));
+  EXPECT_EQ(dev.log.size(), before);
+}
+
+TEST_F(ReadWrite, LbaOutOfRange) {
+  EXPECT_SENSE(run(rw(0x28, 2047, 2), {}, 1024), 0x05, 0x21, 0x00);
+  EXPECT_GOOD(run(rw(0x28, 2047, 1), {}, 512));
+  EXPECT_SENSE(run(rw(0x88, ~0ull, 1), {}, 512), 0x05, 0x21, 0x00);
+  EXPECT_GOOD(run(rw(0x88, 2048, 0), {}, 0)) << "LBA + length may equal the capacity";
+  EXPECT_SENSE(run(rw(0x88, 2049, 0), {}, 0), 0x05, 0x21, 0x00);
+  EXPECT_SENSE(run(rw(0x8A, 1, 0xFFFFFFFF), pattern(512, 1)), 0x05, 0x21, 0x00);
+}
+
+TEST_F(ReadWrite, TransferLongerThanTheDeviceLimitIsRejected) {
+  EXPECT_INVALID_CDB_FIELD(run(rw(0x28, 0, 1025), {}, 1025 * 512), 7, -1);
+  EXPECT_INVALID_CDB_FIELD(run(rw(0x8A, 0, 1025), pattern(1025 * 512, 3)), 10, -1);
+}
+
+TEST_F(ReadWrite, BufferShorterThanTheCdbIsRejectedLongerIsTrimmed) {
+  EXPECT_INVALID_CDB_FIELD(run(rw(0x28, 0, 4), {}, 4 * 512 - 1), 7, -1);
+  auto data = pattern(4 * 512, 9);
+  EXPECT_INVALID_CDB_FIELD(run(rw(0x2A, 0, 4), std::vector<uint8_t>(data.begin(), data.end() - 1)),
+                           7, -1);
+  auto& rd = run(rw(0x28, 0, 2), {}, 4 * 512);
+  EXPECT_GOOD(rd);
+  EXPECT_EQ(rd.cmd.data_in_len, 2u * 512);
+  EXPECT_EQ(dev.log.back().length, 2u * 512);
+  EXPECT_EQ(rd.buffer[2 * 512], 0xEE) << "nothing beyond the transfer is written";
+}
+
+TEST_F(ReadWrite, FuaReachesTheDeviceAndPlainWritesDoNot) {
+  run(rw(0x2A, 0, 1, 0x08), pattern(512, 1));
+  EXPECT_EQ(dev.log.back().flags & kBlockFua, kBlockFua);
+  run(rw(0x2A, 0, 1), pattern(512, 1));
+  EXPECT_EQ(dev.log.back().flags & kBlockFua, 0u);
+  run(rw(0x0A, 0, 1), pattern(512, 1));
+  EXPECT_EQ(dev.log.back().flags & kBlockFua, 0u);
+}
+
+TEST_F(ReadWrite, WithTheWriteCacheOffEveryWriteIsFua) {
+  std::vector<uint8_t> list = {0, 0, 0, 0, 0x08, 0x12, 0, 0, 0, 0, 0, 0,
+                               0, 0, 0, 0, 0,    0,    0, 0, 0, 0, 0, 0};
+  EXPECT_GOOD(run(Cdb(0x15).set(1, 0x10).set(4, 24), list));
+  run(rw(0x2A, 0, 1), pattern(512, 1));
+  EXPECT_EQ(dev.log.back().flags & kBlockFua, kBlockFua);
+  size_t before = dev.log.size();
+  EXPECT_GOOD(run(rw(0x35, 0, 0)));
+  EXPECT_EQ(dev.log.size(), before) << "nothing to flush";
+}
+
+TEST_F(ReadWrite, FuaIsEmulatedWithAFlushWhenTheDeviceHasNone) {
+  dev.mutable_info().fua = false;
+  make_lu();
+  clear_ua();
+  EXPECT_GOOD(run(rw(0x8A, 0, 1, 0x08), pattern(512, 1)));
+  ASSERT_GE(dev.log.size(), 2u);
+  EXPECT_EQ(dev.log[dev.log.size() - 2].op, Op::kWrite);
+  EXPECT_EQ(dev.log[dev.log.size() - 2].flags & kBlockFua, 0u);
+  EXPECT_EQ(dev.log.back().op, Op::kFlush);
+}
+
+TEST_F(ReadWrite, SynchronizeCache) {
+  EXPECT_GOOD(run(rw(0x35, 0, 0)));
+  EXPECT_EQ(dev.log.back().op, Op::kFlush);
+  EXPECT_GOOD(run(rw(0x91, 10, 10, 0x02)));  // IMMED
+  EXPECT_EQ(dev.log.back().op, Op::kFlush);
+  EXPECT_SENSE(run(rw(0x35, 5000, 1)), 0x05, 0x21, 0x00);
+  dev.fail_next[Op::kFlush] = EIO;
+  EXPECT_SENSE(run(rw(0x35, 0, 0)), 0x03, 0x0C, 0x00);
+}
+
+TEST_F(ReadWrite, PreFetch) {
+  EXPECT_GOOD(run(rw(0x34, 0, 8)));
+  EXPECT_GOOD(run(rw(0x90, 0, 8)));
+  EXPECT_SENSE(run(rw(0x90, 2040, 9)), 0x05, 0x21, 0x00);
+}
+
+TEST_F(ReadWrite, DeviceErrorsMapToPreciseSense) {
+  struct Case {
+    Op op;
+    int err;
+    uint8_t opcode;
+    Status status;
+    int key, asc, ascq;
+  };
+  const Case cases[] = {
+      {Op::kRead, EIO, 0x28, Status::kCheckCondition, 0x03, 0x11, 0x00},
+      {Op::kWrite, EIO, 0x2A, Status::kCheckCondition, 0x03, 0x0C, 0x00},
+      {Op::kWrite, ENOSPC, 0x2A, Status::kCheckCondition, 0x07, 0x27, 0x07},
+      {Op::kWrite, EROFS, 0x2A, Status::kCheckCondition, 0x07, 0x27, 0x00},
+      {Op::kRead, ENODEV, 0x28, Status::kCheckCondition, 0x02, 0x08, 0x00},
+      {Op::kRead, EPROTO, 0x28, Status::kCheckCondition, 0x03, 0x11, 0x00},
+      {Op::kRead, ETIMEDOUT, 0x28, Status::kBusy, -1, 0, 0},
+      {Op::kWrite, EAGAIN, 0x2A, Status::kBusy, -1, 0, 0},
+      {Op::kWrite, ENOMEM, 0x2A, Status::kTaskSetFull, -1, 0, 0},
+  };
+  for (const Case& c : cases) {
+    dev.fail_next[c.op] = c.err;
+    bool writing = c.op == Op::kWrite;
+    auto& tc = writing ? run(rw(c.opcode, 0, 1), pattern(512, 1)) : run(rw(c.opcode, 0, 1), {}, 512);
+    EXPECT_EQ(tc.cmd.status, c.status) << "errno " << c.err;
+    if (c.key >= 0) {
+      EXPECT_SENSE(tc, c.key, c.asc, c.ascq);
+    } else {
+      EXPECT_EQ(tc.cmd.sense_len, 0u);
+    }
+    EXPECT_EQ(tc.cmd.data_in_len, 0u);
+  }
+}
+
+TEST_F(ReadWrite, ReadOnlyDeviceRefusesWrites) {
+  dev.mutable_info().read_only = true;
+  make_lu();
+  clear_ua();
+  EXPECT_SENSE(run(rw(0x2A, 0, 1), pattern(512, 1)), 0x07, 0x27, 0x00);
+  EXPECT_GOOD(run(rw(0x28, 0, 1), {}, 512));
+}
+
+TEST_F(ReadWrite, AsynchronousCompletionsFromTheDevice) {
+  dev.hold = true;
+  auto& w = submit(rw(0x2A, 7, 2), pattern(1024, 5));
+  auto& r = submit(rw(0x28, 100, 1), {}, 512);
+  EXPECT_EQ(w.completions + r.completions, 0);
+  EXPECT_EQ(dev.pending(), 2u);
+  dev.release_all();
+  EXPECT_EQ(w.completions, 1);
+  EXPECT_EQ(r.completions, 1);
+  EXPECT_GOOD(w);
+  EXPECT_GOOD(r);
+}
+
+}  // namespace
+}  // namespace lunkit::test
