@@ -7,7 +7,9 @@
 
 namespace lunkit::scsi::handlers {
 
-void test_unit_ready(LuState& lu, Command& cmd) { complete_good(lu, cmd); }
+void test_unit_ready(LuState& lu, Command& cmd) {
+  complete_good(lu, cmd);
+}
 
 void request_sense(LuState& lu, Command& cmd) {
   // Reports, with GOOD status, what the next command would otherwise have been told.
@@ -70,8 +72,8 @@ void read_capacity16(LuState& lu, Command& cmd) {
   uint32_t ratio = lu.info.physical_block_size / lu.block_size;
   data[13] = static_cast<uint8_t>(ratio > 1 ? std::countr_zero(ratio) & 0x0F : 0);
   if (lu.info.thin_provisioning) {
-    data[14] |= 0x80;                                  // LBPME
-    if (lu.info.unmap_reads_zero) data[14] |= 0x40;    // LBPRZ
+    data[14] |= 0x80;                                // LBPME
+    if (lu.info.unmap_reads_zero) data[14] |= 0x40;  // LBPRZ
   }
   put_data_in(cmd, data, get_be32(&cmd.cdb[10]));
   complete_good(lu, cmd);

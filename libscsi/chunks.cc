@@ -27,8 +27,7 @@ void chunk_completion(BlockRequest& request, int result) {
   detail::ExecState& ex = cmd.exec;
   ex.chunk_result = result;
   uint8_t expected = kSubmitting;
-  if (ex.chunk_phase.compare_exchange_strong(expected, kCompletedInline,
-                                             std::memory_order_acq_rel))
+  if (ex.chunk_phase.compare_exchange_strong(expected, kCompletedInline, std::memory_order_acq_rel))
     return;  // run_chunks is still inside start() and picks the result up
   LuState& lu = *ex.lu;
   if (ex.chunk_done(lu, cmd, result)) run_chunks(lu, cmd, ex.chunk_start, ex.chunk_done);

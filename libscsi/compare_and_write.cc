@@ -38,7 +38,8 @@ void emulated_step_done(BlockRequest& r, int result) {
   size_t len = r.length;
   uint8_t* medium = cmd.exec.bounce.get();
   if (auto diff = compare_iov(cmd.iov, 0, medium, len))
-    return complete_condition(lu, cmd, Condition::kMiscompareDuringVerify, SenseDetail::info(*diff));
+    return complete_condition(lu, cmd, Condition::kMiscompareDuringVerify,
+                              SenseDetail::info(*diff));
   // Equal: write the second half of the Data-Out buffer, staged in the same bounce buffer.
   copy_from_iov(cmd.iov, len, medium, len);
   cmd.exec.step = kCawWrite;

@@ -8,7 +8,7 @@ namespace {
 
 struct ErrnoRow {
   int err;
-  Status status;              // kCheckCondition: use the conditions below
+  Status status;  // kCheckCondition: use the conditions below
   Condition reading;
   Condition writing;
 };

@@ -139,9 +139,9 @@ size_t vpd_block_device_characteristics(const LuState& lu, uint8_t* page) {
 
 size_t vpd_logical_block_provisioning(const LuState& lu, uint8_t* page) {
   if (lu.info.thin_provisioning) {
-    page[5] = 0x80 | 0x40 | 0x20;             // LBPU, LBPWS, LBPWS10
+    page[5] = 0x80 | 0x40 | 0x20;                   // LBPU, LBPWS, LBPWS10
     if (lu.info.unmap_reads_zero) page[5] |= 0x04;  // LBPRZ = 001b
-    page[6] = 0x02;                           // thin provisioned
+    page[6] = 0x02;                                 // thin provisioned
   }
   return 4;
 }

@@ -65,8 +65,8 @@ Condition take_unit_attention(LuState& lu) {
   for (const Row& r : kOrder) {
     if (lu.pending_ua & r.bit) {
       // A power-on report also covers a later reset of the same kind.
-      lu.pending_ua &= static_cast<uint8_t>(
-          ~(r.bit == kUaPowerOn ? (kUaPowerOn | kUaBusDeviceReset) : r.bit));
+      lu.pending_ua &=
+          static_cast<uint8_t>(~(r.bit == kUaPowerOn ? (kUaPowerOn | kUaBusDeviceReset) : r.bit));
       return r.condition;
     }
   }
@@ -159,8 +159,12 @@ void LogicalUnit::reset() {
   state_->pending_ua |= kUaBusDeviceReset;
 }
 
-uint64_t LogicalUnit::capacity() const { return state_->capacity.load(std::memory_order_relaxed); }
-bool LogicalUnit::write_cache_enabled() const { return state_->write_cache; }
+uint64_t LogicalUnit::capacity() const {
+  return state_->capacity.load(std::memory_order_relaxed);
+}
+bool LogicalUnit::write_cache_enabled() const {
+  return state_->write_cache;
+}
 
 // ---- finishing ----
 

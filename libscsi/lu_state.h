@@ -31,11 +31,11 @@ struct LuState {
 
   uint32_t block_size;
   uint8_t block_shift;
-  std::atomic<uint64_t> capacity;   // blocks
+  std::atomic<uint64_t> capacity;  // blocks
 
   // Mode parameters and unit state (event-loop thread only).
   bool write_cache;
-  bool descriptor_sense = false;    // control mode page D_SENSE
+  bool descriptor_sense = false;  // control mode page D_SENSE
   bool stopped = false;
   bool removal_prevented = false;
   uint8_t pending_ua = kUaPowerOn;
@@ -45,9 +45,9 @@ struct LuState {
   std::atomic<bool> barrier_active{false};
   std::atomic<uint32_t> writes_in_flight{0};
   std::mutex barrier_mu;
-  Command* barrier_owner = nullptr;      // the CAW holding the barrier
-  bool barrier_owner_waiting = false;    // it waits for writes_in_flight to reach zero
-  Command* deferred_head = nullptr;      // commands held back, in arrival order
+  Command* barrier_owner = nullptr;    // the CAW holding the barrier
+  bool barrier_owner_waiting = false;  // it waits for writes_in_flight to reach zero
+  Command* deferred_head = nullptr;    // commands held back, in arrival order
   Command* deferred_tail = nullptr;
 
   SenseFormat sense_format() const {

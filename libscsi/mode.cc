@@ -21,8 +21,12 @@ struct ModeValues {
   bool descriptor_sense;
 };
 
-ModeValues current_values(const LuState& lu) { return {lu.write_cache, lu.descriptor_sense}; }
-ModeValues default_values(const LuState& lu) { return {lu.info.write_cache, false}; }
+ModeValues current_values(const LuState& lu) {
+  return {lu.write_cache, lu.descriptor_sense};
+}
+ModeValues default_values(const LuState& lu) {
+  return {lu.info.write_cache, false};
+}
 
 // Fills page bytes 2.. (the page code and length bytes are written by the caller).
 using PageFill = void (*)(const LuState& lu, PageControl pc, const ModeValues& v, uint8_t* page);
@@ -43,8 +47,8 @@ void fill_control(const LuState&, PageControl pc, const ModeValues& v, uint8_t* 
     return;
   }
   if (v.descriptor_sense) page[2] |= 0x04;
-  page[3] = 0x10;  // QUEUE ALGORITHM MODIFIER 1: unrestricted reordering
-  page[5] = 0x40;  // TAS: aborted commands are reported with TASK ABORTED
+  page[3] = 0x10;              // QUEUE ALGORITHM MODIFIER 1: unrestricted reordering
+  page[5] = 0x40;              // TAS: aborted commands are reported with TASK ABORTED
   put_be16(page + 8, 0xFFFF);  // BUSY TIMEOUT PERIOD: unlimited
 }
 
@@ -123,7 +127,7 @@ void mode_sense(LuState& lu, Command& cmd) {
   for (const ModePage& p : kModePages)
     if (!only || only == &p) off += put_page(lu, p, pc, v, &buf[off]);
   // Header.
-  uint8_t device_specific = 0x10;  // DPOFUA
+  uint8_t device_specific = 0x10;                  // DPOFUA
   if (lu.info.read_only) device_specific |= 0x80;  // WP
   if (ten) {
     put_be16(&buf[0], static_cast<uint16_t>(off - 2));
@@ -182,7 +186,8 @@ void mode_select(LuState& lu, Command& cmd) {
     if (pg[0] & 0x40) return complete_invalid_param(lu, cmd, static_cast<uint16_t>(off), 6);
     const ModePage* page = find_page(pg[0] & 0x3F);
     if (!page) return complete_invalid_param(lu, cmd, static_cast<uint16_t>(off), 5);
-    if (pg[1] != page->length) return complete_invalid_param(lu, cmd, static_cast<uint16_t>(off + 1));
+    if (pg[1] != page->length)
+      return complete_invalid_param(lu, cmd, static_cast<uint16_t>(off + 1));
     if (off + 2 + page->length > length)
       return complete_condition(lu, cmd, Condition::kParameterListLengthError);
     std::array<uint8_t, 64> now{}, mask{};

@@ -44,7 +44,7 @@ struct OpcodeInfo {
   FieldLoc lba;
   FieldLoc blocks;
   uint16_t flags = 0;
-  uint16_t timeout_s = 30;   // recommended command timeout (RSOC timeouts descriptor)
+  uint16_t timeout_s = 30;  // recommended command timeout (RSOC timeouts descriptor)
   // CDB usage data: the bits that may be set in each CDB byte (byte 0 is the opcode).
   std::array<uint8_t, 16> usage{};
   CommandHandler handler = nullptr;

@@ -63,8 +63,8 @@ bool unmap_start_chunk(LuState& lu, Command& cmd) {
       ++cmd.exec.cursor;
       continue;
     }
-    submit_request(lu, cmd, &BlockDevice::unmap, lu.blocks_to_bytes(lba),
-                   lu.blocks_to_bytes(count), {}, 0, chunk_completion);
+    submit_request(lu, cmd, &BlockDevice::unmap, lu.blocks_to_bytes(lba), lu.blocks_to_bytes(count),
+                   {}, 0, chunk_completion);
     return true;
   }
   complete_good(lu, cmd);
@@ -106,12 +106,16 @@ void put_lba_status(LuState& lu, Command& cmd, std::span<const BlockExtent> exte
 void block_status_done(BlockRequest& r, int result) {
   Command& cmd = *static_cast<Command*>(r.context);
   LuState& lu = *cmd.exec.lu;
-  std::span<const BlockExtent> extents = r.extents.first(std::min(r.extent_count, r.extents.size()));
+  std::span<const BlockExtent> extents =
+      r.extents.first(std::min(r.extent_count, r.extents.size()));
   BlockExtent mapped{r.offset, r.length, false};
-  if (result == -EOPNOTSUPP || (result == 0 && extents.empty())) extents = std::span(&mapped, 1);
-  else if (result < 0) return complete_errno(lu, cmd, result, false);
+  if (result == -EOPNOTSUPP || (result == 0 && extents.empty()))
+    extents = std::span(&mapped, 1);
+  else if (result < 0)
+    return complete_errno(lu, cmd, result, false);
   // The first descriptor must start at the requested LBA.
-  if (extents.front().offset != r.offset) return complete_condition(lu, cmd, Condition::kInternalTargetFailure);
+  if (extents.front().offset != r.offset)
+    return complete_condition(lu, cmd, Condition::kInternalTargetFailure);
   put_lba_status(lu, cmd, extents);
 }
 
@@ -123,7 +127,7 @@ void write_same(LuState& lu, Command& cmd) {
   const bool unmap_bit = cmd.cdb[1] & 0x08;
   const bool ndob = sixteen && (cmd.cdb[1] & 0x01);
   const uint16_t count_field = cmd.exec.op->blocks.offset;
-  if (anchor) return complete_invalid_cdb(lu, cmd, 1, 4);  // ANC_SUP is 0
+  if (anchor) return complete_invalid_cdb(lu, cmd, 1, 4);                       // ANC_SUP is 0
   if (cmd.exec.blocks == 0) return complete_invalid_cdb(lu, cmd, count_field);  // WSNZ
   if (cmd.exec.blocks > lu.options.max_write_same_blocks)
     return complete_invalid_cdb(lu, cmd, count_field);

@@ -89,9 +89,8 @@ bool verify_start_chunk(LuState& lu, Command& cmd) {
     return false;
   }
   size_t n = static_cast<size_t>(std::min<uint64_t>(kVerifyChunk, total - cmd.exec.cursor));
-  submit_request(lu, cmd, &BlockDevice::read,
-                 lu.blocks_to_bytes(cmd.exec.lba) + cmd.exec.cursor, n, bounce_iov(cmd, n), 0,
-                 chunk_completion);
+  submit_request(lu, cmd, &BlockDevice::read, lu.blocks_to_bytes(cmd.exec.lba) + cmd.exec.cursor, n,
+                 bounce_iov(cmd, n), 0, chunk_completion);
   return true;
 }
 

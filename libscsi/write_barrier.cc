@@ -12,7 +12,9 @@ namespace {
 
 using Barrier = detail::ExecState::Barrier;
 
-Command*& next_of(Command& c) { return reinterpret_cast<Command*&>(c.exec.next); }
+Command*& next_of(Command& c) {
+  return reinterpret_cast<Command*&>(c.exec.next);
+}
 
 void append_deferred(LuState& lu, Command& cmd) {
   next_of(cmd) = nullptr;

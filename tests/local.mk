@@ -66,3 +66,17 @@ tests_unit_robustness_test_LDADD = $(LIBSCSI_TEST_LDADD)
 tests_unit_alloc_test_SOURCES = tests/unit/alloc_test.cc
 tests_unit_alloc_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
 tests_unit_alloc_test_LDADD = $(LIBSCSI_TEST_LDADD)
+
+# libFuzzer target, built with clang (the rest of the tree uses g++).
+EXTRA_DIST += tests/fuzz/cdb_fuzzer.cc tests/fuzz/run-cdb-fuzzer.sh
+if ENABLE_FUZZ
+FUZZ_LIBSCSI_INPUTS = $(filter %.cc,$(libscsi_liblunkit_scsi_la_SOURCES))
+tests/fuzz/cdb_fuzzer: $(FUZZ_LIBSCSI_INPUTS) tests/fuzz/cdb_fuzzer.cc tests/unit/ram_device.h
+	@mkdir -p tests/fuzz
+	$(AM_V_GEN)$(FUZZ_CXX) -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -I$(top_srcdir)/include -I$(top_srcdir) \
+	  $(addprefix $(top_srcdir)/,$(FUZZ_LIBSCSI_INPUTS)) $(top_srcdir)/tests/fuzz/cdb_fuzzer.cc -o $@
+check_DATA = tests/fuzz/cdb_fuzzer
+CLEANFILES = tests/fuzz/cdb_fuzzer
+TESTS += tests/fuzz/run-cdb-fuzzer.sh
+endif

@@ -27,8 +27,8 @@ inline constexpr uint32_t kBlockMayUnmap = 1u << 1;  // write_zeroes: may deallo
 
 // One contiguous range in a block status answer.
 struct BlockExtent {
-  uint64_t offset = 0;   // bytes
-  uint64_t length = 0;   // bytes
+  uint64_t offset = 0;  // bytes
+  uint64_t length = 0;  // bytes
   bool deallocated = false;
 };
 
@@ -36,12 +36,12 @@ struct BlockRequest;
 using BlockCompletionFn = void (*)(BlockRequest& request, int result);
 
 struct BlockRequest {
-  uint64_t offset = 0;            // bytes from the start of the device
-  uint64_t length = 0;            // bytes to transfer or affect
-  uint32_t flags = 0;             // kBlock* flags
-  std::span<const iovec> iov;     // read: destination; write: source; compare_and_write:
-                                  // `length` bytes of compare data followed by `length`
-                                  // bytes of write data. Never shorter than needed.
+  uint64_t offset = 0;         // bytes from the start of the device
+  uint64_t length = 0;         // bytes to transfer or affect
+  uint32_t flags = 0;          // kBlock* flags
+  std::span<const iovec> iov;  // read: destination; write: source; compare_and_write:
+                               // `length` bytes of compare data followed by `length`
+                               // bytes of write data. Never shorter than needed.
   // compare_and_write output: byte offset (from the start of the compare data) of the first
   // byte that differed, valid when the result is -EILSEQ.
   uint64_t miscompare_offset = 0;
@@ -61,20 +61,20 @@ struct BlockRequest {
 struct DeviceInfo {
   uint64_t num_blocks = 0;
   uint32_t logical_block_size = 512;
-  uint32_t physical_block_size = 512;   // a power-of-two multiple of the logical block size
+  uint32_t physical_block_size = 512;  // a power-of-two multiple of the logical block size
 
-  bool thin_provisioning = false;   // unmap deallocates; LBPME is reported
-  bool unmap_reads_zero = false;    // deallocated blocks read as zeros (LBPRZ)
-  bool write_cache = false;         // the device has a volatile cache (WCE on by default)
-  bool fua = true;                  // honours kBlockFua natively
+  bool thin_provisioning = false;  // unmap deallocates; LBPME is reported
+  bool unmap_reads_zero = false;   // deallocated blocks read as zeros (LBPRZ)
+  bool write_cache = false;        // the device has a volatile cache (WCE on by default)
+  bool fua = true;                 // honours kBlockFua natively
   bool rotational = false;
-  bool native_compare_and_write = false;   // compare_and_write() is implemented and atomic
-  bool native_block_status = false;        // block_status() is implemented
+  bool native_compare_and_write = false;  // compare_and_write() is implemented and atomic
+  bool native_block_status = false;       // block_status() is implemented
   bool read_only = false;
 
-  uint32_t max_transfer_blocks = 0;     // 0: no limit beyond what the transport imposes
+  uint32_t max_transfer_blocks = 0;  // 0: no limit beyond what the transport imposes
   uint32_t optimal_granularity_blocks = 0;
-  uint32_t max_unmap_blocks = 0;        // per UNMAP descriptor; 0: as max write same
+  uint32_t max_unmap_blocks = 0;  // per UNMAP descriptor; 0: as max write same
   uint32_t unmap_granularity_blocks = 1;
 
   // Identity; empty strings take lunkit's defaults.

@@ -21,11 +21,21 @@ void* operator new(std::size_t n) {
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
-void* operator new[](std::size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void* operator new[](std::size_t n) {
+  return operator new(n);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 namespace lunkit {
 namespace {
@@ -49,7 +59,9 @@ class NullDevice : public BlockDevice {
   DeviceInfo info_;
 };
 
-void done(void* ctx, scsi::Command&) { ++*static_cast<int*>(ctx); }
+void done(void* ctx, scsi::Command&) {
+  ++*static_cast<int*>(ctx);
+}
 
 TEST(HotPath, ReadAndWriteAllocateNothing) {
   NullDevice dev;
@@ -66,8 +78,16 @@ TEST(HotPath, ReadAndWriteAllocateNothing) {
 
   long before = g_allocations.load();
   for (int i = 0; i < 1000; ++i) {
-    cmd.cdb = {static_cast<uint8_t>(i % 2 ? 0x28 : 0x2A), static_cast<uint8_t>(i % 3 ? 0 : 0x08),
-               0, 0, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i), 0, 0, 8, 0};
+    cmd.cdb = {static_cast<uint8_t>(i % 2 ? 0x28 : 0x2A),
+               static_cast<uint8_t>(i % 3 ? 0 : 0x08),
+               0,
+               0,
+               static_cast<uint8_t>(i >> 8),
+               static_cast<uint8_t>(i),
+               0,
+               0,
+               8,
+               0};
     cmd.iov = std::span(&iov, 1);
     cmd.data_len = buf.size();
     lu.submit(cmd);

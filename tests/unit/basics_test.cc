@@ -6,7 +6,9 @@ namespace lunkit::test {
 namespace {
 
 using Bytes = std::vector<uint8_t>;
-Bytes got(const TestCommand& tc) { return {tc.data_in().begin(), tc.data_in().end()}; }
+Bytes got(const TestCommand& tc) {
+  return {tc.data_in().begin(), tc.data_in().end()};
+}
 
 class Basics : public LuTest {};
 
@@ -179,7 +181,9 @@ class GeometryDevice : public BlockDevice {
   DeviceInfo info_;
 };
 
-void count(void* ctx, Command&) { ++*static_cast<int*>(ctx); }
+void count(void* ctx, Command&) {
+  ++*static_cast<int*>(ctx);
+}
 
 TEST(Capacity, LargeDeviceAndPhysicalBlockExponent) {
   DeviceInfo info;

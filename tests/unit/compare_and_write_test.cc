@@ -7,7 +7,9 @@ namespace {
 Cdb caw(uint64_t lba, uint8_t blocks, uint8_t flags = 0) {
   return Cdb(0x89).set(1, flags).be(2, 8, lba).set(13, blocks);
 }
-Cdb write10(uint32_t lba, uint16_t blocks) { return Cdb(0x2A).be(2, 4, lba).be(7, 2, blocks); }
+Cdb write10(uint32_t lba, uint16_t blocks) {
+  return Cdb(0x2A).be(2, 4, lba).be(7, 2, blocks);
+}
 
 std::vector<uint8_t> concat(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
   std::vector<uint8_t> out = a;
@@ -114,8 +116,8 @@ TEST_F(CompareAndWrite, ConcurrentCompareAndWritesSerialise) {
   auto third = pattern(512, 30);
   auto& first = submit(caw(10, 1), concat(old_data, new_data));
   auto& second = submit(caw(10, 1), concat(new_data, third));
-  auto& unmap = submit(Cdb(0x42).be(7, 2, 24),
-                       {0, 22, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0, 0, 1, 0, 0, 0, 0});
+  auto& unmap = submit(Cdb(0x42).be(7, 2, 24), {0, 22, 0, 16,  0, 0, 0, 0, 0, 0, 0, 0,
+                                                0, 0,  0, 200, 0, 0, 0, 1, 0, 0, 0, 0});
   EXPECT_EQ(dev.pending(), 1u);
   dev.release_all();
   EXPECT_GOOD(first);

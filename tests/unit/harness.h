@@ -36,11 +36,17 @@ struct Cdb {
 
 inline size_t cdb_length(uint8_t opcode) {
   switch (opcode >> 5) {
-    case 0: return 6;
-    case 1: case 2: return 10;
-    case 4: return 16;
-    case 5: return 12;
-    default: return 10;
+    case 0:
+      return 6;
+    case 1:
+    case 2:
+      return 10;
+    case 4:
+      return 16;
+    case 5:
+      return 12;
+    default:
+      return 10;
   }
 }
 
@@ -116,7 +122,8 @@ class LuTest : public ::testing::Test {
       pos += n;
     }
     tc.cmd.cdb = cdb.bytes;
-    tc.cmd.cdb_len = static_cast<uint8_t>(cdb_len >= 0 ? size_t(cdb_len) : cdb_length(cdb.bytes[0]));
+    tc.cmd.cdb_len =
+        static_cast<uint8_t>(cdb_len >= 0 ? size_t(cdb_len) : cdb_length(cdb.bytes[0]));
     tc.cmd.iov = tc.segments;
     tc.cmd.data_len = tc.buffer.size();
     tc.cmd.transport_context = &tc;
@@ -156,9 +163,9 @@ inline std::vector<uint8_t> pattern(size_t len, uint8_t seed) {
 // `EXPECT_GOOD(run(...))` runs one command, and messages can be streamed after it.
 inline ::testing::AssertionResult is_good(const TestCommand& t) {
   if (t.cmd.status == Status::kGood) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "status " << int(t.cmd.status) << ", sense key "
-                                       << int(t.sense_key()) << " asc " << int(t.asc())
-                                       << " ascq " << int(t.ascq());
+  return ::testing::AssertionFailure()
+         << "status " << int(t.cmd.status) << ", sense key " << int(t.sense_key()) << " asc "
+         << int(t.asc()) << " ascq " << int(t.ascq());
 }
 inline ::testing::AssertionResult has_sense(const TestCommand& t, int key, int asc, int ascq) {
   if (t.cmd.status == Status::kCheckCondition && t.sense_key() == key && t.asc() == asc &&
@@ -166,18 +173,17 @@ inline ::testing::AssertionResult has_sense(const TestCommand& t, int key, int a
     return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure()
          << "status " << int(t.cmd.status) << ", sense " << std::hex << int(t.sense_key()) << "/"
-         << int(t.asc()) << "/" << int(t.ascq()) << ", wanted " << key << "/" << asc << "/"
-         << ascq;
+         << int(t.asc()) << "/" << int(t.ascq()) << ", wanted " << key << "/" << asc << "/" << ascq;
 }
 inline ::testing::AssertionResult points_at(const TestCommand& t, int byte, int bit) {
   auto r = has_sense(t, 0x05, 0x24, 0x00);
   if (!r) return r;
   if (t.sksv() && t.field_in_cdb() && t.field_byte() == byte && t.field_bit() == bit)
     return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "field pointer: sksv " << t.sksv() << " cdb "
-                                       << t.field_in_cdb() << " byte " << t.field_byte()
-                                       << " bit " << t.field_bit() << ", wanted byte " << byte
-                                       << " bit " << bit;
+  return ::testing::AssertionFailure()
+         << "field pointer: sksv " << t.sksv() << " cdb " << t.field_in_cdb() << " byte "
+         << t.field_byte() << " bit " << t.field_bit() << ", wanted byte " << byte << " bit "
+         << bit;
 }
 
 #define EXPECT_GOOD(tc) EXPECT_TRUE(::lunkit::test::is_good(tc))

@@ -7,13 +7,17 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-Bytes ascii(std::string_view s) { return {s.begin(), s.end()}; }
+Bytes ascii(std::string_view s) {
+  return {s.begin(), s.end()};
+}
 Bytes cat(std::initializer_list<Bytes> parts) {
   Bytes out;
   for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
   return out;
 }
-Bytes got(const TestCommand& tc) { return {tc.data_in().begin(), tc.data_in().end()}; }
+Bytes got(const TestCommand& tc) {
+  return {tc.data_in().begin(), tc.data_in().end()};
+}
 
 Cdb inquiry(bool evpd, uint8_t page, uint16_t alloc) {
   return Cdb(0x12).set(1, evpd ? 1 : 0).set(2, page).be(3, 2, alloc);
@@ -25,11 +29,13 @@ TEST_F(Inquiry, StandardDataIsByteExact) {
   auto& tc = run(inquiry(false, 0, 255), {}, 255);
   EXPECT_GOOD(tc);
   Bytes want(74, 0);
-  want[2] = 0x07;   // SPC-5
-  want[3] = 0x12;   // HISUP, format 2
-  want[4] = 69;     // additional length
-  want[7] = 0x02;   // CMDQUE
-  auto put = [&](size_t at, std::string_view s) { std::copy(s.begin(), s.end(), want.begin() + at); };
+  want[2] = 0x07;  // SPC-5
+  want[3] = 0x12;  // HISUP, format 2
+  want[4] = 69;    // additional length
+  want[7] = 0x02;  // CMDQUE
+  auto put = [&](size_t at, std::string_view s) {
+    std::copy(s.begin(), s.end(), want.begin() + at);
+  };
   put(8, "LIO-ORG ");
   put(16, "TCMU device     ");
   put(32, "0002");
@@ -123,16 +129,16 @@ TEST_F(Inquiry, BlockLimitsPage) {
   auto& tc = run(inquiry(true, 0xB0, 255), {}, 255);
   Bytes want(64, 0);
   want[1] = 0xB0, want[3] = 0x3C;
-  want[4] = 0x01;             // WSNZ
-  want[5] = 32;               // max COMPARE AND WRITE blocks
-  want[7] = 1;                // optimal transfer granularity
-  want[10] = 0x04;            // max transfer 1024
-  want[14] = 0x04;            // optimal transfer 1024
-  want[21] = 0x01;            // max unmap LBA count 0x10000
-  want[27] = 64;              // max unmap descriptors
-  want[31] = 1;               // optimal unmap granularity
-  want[32] = 0x80;            // UGAVALID
-  want[41] = 0x01;            // max write same 0x10000
+  want[4] = 0x01;   // WSNZ
+  want[5] = 32;     // max COMPARE AND WRITE blocks
+  want[7] = 1;      // optimal transfer granularity
+  want[10] = 0x04;  // max transfer 1024
+  want[14] = 0x04;  // optimal transfer 1024
+  want[21] = 0x01;  // max unmap LBA count 0x10000
+  want[27] = 64;    // max unmap descriptors
+  want[31] = 1;     // optimal unmap granularity
+  want[32] = 0x80;  // UGAVALID
+  want[41] = 0x01;  // max write same 0x10000
   EXPECT_EQ(got(tc), want);
 }
 
@@ -176,7 +182,9 @@ TEST_F(FullyProvisioned, PagesReportNoProvisioningAndRotation) {
   EXPECT_EQ(Bytes(b0.buffer.begin() + 20, b0.buffer.begin() + 36), Bytes(16, 0));
 }
 
-std::string lazy_serial(void* ctx) { return *static_cast<std::string*>(ctx); }
+std::string lazy_serial(void* ctx) {
+  return *static_cast<std::string*>(ctx);
+}
 
 class WithPort : public LuTest {
  protected:

@@ -7,7 +7,9 @@ namespace lunkit::test {
 namespace {
 
 using Bytes = std::vector<uint8_t>;
-Bytes got(const TestCommand& tc) { return {tc.data_in().begin(), tc.data_in().end()}; }
+Bytes got(const TestCommand& tc) {
+  return {tc.data_in().begin(), tc.data_in().end()};
+}
 
 Cdb rsoc(uint8_t options, uint8_t opcode = 0, uint16_t sa = 0, uint32_t alloc = 8192) {
   return Cdb(0xA3).set(1, 0x0C).set(2, options).set(3, opcode).be(4, 2, sa).be(6, 4, alloc);
@@ -49,10 +51,11 @@ TEST_F(Maintenance, AllCommandsWithTimeoutsDescriptors) {
 
 TEST_F(Maintenance, OneCommandUsageData) {
   auto& tc = run(rsoc(1, 0x28), {}, 64);
-  EXPECT_EQ(got(tc), (Bytes{0, 0x03, 0, 10, 0x28, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0x00}));
+  EXPECT_EQ(got(tc),
+            (Bytes{0, 0x03, 0, 10, 0x28, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0x00}));
   auto& sa = run(rsoc(2, 0x9E, 0x10), {}, 64);
-  EXPECT_EQ(got(sa), (Bytes{0, 0x03, 0, 16, 0x9E, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF,
-                            0xFF, 0, 0}));
+  EXPECT_EQ(got(sa), (Bytes{0, 0x03, 0, 16, 0x9E, 0x10, 0,    0,    0, 0,
+                            0, 0,    0, 0,  0xFF, 0xFF, 0xFF, 0xFF, 0, 0}));
   auto& timeouts = run(rsoc(0x81, 0x35), {}, 64);
   EXPECT_EQ(timeouts.buffer[1], 0x83);
   EXPECT_EQ(Bytes(timeouts.buffer.begin() + 14, timeouts.buffer.begin() + 26),
@@ -60,9 +63,9 @@ TEST_F(Maintenance, OneCommandUsageData) {
 }
 
 TEST_F(Maintenance, OneCommandReportingOptions) {
-  EXPECT_INVALID_CDB_FIELD(run(rsoc(1, 0x9E), {}, 64), 2, 2);   // has service actions
-  EXPECT_INVALID_CDB_FIELD(run(rsoc(2, 0x28), {}, 64), 2, 2);   // has none
-  EXPECT_INVALID_CDB_FIELD(run(rsoc(4, 0x28), {}, 64), 2, 2);   // reserved option
+  EXPECT_INVALID_CDB_FIELD(run(rsoc(1, 0x9E), {}, 64), 2, 2);  // has service actions
+  EXPECT_INVALID_CDB_FIELD(run(rsoc(2, 0x28), {}, 64), 2, 2);  // has none
+  EXPECT_INVALID_CDB_FIELD(run(rsoc(4, 0x28), {}, 64), 2, 2);  // reserved option
   auto& ignored_sa = run(rsoc(3, 0x28, 0x55), {}, 64);
   EXPECT_EQ(ignored_sa.buffer[1], 0x03);
   auto& unsupported = run(rsoc(1, 0xC5), {}, 64);

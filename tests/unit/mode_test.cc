@@ -5,7 +5,9 @@ namespace lunkit::test {
 namespace {
 
 using Bytes = std::vector<uint8_t>;
-Bytes got(const TestCommand& tc) { return {tc.data_in().begin(), tc.data_in().end()}; }
+Bytes got(const TestCommand& tc) {
+  return {tc.data_in().begin(), tc.data_in().end()};
+}
 
 Cdb sense6(uint8_t pc_page, uint8_t subpage = 0, uint8_t alloc = 255, bool dbd = false) {
   return Cdb(0x1A).set(1, dbd ? 0x08 : 0).set(2, pc_page).set(3, subpage).set(4, alloc);
@@ -16,8 +18,12 @@ Cdb sense10(uint8_t pc_page, bool llbaa, bool dbd = false, uint16_t alloc = 1024
       .set(2, pc_page)
       .be(7, 2, alloc);
 }
-Cdb select6(uint8_t len, uint8_t flags = 0x10) { return Cdb(0x15).set(1, flags).set(4, len); }
-Cdb select10(uint16_t len) { return Cdb(0x55).set(1, 0x10).be(7, 2, len); }
+Cdb select6(uint8_t len, uint8_t flags = 0x10) {
+  return Cdb(0x15).set(1, flags).set(4, len);
+}
+Cdb select10(uint16_t len) {
+  return Cdb(0x55).set(1, 0x10).be(7, 2, len);
+}
 
 const Bytes kErrorRecovery = {0x01, 0x0A, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 Bytes caching(bool wce) {
@@ -47,7 +53,10 @@ TEST_F(Mode, Sense6AllPagesWithBlockDescriptor) {
   EXPECT_GOOD(tc);
   Bytes want = cat({{67, 0x00, 0x10, 0x08},
                     {0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x02, 0x00},
-                    kErrorRecovery, caching(true), control(false), kInfoExceptions});
+                    kErrorRecovery,
+                    caching(true),
+                    control(false),
+                    kInfoExceptions});
   EXPECT_EQ(got(tc), want);
 }
 
@@ -72,8 +81,11 @@ TEST_F(Mode, ChangeableAndDefaultValues) {
   changeable_caching[0] = 0x08, changeable_caching[1] = 0x12, changeable_caching[2] = 0x04;
   Bytes changeable_control = {0x0A, 0x0A, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0};
   Bytes changeable_ie = {0x1C, 0x0A, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-  EXPECT_EQ(got(ch), cat({{59, 0x00, 0x10, 0x00}, kErrorRecovery, changeable_caching,
-                          changeable_control, changeable_ie}));
+  EXPECT_EQ(got(ch), cat({{59, 0x00, 0x10, 0x00},
+                          kErrorRecovery,
+                          changeable_caching,
+                          changeable_control,
+                          changeable_ie}));
   lu->set_write_cache(false);
   run(Cdb(0x00));  // consume MODE PARAMETERS CHANGED
   auto& def = run(sense6(0x80 | 0x08, 0, 255, true), {}, 255);
@@ -163,10 +175,10 @@ TEST_F(Mode, SelectStructuralErrors) {
   EXPECT_INVALID_CDB_FIELD(run(select6(24, 0x00), good), 1, 4);  // PF=0
   EXPECT_INVALID_CDB_FIELD(run(select6(24, 0x11), good), 1, 0);  // SP=1
   EXPECT_GOOD(run(select6(0)));
-  EXPECT_SENSE(run(select6(3), {0, 0, 0}), 0x05, 0x1A, 0x00);           // shorter than header
+  EXPECT_SENSE(run(select6(3), {0, 0, 0}), 0x05, 0x1A, 0x00);  // shorter than header
   EXPECT_SENSE(run(select6(24), Bytes(good.begin(), good.begin() + 20)), 0x05, 0x1A, 0x00);
-  EXPECT_SENSE(run(select6(20), good), 0x05, 0x1A, 0x00);              // truncated page
-  EXPECT_SENSE(run(select6(5), good), 0x05, 0x1A, 0x00);               // one stray byte
+  EXPECT_SENSE(run(select6(20), good), 0x05, 0x1A, 0x00);  // truncated page
+  EXPECT_SENSE(run(select6(5), good), 0x05, 0x1A, 0x00);   // one stray byte
 
   Bytes wrong_len = good;
   wrong_len[5] = 0x10;

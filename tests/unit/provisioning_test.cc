@@ -12,7 +12,9 @@ Cdb ws10(uint32_t lba, uint16_t blocks, uint8_t flags = 0) {
 Cdb ws16(uint64_t lba, uint32_t blocks, uint8_t flags = 0) {
   return Cdb(0x93).set(1, flags).be(2, 8, lba).be(10, 4, blocks);
 }
-Cdb unmap_cdb(uint16_t len, uint8_t anchor = 0) { return Cdb(0x42).set(1, anchor).be(7, 2, len); }
+Cdb unmap_cdb(uint16_t len, uint8_t anchor = 0) {
+  return Cdb(0x42).set(1, anchor).be(7, 2, len);
+}
 
 // An UNMAP parameter list with the given (lba, blocks) descriptors.
 Bytes unmap_list(std::initializer_list<std::pair<uint64_t, uint32_t>> descs) {
@@ -66,7 +68,8 @@ TEST_F(Provisioning, WriteSameReplicatesANonZeroBlock) {
   Bytes block = pattern(512, 200);
   EXPECT_GOOD(run(ws10(300, 700, 0x08), block));  // UNMAP with non-zero data: written
   for (uint64_t lba = 300; lba < 1000; ++lba)
-    ASSERT_TRUE(std::equal(block.begin(), block.end(), dev.bytes().begin() + static_cast<long>(lba * 512)))
+    ASSERT_TRUE(
+        std::equal(block.begin(), block.end(), dev.bytes().begin() + static_cast<long>(lba * 512)))
         << lba;
   EXPECT_EQ(count(Op::kWriteZeroes), 0u);
 }
@@ -142,8 +145,9 @@ TEST_F(Provisioning, UnmapDeviceErrorIsReported) {
 TEST_F(Provisioning, GetLbaStatusWithoutDeviceSupportReportsMapped) {
   auto& tc = run(Cdb(0x9E).set(1, 0x12).be(2, 8, 48).be(10, 4, 64), {}, 64);
   EXPECT_GOOD(tc);
-  EXPECT_EQ(Bytes(tc.data_in().begin(), tc.data_in().end()),
-            (Bytes{0, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 48, 0, 0, 0x07, 0xD0, 0, 0, 0, 0}));
+  EXPECT_EQ(
+      Bytes(tc.data_in().begin(), tc.data_in().end()),
+      (Bytes{0, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 48, 0, 0, 0x07, 0xD0, 0, 0, 0, 0}));
   EXPECT_SENSE(run(Cdb(0x9E).set(1, 0x12).be(2, 8, 2048).be(10, 4, 64), {}, 64), 0x05, 0x21, 0x00);
 }
 
@@ -166,13 +170,12 @@ class NativeBlockStatus : public LuTest {
 
 TEST_F(NativeBlockStatus, ReportsMappedAndDeallocatedExtents) {
   clear_ua();
-  dev.fill(0, pattern(100 * 512, 1));     // 0..99 mapped, the rest never written
+  dev.fill(0, pattern(100 * 512, 1));  // 0..99 mapped, the rest never written
   auto& tc = run(Cdb(0x9E).set(1, 0x12).be(2, 8, 90).be(10, 4, 1024), {}, 1024);
   EXPECT_GOOD(tc);
   EXPECT_EQ(Bytes(tc.data_in().begin(), tc.data_in().end()),
-            (Bytes{0, 0, 0, 36, 0, 0, 0, 0,
-                   0, 0, 0, 0, 0, 0, 0, 90,  0, 0, 0, 10,   0, 0, 0, 0,
-                   0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0x07, 0x9C, 1, 0, 0, 0}));
+            (Bytes{0, 0, 0, 36, 0, 0, 0, 0, 0, 0, 0, 0,   0, 0, 0,    90,   0, 0, 0, 10,
+                   0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0x07, 0x9C, 1, 0, 0, 0}));
   auto& small = run(Cdb(0x9E).set(1, 0x12).be(2, 8, 90).be(10, 4, 24), {}, 1024);
   EXPECT_EQ(small.cmd.data_in_len, 24u);
 }
@@ -207,7 +210,8 @@ TEST_F(LargeDevice, WriteSameLargerThanOneChunk) {
   for (auto& l : dev.log) writes += l.op == Op::kWrite;
   EXPECT_EQ(writes, 3u);  // 1 MiB chunks
   for (uint64_t lba : {10ull, 2058ull, 5009ull})
-    EXPECT_TRUE(std::equal(block.begin(), block.end(), dev.bytes().begin() + static_cast<long>(lba * 512)));
+    EXPECT_TRUE(
+        std::equal(block.begin(), block.end(), dev.bytes().begin() + static_cast<long>(lba * 512)));
   EXPECT_EQ(dev.bytes()[5010 * 512], 0);
 }
 

@@ -49,8 +49,8 @@ class RamDevice : public BlockDevice {
   }
 
   // ---- test controls ----
-  bool hold = false;                 // keep requests pending until released
-  std::map<Op, int> fail_next;       // errno (positive) for the next request of that kind
+  bool hold = false;            // keep requests pending until released
+  std::map<Op, int> fail_next;  // errno (positive) for the next request of that kind
 
   size_t pending() const { return pending_.size(); }
   Op pending_op(size_t i) const { return pending_[i].first; }
@@ -58,6 +58,9 @@ class RamDevice : public BlockDevice {
     auto [op, r] = pending_.front();
     pending_.pop_front();
     finish(op, *r);
+  }
+  void release_one_if_any() {
+    if (!pending_.empty()) release_one();
   }
   void release_all() {
     while (!pending_.empty()) release_one();

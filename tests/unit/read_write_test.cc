@@ -7,11 +7,21 @@ namespace {
 Cdb rw(uint8_t opcode, uint64_t lba, uint32_t blocks, uint8_t flags = 0) {
   Cdb c(opcode);
   switch (opcode) {
-    case 0x08: case 0x0A:
+    case 0x08:
+    case 0x0A:
       return c.be(1, 3, lba).set(4, static_cast<uint8_t>(blocks));
-    case 0x28: case 0x2A: case 0x2E: case 0x2F: case 0x34: case 0x35: case 0x41:
+    case 0x28:
+    case 0x2A:
+    case 0x2E:
+    case 0x2F:
+    case 0x34:
+    case 0x35:
+    case 0x41:
       return c.set(1, flags).be(2, 4, lba).be(7, 2, blocks);
-    case 0xA8: case 0xAA: case 0xAE: case 0xAF:
+    case 0xA8:
+    case 0xAA:
+    case 0xAE:
+    case 0xAF:
       return c.set(1, flags).be(2, 4, lba).be(6, 4, blocks);
     default:
       return c.set(1, flags).be(2, 8, lba).be(10, 4, blocks);
@@ -24,8 +34,8 @@ class ReadWrite : public LuTest {
 };
 
 TEST_F(ReadWrite, PatternsRoundTripThroughEveryCdbSize) {
-  const std::pair<uint8_t, uint8_t> pairs[] = {{0x0A, 0x08}, {0x2A, 0x28}, {0xAA, 0xA8},
-                                               {0x8A, 0x88}};
+  const std::pair<uint8_t, uint8_t> pairs[] = {
+      {0x0A, 0x08}, {0x2A, 0x28}, {0xAA, 0xA8}, {0x8A, 0x88}};
   uint64_t lba = 3;
   uint8_t seed = 1;
   for (auto [w, r] : pairs) {
@@ -151,7 +161,8 @@ TEST_F(ReadWrite, DeviceErrorsMapToPreciseSense) {
   for (const Case& c : cases) {
     dev.fail_next[c.op] = c.err;
     bool writing = c.op == Op::kWrite;
-    auto& tc = writing ? run(rw(c.opcode, 0, 1), pattern(512, 1)) : run(rw(c.opcode, 0, 1), {}, 512);
+    auto& tc =
+        writing ? run(rw(c.opcode, 0, 1), pattern(512, 1)) : run(rw(c.opcode, 0, 1), {}, 512);
     EXPECT_EQ(tc.cmd.status, c.status) << "errno " << c.err;
     if (c.key >= 0) {
       EXPECT_SENSE(tc, c.key, c.asc, c.ascq);

@@ -18,7 +18,8 @@ Cdb random_cdb(std::mt19937& rng, size_t* len) {
   if (rng() % 4) {
     const auto& op = ops[rng() % ops.size()];
     cdb.bytes[0] = op.opcode;
-    if (op.has_service_action) cdb.bytes[1] = static_cast<uint8_t>((cdb.bytes[1] & 0xE0) | op.service_action);
+    if (op.has_service_action)
+      cdb.bytes[1] = static_cast<uint8_t>((cdb.bytes[1] & 0xE0) | op.service_action);
     // Often keep only the allowed bits so that commands get past CDB validation.
     if (rng() % 2)
       for (size_t i = 1; i < op.cdb_len; ++i) cdb.bytes[i] &= op.usage[i];

@@ -17,15 +17,16 @@ std::vector<uint8_t> sense(SenseFormat f, Condition c, const SenseDetail& d = {}
 TEST(Sense, FixedFormatWithFieldPointer) {
   auto s = sense(SenseFormat::kFixed, Condition::kInvalidFieldInCdb,
                  SenseDetail::at({.in_cdb = true, .byte = 2, .bit = 5}));
-  std::vector<uint8_t> want = {0x70, 0, 0x05, 0, 0, 0, 0, 0x0A, 0, 0,
-                               0,    0, 0x24, 0, 0, 0xCD, 0x00, 0x02};
+  std::vector<uint8_t> want = {0x70, 0, 0x05, 0,    0, 0, 0,    0x0A, 0,
+                               0,    0, 0,    0x24, 0, 0, 0xCD, 0x00, 0x02};
   EXPECT_EQ(s, want);
 }
 
 TEST(Sense, FixedFormatWithInformationSetsValid) {
-  auto s = sense(SenseFormat::kFixed, Condition::kMiscompareDuringVerify, SenseDetail::info(0x1234));
-  std::vector<uint8_t> want = {0xF0, 0, 0x0E, 0, 0, 0x12, 0x34, 0x0A, 0, 0,
-                               0,    0, 0x1D, 0, 0, 0,    0,    0};
+  auto s =
+      sense(SenseFormat::kFixed, Condition::kMiscompareDuringVerify, SenseDetail::info(0x1234));
+  std::vector<uint8_t> want = {0xF0, 0, 0x0E, 0,    0, 0x12, 0x34, 0x0A, 0,
+                               0,    0, 0,    0x1D, 0, 0,    0,    0,    0};
   EXPECT_EQ(s, want);
 }
 

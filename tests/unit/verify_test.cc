@@ -28,7 +28,9 @@ TEST_F(Verify, ByteCheckZeroReadsTheMedium) {
   EXPECT_SENSE(run(verify10(16, 8, 0)), 0x03, 0x11, 0x00);
 }
 
-TEST_F(Verify, ByteCheckOneMatches) { EXPECT_GOOD(run(verify16(16, 8, 1), data)); }
+TEST_F(Verify, ByteCheckOneMatches) {
+  EXPECT_GOOD(run(verify16(16, 8, 1), data));
+}
 
 TEST_F(Verify, ByteCheckOneReportsTheFirstMiscomparedByte) {
   auto other = data;
@@ -52,7 +54,8 @@ TEST_F(Verify, ByteCheckThreeComparesEveryBlockWithOne) {
 
 TEST_F(Verify, InvalidByteCheckAndShortBuffer) {
   EXPECT_INVALID_CDB_FIELD(run(verify10(16, 8, 2), data), 1, 2);
-  EXPECT_INVALID_CDB_FIELD(run(verify10(16, 8, 1), std::vector<uint8_t>(data.begin(), data.end() - 1)), 7, -1);
+  EXPECT_INVALID_CDB_FIELD(
+      run(verify10(16, 8, 1), std::vector<uint8_t>(data.begin(), data.end() - 1)), 7, -1);
   EXPECT_GOOD(run(verify10(16, 0, 1)));
   EXPECT_SENSE(run(verify10(2047, 2, 0)), 0x05, 0x21, 0x00);
 }
@@ -76,7 +79,8 @@ TEST_F(Verify, WriteAndVerifyWritesThenCompares) {
   EXPECT_TRUE(std::equal(fresh.begin(), fresh.end(), dev.bytes().begin() + 200 * 512));
   EXPECT_GOOD(run(Cdb(0xAE).be(2, 4, 300).be(6, 4, 1), pattern(512, 4)));
   EXPECT_GOOD(run(Cdb(0x8E).set(1, 0x02).be(2, 8, 400).be(10, 4, 1), pattern(512, 5)));
-  EXPECT_INVALID_CDB_FIELD(run(Cdb(0x2E).set(1, 0x06).be(2, 4, 0).be(7, 2, 1), pattern(512, 1)), 1, 2);
+  EXPECT_INVALID_CDB_FIELD(run(Cdb(0x2E).set(1, 0x06).be(2, 4, 0).be(7, 2, 1), pattern(512, 1)), 1,
+                           2);
 }
 
 TEST_F(Verify, WriteAndVerifyReportsAWriteError) {

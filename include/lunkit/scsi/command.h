@@ -30,15 +30,15 @@ struct ExecState {
   LuState* lu = nullptr;
   uint64_t lba = 0;
   uint64_t blocks = 0;
-  uint32_t step = 0;        // progress of multi-step commands
-  uint64_t cursor = 0;      // progress of chunked commands
+  uint32_t step = 0;    // progress of multi-step commands
+  uint64_t cursor = 0;  // progress of chunked commands
   // Role in the COMPARE AND WRITE barrier: a write counted in flight, or the CAW holding it.
   enum Barrier : uint8_t { kNoBarrier, kCountedWrite, kBarrierOwner } barrier = kNoBarrier;
   BlockRequest request;
-  std::unique_ptr<uint8_t[]> bounce;   // slow-path commands only (verify, CAW, write same)
+  std::unique_ptr<uint8_t[]> bounce;  // slow-path commands only (verify, CAW, write same)
   size_t bounce_len = 0;
   std::array<iovec, 1> bounce_iov{};
-  void* next = nullptr;     // intrusive link while deferred behind COMPARE AND WRITE
+  void* next = nullptr;  // intrusive link while deferred behind COMPARE AND WRITE
   // Chunked commands (run_chunks): the step functions and the inline-completion handshake.
   bool (*chunk_start)(LuState&, Command&) = nullptr;
   bool (*chunk_done)(LuState&, Command&, int) = nullptr;
@@ -54,7 +54,7 @@ struct Command {
   // The data buffer: Data-Out for commands that send data, Data-In for those that return it.
   // libscsi may shorten the last entry in place when the buffer is longer than the command needs.
   std::span<iovec> iov;
-  size_t data_len = 0;   // total bytes described by iov
+  size_t data_len = 0;  // total bytes described by iov
   void* transport_context = nullptr;
 
   // ---- Set by libscsi before completion ----

@@ -68,14 +68,14 @@ const ConditionInfo& condition_info(Condition c);
 
 // Where in the CDB or parameter list an ILLEGAL REQUEST points (sense-key specific field).
 struct FieldPointer {
-  bool in_cdb = true;    // C/D bit
+  bool in_cdb = true;  // C/D bit
   uint16_t byte = 0;
-  int8_t bit = -1;       // -1: no bit pointer
+  int8_t bit = -1;  // -1: no bit pointer
 };
 
 struct SenseDetail {
-  std::optional<uint64_t> information;   // INFORMATION field (e.g. a miscompare offset)
-  std::optional<FieldPointer> field;     // sense-key specific field pointer
+  std::optional<uint64_t> information;  // INFORMATION field (e.g. a miscompare offset)
+  std::optional<FieldPointer> field;    // sense-key specific field pointer
 
   static SenseDetail info(uint64_t value) {
     SenseDetail d;

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds lunkit optimised without sanitizers in build/bench and runs the benchmarks in bench/.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+tools/install-deps.sh
+autoreconf -fi >/dev/null
+mkdir -p build/bench
+cd build/bench
+[ -f Makefile ] || "$top"/configure CXXFLAGS="-O2 -g" >configure.out 2>&1 || { cat configure.out; exit 1; }
+make -j"$(nproc)" >make.out 2>&1 || { tail -50 make.out; exit 1; }
+./bench/bench_scsi --benchmark_color=false "$@"
