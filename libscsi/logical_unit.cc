@@ -97,6 +97,7 @@ void LogicalUnit::submit(Command& cmd) {
   cmd.status = Status::kGood;
   cmd.sense_len = 0;
   cmd.data_in_len = 0;
+  cmd.data_in = false;
   cmd.exec.op = nullptr;
   cmd.exec.lu = &lu;
   cmd.exec.step = 0;
@@ -126,6 +127,7 @@ void LogicalUnit::submit(Command& cmd) {
     return;
   }
   cmd.exec.op = op;
+  cmd.data_in = op->dir == DataDir::kIn;
   if (cmd.cdb_len < op->cdb_len) {
     complete_condition(lu, cmd, Condition::kInvalidCommandOperationCode);
     return;

@@ -19,6 +19,20 @@ LIBSCSI_TESTS = \
 check_PROGRAMS += $(LIBSCSI_TESTS)
 TESTS += $(LIBSCSI_TESTS)
 
+TCMU_TESTS = tests/unit/tcmu_ring_test tests/unit/tcmu_device_test tests/unit/tcmu_uapi_test
+check_PROGRAMS += $(TCMU_TESTS)
+TESTS += $(TCMU_TESTS)
+TCMU_TEST_LDADD = tcmu/liblunkit-tcmu.la $(LIBSCSI_TEST_LDADD) $(URING_LIBS) $(SPDLOG_LIBS)
+TCMU_TEST_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS) $(URING_CFLAGS) $(SPDLOG_CFLAGS)
+tests_unit_tcmu_ring_test_SOURCES = tests/unit/tcmu_ring_test.cc
+tests_unit_tcmu_ring_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
+tests_unit_tcmu_ring_test_LDADD = $(TCMU_TEST_LDADD)
+tests_unit_tcmu_device_test_SOURCES = tests/unit/tcmu_device_test.cc $(TEST_HELPERS)
+tests_unit_tcmu_device_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
+tests_unit_tcmu_device_test_LDADD = $(TCMU_TEST_LDADD)
+tests_unit_tcmu_uapi_test_SOURCES = tests/unit/tcmu_uapi_test.c tests/unit/tcmu_uapi_layout.cc
+tests_unit_tcmu_uapi_test_CPPFLAGS = $(AM_CPPFLAGS)
+
 tests_unit_sense_test_SOURCES = tests/unit/sense_test.cc
 tests_unit_sense_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
 tests_unit_sense_test_LDADD = $(LIBSCSI_TEST_LDADD)

@@ -63,6 +63,8 @@ struct Command {
   std::array<uint8_t, kMaxSenseLength> sense{};
   // Bytes of Data-In actually produced (<= data_len). Transports report the residual from it.
   uint32_t data_in_len = 0;
+  // The command transfers Data-In (so a short data_in_len is a residual, not a Data-Out count).
+  bool data_in = false;
 
   detail::ExecState exec;
 };

@@ -1,0 +1,280 @@
+#include "tcmu/device.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace lunkit::tcmu {
+namespace {
+
+constexpr uint64_t kTagDoorbell = 1;
+constexpr uint64_t kTagWake = 2;
+constexpr uint8_t kStatusCheckCondition = 0x02;
+
+// The loop thread of the device that is running on this thread, if any: completions that arrive
+// here go straight into the ring instead of through the eventfd.
+thread_local const void* tls_loop_owner = nullptr;
+
+const char* tmr_name(uint8_t type) {
+  switch (type) {
+    case kTmrAbortTask:
+      return "ABORT TASK";
+    case kTmrAbortTaskSet:
+      return "ABORT TASK SET";
+    case kTmrClearAca:
+      return "CLEAR ACA";
+    case kTmrClearTaskSet:
+      return "CLEAR TASK SET";
+    case kTmrLunReset:
+      return "LUN RESET";
+    case kTmrTargetWarmReset:
+      return "TARGET WARM RESET";
+    case kTmrTargetColdReset:
+      return "TARGET COLD RESET";
+    case kTmrLunResetPr:
+      return "LUN RESET (PR)";
+    default:
+      return "unknown TMR";
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Device>> Device::attach(int doorbell_fd, int map_fd, size_t map_size,
+                                               BlockDevice& block_device, DeviceOptions options) {
+  UniqueFd doorbell(fcntl(doorbell_fd, F_DUPFD_CLOEXEC, 3));
+  if (!doorbell) return Error{std::string("dup doorbell fd: ") + std::strerror(errno)};
+  void* base = mmap(nullptr, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
+  if (base == MAP_FAILED)
+    return Error{"mmap " + std::to_string(map_size) + " bytes: " + std::strerror(errno)};
+  Mapping map(base, map_size);
+  if (auto why = Ring::check_mailbox(base, map_size)) return Error{*why};
+  std::unique_ptr<Device> dev(
+      new Device(std::move(doorbell), std::move(map), block_device, std::move(options)));
+  if (!dev->wake_) return Error{std::string("eventfd: ") + std::strerror(errno)};
+  int rc = io_uring_queue_init(16, &dev->uring_, 0);
+  if (rc < 0) return Error{std::string("io_uring_queue_init: ") + std::strerror(-rc)};
+  dev->uring_ready_ = true;
+  return dev;
+}
+
+Device::Device(UniqueFd doorbell, Mapping map, BlockDevice& block_device, DeviceOptions options)
+    : doorbell_(std::move(doorbell)),
+      map_(std::move(map)),
+      ring_(map_.base(), map_.size()),
+      options_(std::move(options)),
+      lu_(std::make_unique<scsi::LogicalUnit>(block_device, &Device::on_scsi_complete, this,
+                                              options_.lu)),
+      wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+Device::~Device() {
+  stop();
+  if (uring_ready_) io_uring_queue_exit(&uring_);
+}
+
+Device::Slot& Device::slot(uint16_t cmd_id) {
+  auto& chunk = chunks_[cmd_id / kSlotsPerChunk];
+  if (!chunk) {  // first use of this range of ids: the only allocation on the command path
+    chunk = std::make_unique<Slot[]>(kSlotsPerChunk);
+    for (size_t i = 0; i < kSlotsPerChunk; ++i) {
+      chunk[i].device = this;
+      chunk[i].iov.reserve(16);
+    }
+  }
+  return chunk[cmd_id % kSlotsPerChunk];
+}
+
+void Device::on_command(const RingCommand& rc) {
+  Slot& s = slot(rc.cmd_id);
+  if (s.busy) {
+    // The kernel never reuses an id in flight; if it did, completions could no longer be matched.
+    spdlog::error("{}: cmd_id {} arrived while still in flight; the ring is out of step",
+                  options_.name, rc.cmd_id);
+    return;
+  }
+  s.busy = true;
+  s.cmd_id = rc.cmd_id;
+  scsi::Command& cmd = s.cmd;
+  size_t n = std::min(rc.cdb.size(), cmd.cdb.size());
+  std::memcpy(cmd.cdb.data(), rc.cdb.data(), n);
+  cmd.cdb_len = static_cast<uint8_t>(std::min<size_t>(rc.cdb.size(), 255));
+  s.iov.assign(rc.data.begin(), rc.data.end());
+  size_t total = 0;
+  for (const iovec& v : s.iov) total += v.iov_len;
+  cmd.iov = s.iov;
+  cmd.data_len = total;
+  cmd.transport_context = &s;
+  ++stats_.commands;
+  in_flight_.fetch_add(1, std::memory_order_relaxed);
+  lu_->submit(cmd);
+}
+
+void Device::on_bad_command(uint16_t cmd_id, const char* reason) {
+  spdlog::error("{}: command {} rejected: {}", options_.name, cmd_id, reason);
+  ++stats_.bad_commands;
+  complete_error(cmd_id);
+}
+
+void Device::on_tmr(uint8_t type, std::span<const uint16_t> cmd_ids) {
+  ++stats_.tmrs;
+  spdlog::info("{}: {} for {} command(s)", options_.name, tmr_name(type), cmd_ids.size());
+  // The listed commands still complete through the ring; a reset also resets the unit.
+  if (type == kTmrLunReset || type == kTmrTargetWarmReset || type == kTmrTargetColdReset)
+    lu_->reset();
+}
+
+void Device::complete_error(uint16_t cmd_id) {
+  std::array<uint8_t, scsi::kMaxSenseLength> sense{};
+  size_t len =
+      scsi::build_sense(sense, scsi::SenseFormat::kFixed, scsi::Condition::kInternalTargetFailure);
+  if (!ring_.complete(cmd_id, kStatusCheckCondition, std::span(sense).first(len), 0u))
+    spdlog::error("{}: no ring slot to complete command {}", options_.name, cmd_id);
+  ++stats_.completions;
+  need_kick_ = true;
+}
+
+void Device::on_scsi_complete(void* context, scsi::Command& cmd) {
+  auto* self = static_cast<Device*>(context);
+  auto* s = static_cast<Slot*>(cmd.transport_context);
+  if (tls_loop_owner == self) return self->complete(*s);
+  // Another thread: queue it for the loop (lock-free), waking the loop on the first one.
+  Slot* head = self->remote_done_.load(std::memory_order_relaxed);
+  do {
+    s->next = head;
+  } while (!self->remote_done_.compare_exchange_weak(head, s, std::memory_order_release,
+                                                     std::memory_order_relaxed));
+  if (!head) {
+    uint64_t one = 1;
+    (void)!write(self->wake_.get(), &one, sizeof one);
+  }
+}
+
+void Device::complete(Slot& s) {
+  const scsi::Command& cmd = s.cmd;
+  std::optional<uint32_t> read_len;
+  if (cmd.data_in && cmd.data_in_len < cmd.data_len) read_len = cmd.data_in_len;
+  if (!ring_.complete(s.cmd_id, static_cast<uint8_t>(cmd.status),
+                      std::span(cmd.sense.data(), cmd.sense_len), read_len))
+    spdlog::error("{}: no ring slot to complete command {}", options_.name, s.cmd_id);
+  s.busy = false;
+  ++stats_.completions;
+  in_flight_.fetch_sub(1, std::memory_order_relaxed);
+  need_kick_ = true;
+}
+
+void Device::drain_remote_completions() {
+  Slot* list = remote_done_.exchange(nullptr, std::memory_order_acquire);
+  // The stack pops newest first; complete in arrival order.
+  Slot* ordered = nullptr;
+  while (list) {
+    Slot* next = list->next;
+    list->next = ordered;
+    ordered = list;
+    list = next;
+  }
+  while (ordered) {
+    Slot* next = ordered->next;
+    ++stats_.remote_completions;
+    complete(*ordered);
+    ordered = next;
+  }
+}
+
+void Device::kick_if_needed() {
+  if (!need_kick_) return;
+  need_kick_ = false;
+  uint32_t zero = 0;
+  ++stats_.kicks;
+  if (write(doorbell_.get(), &zero, sizeof zero) != sizeof zero)
+    spdlog::error("{}: doorbell write failed: {}", options_.name, std::strerror(errno));
+}
+
+size_t Device::process() {
+  const void* previous = tls_loop_owner;
+  tls_loop_owner = this;
+  uint32_t events;
+  ++stats_.doorbell_reads;
+  (void)!read(doorbell_.get(), &events, sizeof events);  // clears the event; EAGAIN is fine
+  size_t n = 0;
+  if (!stopping_.load(std::memory_order_relaxed)) {
+    n = ring_.consume(*this);
+    if (ring_.broken())
+      spdlog::error("{}: command ring is broken: {}", options_.name, ring_.broken_reason());
+  }
+  drain_remote_completions();
+  kick_if_needed();
+  tls_loop_owner = previous;
+  return n;
+}
+
+void Device::arm_doorbell() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&uring_);
+  io_uring_prep_poll_add(sqe, doorbell_.get(), POLLIN);
+  io_uring_sqe_set_data64(sqe, kTagDoorbell);
+}
+
+void Device::arm_wake() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&uring_);
+  io_uring_prep_read(sqe, wake_.get(), &wake_value_, sizeof wake_value_, 0);
+  io_uring_sqe_set_data64(sqe, kTagWake);
+}
+
+void Device::loop() {
+  tls_loop_owner = this;
+  arm_doorbell();
+  arm_wake();
+  process();  // anything queued before the loop started
+  for (;;) {
+    if (stopping_.load(std::memory_order_acquire) && in_flight_.load() == 0) break;
+    int rc = io_uring_submit_and_wait(&uring_, 1);
+    ++stats_.waits;
+    if (rc < 0 && rc != -EINTR) {
+      spdlog::error("{}: io_uring wait failed: {}", options_.name, std::strerror(-rc));
+      break;
+    }
+    io_uring_cqe* cqe;
+    unsigned head, seen = 0;
+    bool doorbell = false, wake = false;
+    io_uring_for_each_cqe(&uring_, head, cqe) {
+      ++seen;
+      uint64_t tag = io_uring_cqe_get_data64(cqe);
+      if (tag == kTagDoorbell) doorbell = true;
+      if (tag == kTagWake) wake = true;
+    }
+    io_uring_cq_advance(&uring_, seen);
+    if (doorbell) {
+      process();
+      if (!stopping_.load(std::memory_order_relaxed)) arm_doorbell();
+    }
+    if (wake) {
+      drain_remote_completions();
+      kick_if_needed();
+      arm_wake();
+    }
+  }
+  drain_remote_completions();
+  kick_if_needed();
+  tls_loop_owner = nullptr;
+}
+
+void Device::start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Device::stop() {
+  stopping_.store(true, std::memory_order_release);
+  if (thread_.joinable()) {
+    uint64_t one = 1;
+    (void)!write(wake_.get(), &one, sizeof one);
+    thread_.join();
+  }
+}
+
+}  // namespace lunkit::tcmu

@@ -1,0 +1,114 @@
+// One TCMU device: its ring, its logical unit and the event loop that connects them.
+//
+// One thread per device waits on one io_uring for the ring's doorbell and for an eventfd through
+// which other threads hand back completed commands; an idle device is blocked in the kernel.
+// Command slots are preallocated per cmd_id, so steady-state commands allocate nothing.
+#pragma once
+
+#include <liburing.h>
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lunkit/block_device.h"
+#include "lunkit/result.h"
+#include "lunkit/scsi/logical_unit.h"
+#include "tcmu/fd.h"
+#include "tcmu/ring.h"
+
+namespace lunkit::tcmu {
+
+struct DeviceStats {
+  uint64_t commands = 0;
+  uint64_t completions = 0;
+  uint64_t bad_commands = 0;
+  uint64_t tmrs = 0;
+  uint64_t doorbell_reads = 0;
+  uint64_t kicks = 0;
+  uint64_t waits = 0;  // io_uring_enter calls that waited for events
+  uint64_t remote_completions = 0;
+};
+
+struct DeviceOptions {
+  std::string name;  // for log lines, e.g. "user_0/disk0"
+  scsi::LogicalUnitOptions lu;
+};
+
+class Device : private Ring::Sink {
+ public:
+  // Attaches to a ring: `doorbell_fd` has the UIO fd's 4-byte read/write semantics and
+  // `map_fd` is mapped (`map_size` bytes, exactly). For a kernel device both are /dev/uioN.
+  // The fds are duplicated; the caller keeps its own.
+  static Result<std::unique_ptr<Device>> attach(int doorbell_fd, int map_fd, size_t map_size,
+                                                BlockDevice& block_device, DeviceOptions options);
+  ~Device() override;
+
+  void start();  // runs the event loop on a thread of its own
+  // Stops taking commands from the ring, waits for those in flight, ends the loop.
+  void stop();
+
+  // Runs one pass without a thread: reads the doorbell, consumes the ring, completes what is
+  // done and kicks once. For single-threaded tests and benchmarks.
+  size_t process();
+
+  scsi::LogicalUnit& logical_unit() { return *lu_; }
+  const Ring& ring() const { return ring_; }
+  // Counters; read them from the loop thread or once the loop has stopped.
+  DeviceStats stats() const { return stats_; }
+  uint64_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+  const std::string& name() const { return options_.name; }
+  // The loop thread (for CPU accounting in tests); only valid after start().
+  pthread_t loop_thread() { return thread_.native_handle(); }
+
+ private:
+  struct Slot {
+    scsi::Command cmd;
+    std::vector<iovec> iov;
+    Device* device = nullptr;
+    uint16_t cmd_id = 0;
+    bool busy = false;
+    Slot* next = nullptr;  // completion queue link
+  };
+  static constexpr size_t kSlotsPerChunk = 256;
+
+  Device(UniqueFd doorbell, Mapping map, BlockDevice& block_device, DeviceOptions options);
+
+  // Ring::Sink
+  void on_command(const RingCommand& cmd) override;
+  void on_bad_command(uint16_t cmd_id, const char* reason) override;
+  void on_tmr(uint8_t type, std::span<const uint16_t> cmd_ids) override;
+
+  static void on_scsi_complete(void* context, scsi::Command& cmd);
+  Slot& slot(uint16_t cmd_id);
+  void complete(Slot& s);
+  void complete_error(uint16_t cmd_id);
+  void drain_remote_completions();
+  void kick_if_needed();
+  void loop();
+  void arm_doorbell();
+  void arm_wake();
+
+  UniqueFd doorbell_;
+  Mapping map_;
+  Ring ring_;
+  DeviceOptions options_;
+  std::unique_ptr<scsi::LogicalUnit> lu_;
+  std::array<std::unique_ptr<Slot[]>, 65536 / kSlotsPerChunk> chunks_;
+  std::atomic<uint64_t> in_flight_{0};
+  bool need_kick_ = false;
+  DeviceStats stats_;
+
+  UniqueFd wake_;  // eventfd: remote completions and stop requests
+  std::atomic<Slot*> remote_done_{nullptr};
+  std::atomic<bool> stopping_{false};
+  io_uring uring_{};
+  bool uring_ready_ = false;
+  uint64_t wake_value_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace lunkit::tcmu
