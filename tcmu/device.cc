@@ -186,6 +186,27 @@ void Device::drain_remote_completions() {
   }
 }
 
+void Device::post(std::function<void()> task) {
+  if (tls_loop_owner == this || !thread_.joinable()) return task();
+  {
+    std::lock_guard lock(tasks_mu_);
+    tasks_.push_back(std::move(task));
+  }
+  tasks_pending_.store(true, std::memory_order_release);
+  uint64_t one = 1;
+  (void)!write(wake_.get(), &one, sizeof one);
+}
+
+void Device::run_tasks() {
+  if (!tasks_pending_.exchange(false, std::memory_order_acquire)) return;
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(tasks_mu_);
+    tasks.swap(tasks_);
+  }
+  for (auto& t : tasks) t();
+}
+
 void Device::kick_if_needed() {
   if (!need_kick_) return;
   need_kick_ = false;
@@ -201,6 +222,8 @@ size_t Device::process() {
   uint32_t events;
   ++stats_.doorbell_reads;
   (void)!read(doorbell_.get(), &events, sizeof events);  // clears the event; EAGAIN is fine
+  // Posted changes (a resize, the write cache) apply before commands that arrived after them.
+  run_tasks();
   size_t n = 0;
   if (!stopping_.load(std::memory_order_relaxed)) {
     n = ring_.consume(*this);
@@ -253,11 +276,13 @@ void Device::loop() {
       if (!stopping_.load(std::memory_order_relaxed)) arm_doorbell();
     }
     if (wake) {
+      run_tasks();
       drain_remote_completions();
       kick_if_needed();
       arm_wake();
     }
   }
+  run_tasks();
   drain_remote_completions();
   kick_if_needed();
   tls_loop_owner = nullptr;

@@ -9,7 +9,9 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,6 +53,10 @@ class Device : private Ring::Sink {
   // Stops taking commands from the ring, waits for those in flight, ends the loop.
   void stop();
 
+  // Runs `task` on the loop thread (the logical unit belongs to it): right away when called there
+  // or when no loop thread runs, otherwise soon, in order.
+  void post(std::function<void()> task);
+
   // Runs one pass without a thread: reads the doorbell, consumes the ring, completes what is
   // done and kicks once. For single-threaded tests and benchmarks.
   size_t process();
@@ -87,6 +93,7 @@ class Device : private Ring::Sink {
   void complete(Slot& s);
   void complete_error(uint16_t cmd_id);
   void drain_remote_completions();
+  void run_tasks();
   void kick_if_needed();
   void loop();
   void arm_doorbell();
@@ -105,6 +112,9 @@ class Device : private Ring::Sink {
   UniqueFd wake_;  // eventfd: remote completions and stop requests
   std::atomic<Slot*> remote_done_{nullptr};
   std::atomic<bool> stopping_{false};
+  std::mutex tasks_mu_;
+  std::vector<std::function<void()>> tasks_;
+  std::atomic<bool> tasks_pending_{false};
   io_uring uring_{};
   bool uring_ready_ = false;
   uint64_t wake_value_ = 0;

@@ -19,17 +19,27 @@ LIBSCSI_TESTS = \
 check_PROGRAMS += $(LIBSCSI_TESTS)
 TESTS += $(LIBSCSI_TESTS)
 
-TCMU_TESTS = tests/unit/tcmu_ring_test tests/unit/tcmu_device_test tests/unit/tcmu_uapi_test
+TCMU_TESTS = tests/unit/tcmu_ring_test tests/unit/tcmu_device_test tests/unit/tcmu_uapi_test \
+	tests/unit/tcmu_discovery_test tests/unit/tcmu_netlink_test tests/unit/tcmu_manager_test
 check_PROGRAMS += $(TCMU_TESTS)
 TESTS += $(TCMU_TESTS)
-TCMU_TEST_LDADD = tcmu/liblunkit-tcmu.la $(LIBSCSI_TEST_LDADD) $(URING_LIBS) $(SPDLOG_LIBS)
-TCMU_TEST_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS) $(URING_CFLAGS) $(SPDLOG_CFLAGS)
+TCMU_TEST_LDADD = tcmu/liblunkit-tcmu.la $(LIBSCSI_TEST_LDADD) $(URING_LIBS) $(SPDLOG_LIBS) $(NLGENL_LIBS) $(NL_LIBS)
+TCMU_TEST_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS) $(URING_CFLAGS) $(SPDLOG_CFLAGS) $(NL_CFLAGS) $(NLGENL_CFLAGS)
 tests_unit_tcmu_ring_test_SOURCES = tests/unit/tcmu_ring_test.cc
 tests_unit_tcmu_ring_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
 tests_unit_tcmu_ring_test_LDADD = $(TCMU_TEST_LDADD)
 tests_unit_tcmu_device_test_SOURCES = tests/unit/tcmu_device_test.cc $(TEST_HELPERS)
 tests_unit_tcmu_device_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
 tests_unit_tcmu_device_test_LDADD = $(TCMU_TEST_LDADD)
+tests_unit_tcmu_discovery_test_SOURCES = tests/unit/tcmu_discovery_test.cc tests/unit/fake_system.h
+tests_unit_tcmu_discovery_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
+tests_unit_tcmu_discovery_test_LDADD = $(TCMU_TEST_LDADD)
+tests_unit_tcmu_netlink_test_SOURCES = tests/unit/tcmu_netlink_test.cc
+tests_unit_tcmu_netlink_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
+tests_unit_tcmu_netlink_test_LDADD = $(TCMU_TEST_LDADD)
+tests_unit_tcmu_manager_test_SOURCES = tests/unit/tcmu_manager_test.cc tests/unit/fake_system.h $(TEST_HELPERS)
+tests_unit_tcmu_manager_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
+tests_unit_tcmu_manager_test_LDADD = $(TCMU_TEST_LDADD)
 tests_unit_tcmu_uapi_test_SOURCES = tests/unit/tcmu_uapi_test.c tests/unit/tcmu_uapi_layout.cc
 tests_unit_tcmu_uapi_test_CPPFLAGS = $(AM_CPPFLAGS)
 

@@ -1,0 +1,83 @@
+// Every TCMU device lunkit serves: attaching them at start (after a restart too), following the
+// kernel's netlink events, and letting them go at shutdown.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "lunkit/block_device.h"
+#include "lunkit/result.h"
+#include "tcmu/configfs.h"
+#include "tcmu/device.h"
+#include "tcmu/netlink.h"
+#include "tcmu/uio.h"
+
+namespace lunkit::tcmu {
+
+// Opens the storage behind a device of one subtype (the handler plugins of lunkitd).
+class BackendFactory {
+ public:
+  virtual ~BackendFactory() = default;
+  virtual Result<std::unique_ptr<BlockDevice>> open(const UioDevice& uio,
+                                                    const DeviceAttributes& attributes) = 0;
+};
+
+// The fds of an attached UIO device: for the kernel both are /dev/uioN.
+struct UioHandles {
+  UniqueFd doorbell;
+  UniqueFd map;
+};
+using UioOpener = std::function<Result<UioHandles>(const UioDevice&)>;
+
+class Manager {
+ public:
+  // `opener` defaults to opening <dev>/uio<minor> O_RDWR|O_NONBLOCK|O_CLOEXEC.
+  explicit Manager(Configfs& configfs, UioOpener opener = {});
+  ~Manager();
+
+  void add_backend(const std::string& subtype, BackendFactory* factory);
+  bool serves(const std::string& subtype) const { return backends_.count(subtype) != 0; }
+
+  // Attaches one device and starts its loop. With `reset` (a ring that may hold state from an
+  // earlier daemon): action/block_dev=1, reset_ring=1, attach, block_dev=0 — in-flight commands
+  // come back to the initiator as BUSY and are retried.
+  Result<bool> attach(const UioDevice& uio, bool reset);
+  // Stops a device (waiting for its commands) and releases it. With `block`, new commands are
+  // refused (BUSY) while it drains.
+  void detach(uint32_t minor, bool block);
+  // Start: with block_netlink held (and stale netlink waits of a previous daemon released),
+  // reattaches every tcm-user device a backend serves.
+  void attach_existing();
+  // Handles one netlink message and answers it through `reply` (status, device id) when the
+  // kernel expects an answer. Malformed messages are logged and answered with -EINVAL.
+  using Replier = std::function<void(uint8_t reply_cmd, int32_t status, uint32_t device_id)>;
+  void handle_message(const ParsedEvent& message, const Replier& reply);
+  // Detaches every device (blocking each while it drains); the kernel devices stay.
+  void shutdown();
+
+  Device* device(uint32_t minor);
+  size_t size() const { return devices_.size(); }
+
+ private:
+  struct Entry {
+    UioDevice uio;
+    std::unique_ptr<BlockDevice> backend;
+    std::unique_ptr<Device> device;
+    Manager* manager = nullptr;
+    std::mutex serial_mu;
+    std::string serial;  // cached once the kernel has one
+  };
+  int32_t handle(const NetlinkEvent& e);
+  static std::string serial_of(void* entry);
+
+  Configfs& configfs_;
+  UioOpener opener_;
+  std::map<std::string, BackendFactory*> backends_;
+  std::map<uint32_t, std::unique_ptr<Entry>> devices_;
+};
+
+}  // namespace lunkit::tcmu

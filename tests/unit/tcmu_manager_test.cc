@@ -1,0 +1,238 @@
+// tcmu::Manager on a fake sysfs/configfs tree, with the emulator standing in for /dev/uioN:
+// restart attach, netlink events end to end, and shutdown.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <map>
+
+#include "tcmu/manager.h"
+#include "tcmu/ring_emulator.h"
+#include "tests/unit/fake_system.h"
+#include "tests/unit/ram_device.h"
+
+namespace lunkit::tcmu {
+namespace {
+
+using Dir = RingEmulator::Direction;
+
+class RamBackends : public BackendFactory {
+ public:
+  Result<std::unique_ptr<BlockDevice>> open(const UioDevice& uio,
+                                            const DeviceAttributes& a) override {
+    if (uio.name.cfgstring == "fail") return Error{"cannot open 'fail'"};
+    DeviceInfo info;
+    info.num_blocks = a.size_bytes / a.block_size;
+    info.logical_block_size = info.physical_block_size = a.block_size;
+    info.write_cache = true;
+    opened++;
+    return std::unique_ptr<BlockDevice>(new test::RamDevice(info));
+  }
+  int opened = 0;
+};
+
+struct Reply {
+  uint8_t cmd;
+  int32_t status;
+  uint32_t device_id;
+};
+
+class ManagerTest : public ::testing::Test {
+ protected:
+  ManagerTest() : cfs(sys.paths) {
+    cfs.observe_writes(
+        [](void* ctx, const std::string& path, std::string_view value) {
+          auto* self = static_cast<ManagerTest*>(ctx);
+          // Keep the last two path elements: "<device>/action/<name>" reads well in failures.
+          size_t cut = path.rfind('/', path.rfind('/', path.rfind('/') - 1) - 1);
+          self->writes.push_back(path.substr(cut + 1) + "=" + std::string(value));
+        },
+        this);
+    manager = std::make_unique<Manager>(cfs, [this](const UioDevice& uio) -> Result<UioHandles> {
+      auto it = emulators.find(uio.minor);
+      if (it == emulators.end()) return Error{"no such device"};
+      UioHandles h;
+      h.doorbell.reset(dup(it->second->doorbell_fd()));
+      h.map.reset(dup(it->second->map_fd()));
+      return h;
+    });
+    manager->add_backend("ram", &backends);
+  }
+
+  // A backstore as targetcli creates it: configfs directory, UIO device, ring.
+  RingEmulator& add(uint32_t minor, uint32_t hba, const std::string& dev, const std::string& cfg,
+                    uint64_t size = 4 << 20) {
+    RingEmulator::Options o;
+    o.cmdr_size = (1u << 20) - kMailboxSize;
+    o.data_size = 4u << 20;
+    auto emu = std::make_unique<RingEmulator>(o, &ManagerTest::on_done, this);
+    sys.add_backstore(hba, dev, size);
+    sys.add_uio(minor, "tcm-user/" + std::to_string(hba) + "/" + dev + "/" + cfg, emu->map_size());
+    return *(emulators[minor] = std::move(emu));
+  }
+
+  static void on_done(void* ctx, const EmulatedCompletion& c) {
+    auto* self = static_cast<ManagerTest*>(ctx);
+    std::vector<uint8_t> data;
+    size_t left = c.data_in_len;
+    for (const iovec& v : c.data_in) {
+      size_t n = std::min(left, v.iov_len);
+      data.insert(data.end(), static_cast<uint8_t*>(v.iov_base),
+                  static_cast<uint8_t*>(v.iov_base) + n);
+      left -= n;
+    }
+    self->results[c.tag] = {c.status, std::vector<uint8_t>(c.sense.begin(), c.sense.end()), data};
+  }
+
+  struct Result_ {
+    uint8_t status;
+    std::vector<uint8_t> sense;
+    std::vector<uint8_t> data;
+  };
+  // Runs one command to completion through a device's loop thread.
+  Result_ command(RingEmulator& emu, std::vector<uint8_t> cdb, size_t data_in, uint64_t tag) {
+    EXPECT_TRUE(emu.submit(cdb, data_in ? Dir::kFromDevice : Dir::kNone, {}, data_in, tag));
+    for (int i = 0; i < 200 && !results.count(tag); ++i) emu.wait_and_service(50);
+    EXPECT_TRUE(results.count(tag)) << "command " << tag << " never completed";
+    return results[tag];
+  }
+
+  void deliver(const NetlinkEvent& e) {
+    MsgPtr msg = build_event(0x1D, e);
+    manager->handle_message(parse_event(nlmsg_hdr(msg.get())),
+                            [this](uint8_t cmd, int32_t status, uint32_t id) {
+                              replies.push_back({cmd, status, id});
+                            });
+  }
+  NetlinkEvent event(uint8_t cmd, uint32_t minor, const std::string& name) {
+    NetlinkEvent e;
+    e.cmd = cmd;
+    e.version = 2;
+    e.device = name;
+    e.minor = minor;
+    e.device_id = 100 + minor;
+    return e;
+  }
+
+  test::FakeSystem sys;
+  Configfs cfs;
+  RamBackends backends;
+  std::map<uint32_t, std::unique_ptr<RingEmulator>> emulators;
+  std::vector<std::string> writes;
+  std::vector<Reply> replies;
+  std::map<uint64_t, Result_> results;
+  std::unique_ptr<Manager> manager;  // last: its shutdown still writes to the members above
+};
+
+TEST_F(ManagerTest, RestartAttachesWithBlockAndResetInOrder) {
+  RingEmulator& emu = add(0, 0, "disk0", "ram/");
+  add(1, 1, "other", "file//tmp/x.img");  // no handler here: left alone
+  manager->attach_existing();
+  EXPECT_EQ(writes, (std::vector<std::string>{
+                        "target_core_user/parameters/block_netlink=1",
+                        "target_core_user/parameters/reset_netlink=1",
+                        "disk0/action/block_dev=1",
+                        "disk0/action/reset_ring=1",
+                        "disk0/action/block_dev=0",
+                        "target_core_user/parameters/block_netlink=0",
+                    }));
+  EXPECT_EQ(manager->size(), 1u);
+  EXPECT_NE(manager->device(0), nullptr);
+  EXPECT_EQ(manager->device(1), nullptr);
+  EXPECT_EQ(command(emu, {0, 0, 0, 0, 0, 0}, 0, 1).status, 0x02) << "power-on unit attention";
+  EXPECT_EQ(command(emu, {0, 0, 0, 0, 0, 0}, 0, 2).status, 0x00);
+}
+
+TEST_F(ManagerTest, SerialIsReadFromConfigfsOnceTargetcliWroteIt) {
+  RingEmulator& emu = add(0, 0, "disk0", "ram/");
+  manager->attach_existing();
+  auto before = command(emu, {0x12, 1, 0x80, 0, 255, 0}, 255, 1);
+  ASSERT_EQ(before.status, 0);
+  EXPECT_EQ(before.data.size(), 4u) << "no serial yet";
+  sys.set_serial(0, "disk0", "6001405abcdef");
+  auto after = command(emu, {0x12, 1, 0x80, 0, 255, 0}, 255, 2);
+  EXPECT_EQ(std::string(after.data.begin() + 4, after.data.end()), "6001405abcdef");
+}
+
+TEST_F(ManagerTest, AFailedAttachStillUnblocksTheDevice) {
+  add(0, 0, "bad", "ram/fail");
+  manager->attach_existing();
+  EXPECT_EQ(manager->size(), 0u);
+  EXPECT_EQ(writes[4], "bad/action/block_dev=0");
+}
+
+TEST_F(ManagerTest, NetlinkAddReconfigRemove) {
+  RingEmulator& emu = add(5, 2, "lun5", "ram/");
+  deliver(event(genl::kAddedDevice, 5, "tcm-user/2/lun5/ram/"));
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].cmd, genl::kAddedDeviceDone);
+  EXPECT_EQ(replies[0].status, 0);
+  EXPECT_EQ(replies[0].device_id, 105u);
+  EXPECT_TRUE(writes.empty()) << "a new device needs no block/reset";
+  command(emu, {0, 0, 0, 0, 0, 0}, 0, 1);
+
+  NetlinkEvent grow = event(genl::kReconfigDevice, 5, "tcm-user/2/lun5/ram/");
+  grow.dev_size = 8 << 20;
+  deliver(grow);
+  EXPECT_EQ(replies.back().cmd, genl::kReconfigDeviceDone);
+  EXPECT_EQ(replies.back().status, 0);
+  auto ua = command(emu, {0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 8, 2);
+  ASSERT_EQ(ua.sense.size(), 96u);
+  EXPECT_EQ(ua.sense[12], 0x2A);
+  EXPECT_EQ(ua.sense[13], 0x09);
+  auto cap = command(emu, {0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 8, 3);
+  EXPECT_EQ(cap.data, (std::vector<uint8_t>{0, 0, 0x3F, 0xFF, 0, 0, 2, 0}));
+
+  NetlinkEvent wc = event(genl::kReconfigDevice, 5, "tcm-user/2/lun5/ram/");
+  wc.write_cache = 0;
+  deliver(wc);
+  auto mode_ua = command(emu, {0, 0, 0, 0, 0, 0}, 0, 4);
+  ASSERT_EQ(mode_ua.sense.size(), 96u);
+  EXPECT_EQ(mode_ua.sense[12], 0x2A);
+  EXPECT_EQ(mode_ua.sense[13], 0x01);
+
+  NetlinkEvent cfg = event(genl::kReconfigDevice, 5, "tcm-user/2/lun5/ram/");
+  cfg.dev_cfg = "ram/other";
+  deliver(cfg);
+  EXPECT_EQ(replies.back().status, -EOPNOTSUPP);
+
+  deliver(event(genl::kRemovedDevice, 5, "tcm-user/2/lun5/ram/"));
+  EXPECT_EQ(replies.back().cmd, genl::kRemovedDeviceDone);
+  EXPECT_EQ(replies.back().status, 0);
+  EXPECT_EQ(manager->size(), 0u);
+}
+
+TEST_F(ManagerTest, EventsLunkitCannotServeAreAnsweredWithErrors) {
+  add(1, 0, "f", "file//x.img");
+  deliver(event(genl::kAddedDevice, 1, "tcm-user/0/f/file//x.img"));
+  EXPECT_EQ(replies.back().status, -ENOENT);
+  deliver(event(genl::kAddedDevice, 9, "tcm-user/0/ghost/ram/"));  // no sysfs entry
+  EXPECT_EQ(replies.back().status, -ENODEV);
+  deliver(event(genl::kAddedDevice, 9, "garbage"));
+  EXPECT_EQ(replies.back().status, -EINVAL);
+  NetlinkEvent missing = event(genl::kAddedDevice, 1, "tcm-user/0/f/file//x.img");
+  missing.minor.reset();
+  deliver(missing);
+  EXPECT_EQ(replies.back().status, -EINVAL);
+  EXPECT_EQ(replies.back().device_id, 101u) << "answered with the id it carried";
+  NetlinkEvent reconf = event(genl::kReconfigDevice, 7, "tcm-user/0/x/ram/");
+  reconf.dev_size = 1;
+  deliver(reconf);
+  EXPECT_EQ(replies.back().status, -ENODEV);
+  deliver(event(genl::kRemovedDevice, 7, "tcm-user/0/x/ram/"));
+  EXPECT_EQ(replies.back().status, 0) << "removal is never held up";
+  EXPECT_EQ(replies.size(), 6u) << "every event answered";
+}
+
+TEST_F(ManagerTest, ShutdownBlocksDrainsAndUnblocksEachDevice) {
+  RingEmulator& emu = add(0, 0, "disk0", "ram/");
+  manager->attach_existing();
+  command(emu, {0, 0, 0, 0, 0, 0}, 0, 1);
+  writes.clear();
+  manager->shutdown();
+  EXPECT_EQ(writes,
+            (std::vector<std::string>{"disk0/action/block_dev=1", "disk0/action/block_dev=0"}));
+  EXPECT_EQ(manager->size(), 0u);
+}
+
+}  // namespace
+}  // namespace lunkit::tcmu
