@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/null_device.h"
 #include "lunkit/scsi/logical_unit.h"
 
 namespace {
@@ -18,24 +19,7 @@ using lunkit::DeviceInfo;
 using lunkit::scsi::Command;
 using lunkit::scsi::LogicalUnit;
 
-class NullDevice : public BlockDevice {
- public:
-  NullDevice() {
-    info_.num_blocks = 1ull << 30;
-    info_.logical_block_size = 512;
-    info_.physical_block_size = 4096;
-    info_.write_cache = true;
-  }
-  const DeviceInfo& info() const override { return info_; }
-  void read(BlockRequest& r) override { r.complete(0); }
-  void write(BlockRequest& r) override { r.complete(0); }
-  void flush(BlockRequest& r) override { r.complete(0); }
-  void unmap(BlockRequest& r) override { r.complete(0); }
-  void write_zeroes(BlockRequest& r) override { r.complete(0); }
-
- private:
-  DeviceInfo info_;
-};
+using lunkit::bench::NullDevice;
 
 void count_completion(void* ctx, Command&) {
   ++*static_cast<uint64_t*>(ctx);

@@ -237,8 +237,9 @@ size_t Device::process() {
 }
 
 void Device::arm_doorbell() {
+  // Multishot: stays armed across wakeups (it ends only on error, then it is armed again).
   io_uring_sqe* sqe = io_uring_get_sqe(&uring_);
-  io_uring_prep_poll_add(sqe, doorbell_.get(), POLLIN);
+  io_uring_prep_poll_multishot(sqe, doorbell_.get(), POLLIN);
   io_uring_sqe_set_data64(sqe, kTagDoorbell);
 }
 
@@ -263,17 +264,20 @@ void Device::loop() {
     }
     io_uring_cqe* cqe;
     unsigned head, seen = 0;
-    bool doorbell = false, wake = false;
+    bool doorbell = false, wake = false, rearm = false;
     io_uring_for_each_cqe(&uring_, head, cqe) {
       ++seen;
       uint64_t tag = io_uring_cqe_get_data64(cqe);
-      if (tag == kTagDoorbell) doorbell = true;
+      if (tag == kTagDoorbell) {
+        doorbell = true;
+        if (!(cqe->flags & IORING_CQE_F_MORE)) rearm = true;
+      }
       if (tag == kTagWake) wake = true;
     }
     io_uring_cq_advance(&uring_, seen);
     if (doorbell) {
       process();
-      if (!stopping_.load(std::memory_order_relaxed)) arm_doorbell();
+      if (rearm && !stopping_.load(std::memory_order_relaxed)) arm_doorbell();
     }
     if (wake) {
       run_tasks();

@@ -54,7 +54,12 @@ RingEmulator::RingEmulator(Options options, CompletionFn on_complete, void* cont
   user_fd_ = fds[0];
   kernel_fd_ = fds[1];
   records_.resize(65536);
-  block_used_.assign(options_.data_size / kDataBlockSize, 0);
+  id_used_.assign(65536 / 64, 0);
+  id_used_[0] = 1;  // cmd_id 0 does not exist
+  block_count_ = options_.data_size / kDataBlockSize;
+  block_used_.assign((block_count_ + 63) / 64, 0);
+  for (size_t b = block_count_; b < block_used_.size() * 64; ++b)
+    block_used_[b / 64] |= 1ull << (b % 64);
 }
 
 RingEmulator::~RingEmulator() {
@@ -80,33 +85,51 @@ bool RingEmulator::reserve_entry(uint32_t size) {
   return true;
 }
 
-std::optional<uint16_t> RingEmulator::alloc_id() {
-  if (options_.cyclic_ids) {
-    for (uint32_t n = 0; n < 65535; ++n) {
-      uint16_t id = next_id_;
-      next_id_ = next_id_ == 65535 ? 1 : static_cast<uint16_t>(next_id_ + 1);
-      if (!records_[id].active) return id;
+namespace {
+// Lowest clear bit at or after `from`, or `limit` when there is none.
+size_t find_clear(const std::vector<uint64_t>& bits, size_t from, size_t limit) {
+  for (size_t w = from / 64; w < bits.size(); ++w) {
+    uint64_t free = ~bits[w];
+    if (w == from / 64) free &= ~0ull << (from % 64);
+    if (free) {
+      size_t b = w * 64 + static_cast<size_t>(__builtin_ctzll(free));
+      return b < limit ? b : limit;
     }
-    return std::nullopt;
   }
-  for (uint32_t id = 1; id <= 65535; ++id)
-    if (!records_[id].active) return static_cast<uint16_t>(id);
-  return std::nullopt;
+  return limit;
+}
+void set_bit(std::vector<uint64_t>& bits, size_t b, bool on) {
+  if (on)
+    bits[b / 64] |= 1ull << (b % 64);
+  else
+    bits[b / 64] &= ~(1ull << (b % 64));
+}
+}  // namespace
+
+std::optional<uint16_t> RingEmulator::alloc_id() {
+  // 6.12 takes the lowest free id (xa_alloc); the cyclic option starts after the last one.
+  size_t id = find_clear(id_used_, options_.cyclic_ids ? next_id_ : 1, 65536);
+  if (id == 65536 && options_.cyclic_ids) id = find_clear(id_used_, 1, 65536);
+  if (id == 65536) return std::nullopt;
+  next_id_ = static_cast<uint16_t>(id == 65535 ? 1 : id + 1);
+  return static_cast<uint16_t>(id);
 }
 
 bool RingEmulator::alloc_blocks(size_t bytes, Record& rec) {
   rec.blocks.clear();
   rec.iov.clear();
   size_t need = (bytes + kDataBlockSize - 1) / kDataBlockSize;
-  for (uint32_t b = 0; b < block_used_.size() && rec.blocks.size() < need; ++b)
-    if (!block_used_[b]) rec.blocks.push_back(b);
+  for (size_t b = find_clear(block_used_, 0, block_count_);
+       b < block_count_ && rec.blocks.size() < need;
+       b = find_clear(block_used_, b + 1, block_count_))
+    rec.blocks.push_back(static_cast<uint32_t>(b));
   if (rec.blocks.size() < need) {
     rec.blocks.clear();
     return false;
   }
   size_t left = bytes;
   for (size_t i = 0; i < rec.blocks.size(); ++i) {
-    block_used_[rec.blocks[i]] = 1;
+    set_bit(block_used_, rec.blocks[i], true);
     size_t n = std::min(left, kDataBlockSize);
     uint8_t* p = map_ + data_off_ + size_t{rec.blocks[i]} * kDataBlockSize;
     if (i > 0 && rec.blocks[i] == rec.blocks[i - 1] + 1)
@@ -119,7 +142,7 @@ bool RingEmulator::alloc_blocks(size_t bytes, Record& rec) {
 }
 
 void RingEmulator::free_blocks(Record& rec) {
-  for (uint32_t b : rec.blocks) block_used_[b] = 0;
+  for (uint32_t b : rec.blocks) set_bit(block_used_, b, false);
   rec.blocks.clear();
 }
 
@@ -164,6 +187,7 @@ std::optional<uint16_t> RingEmulator::submit(std::span<const uint8_t> cdb, Direc
     }
   }
   rec.active = true;
+  set_bit(id_used_, *id, true);
   rec.tag = tag;
   rec.dir = dir;
   rec.length = bytes;
@@ -207,6 +231,7 @@ std::optional<uint16_t> RingEmulator::submit_raw(std::span<const uint8_t> entry,
     Record& rec = records_[id];
     rec = Record{};
     rec.active = true;
+    set_bit(id_used_, id, true);
     ++in_flight_;
   }
   head_ = (head_ + advance) % options_.cmdr_size;
@@ -238,6 +263,7 @@ void RingEmulator::finish(uint16_t id, uint8_t status, bool unknown_op, const ui
   if (on_complete_) on_complete_(context_, c);
   free_blocks(rec);
   rec.active = false;
+  set_bit(id_used_, id, false);
   --in_flight_;
 }
 

@@ -116,8 +116,10 @@ class RingEmulator {
   uint32_t head_ = 0;          // our cmd_head
   uint32_t last_cleaned_ = 0;  // cmdr_last_cleaned
   uint16_t next_id_ = 1;
-  std::vector<Record> records_;  // indexed by cmd_id
-  std::vector<uint8_t> block_used_;
+  std::vector<Record> records_;       // indexed by cmd_id
+  std::vector<uint64_t> id_used_;     // bitmap over cmd_ids (id 0 is never used)
+  std::vector<uint64_t> block_used_;  // bitmap over data blocks
+  size_t block_count_ = 0;
   size_t in_flight_ = 0;
   uint64_t notifications_ = 0;
   uint64_t kicks_ = 0;

@@ -9,4 +9,4 @@ mkdir -p build/bench
 cd build/bench
 [ -f Makefile ] || "$top"/configure CXXFLAGS="-O2 -g" >configure.out 2>&1 || { cat configure.out; exit 1; }
 make -j"$(nproc)" >make.out 2>&1 || { tail -50 make.out; exit 1; }
-./bench/bench_scsi --benchmark_color=false "$@"
+for b in ./bench/bench_scsi ./bench/bench_tcmu; do "$b" --benchmark_color=false "$@"; done
