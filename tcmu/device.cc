@@ -1,5 +1,7 @@
 #include "tcmu/device.h"
 
+#include "lunkit/handler.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
@@ -58,7 +60,7 @@ Result<std::unique_ptr<Device>> Device::attach(int doorbell_fd, int map_fd, size
   std::unique_ptr<Device> dev(
       new Device(std::move(doorbell), std::move(map), block_device, std::move(options)));
   if (!dev->wake_) return Error{std::string("eventfd: ") + std::strerror(errno)};
-  int rc = io_uring_queue_init(16, &dev->uring_, 0);
+  int rc = io_uring_queue_init(256, &dev->uring_, 0);
   if (rc < 0) return Error{std::string("io_uring_queue_init: ") + std::strerror(-rc)};
   dev->uring_ready_ = true;
   return dev;
@@ -71,7 +73,9 @@ Device::Device(UniqueFd doorbell, Mapping map, BlockDevice& block_device, Device
       options_(std::move(options)),
       lu_(std::make_unique<scsi::LogicalUnit>(block_device, &Device::on_scsi_complete, this,
                                               options_.lu)),
-      wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+      wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  handler_cqes_.reserve(256);
+}
 
 Device::~Device() {
   stop();
@@ -219,28 +223,82 @@ void Device::kick_if_needed() {
 size_t Device::process() {
   const void* previous = tls_loop_owner;
   tls_loop_owner = this;
+  size_t n = take_commands();
+  settle();
+  tls_loop_owner = previous;
+  return n;
+}
+
+size_t Device::take_commands() {
   uint32_t events;
   ++stats_.doorbell_reads;
   (void)!read(doorbell_.get(), &events, sizeof events);  // clears the event; EAGAIN is fine
   // Posted changes (a resize, the write cache) apply before commands that arrived after them.
   run_tasks();
-  size_t n = 0;
-  if (!stopping_.load(std::memory_order_relaxed)) {
-    n = ring_.consume(*this);
-    if (ring_.broken())
-      spdlog::error("{}: command ring is broken: {}", options_.name, ring_.broken_reason());
-  }
-  drain_remote_completions();
-  kick_if_needed();
-  tls_loop_owner = previous;
+  if (stopping_.load(std::memory_order_relaxed)) return 0;
+  size_t n = ring_.consume(*this);
+  if (ring_.broken())
+    spdlog::error("{}: command ring is broken: {}", options_.name, ring_.broken_reason());
   return n;
 }
 
+void Device::settle() {
+  // Handler I/O queued by the commands: submit it and run what has completed, until nothing
+  // more is ready; then hand completions back to the kernel with one kick.
+  for (;;) {
+    if (io_uring_sq_ready(&uring_)) io_uring_submit(&uring_);
+    harvest();
+    if (handler_cqes_.empty()) break;
+    dispatch_cqes();
+  }
+  drain_remote_completions();
+  kick_if_needed();
+}
+
+io_uring_sqe* Device::get_sqe(lunkit_uring_completion* completion) {
+  io_uring_sqe* sqe = io_uring_get_sqe(&uring_);
+  if (!sqe) {  // full: hand what is queued to the kernel and try once more
+    io_uring_submit(&uring_);
+    sqe = io_uring_get_sqe(&uring_);
+    if (!sqe) return nullptr;
+  }
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(completion));
+  return sqe;
+}
+
+void Device::harvest() {
+  io_uring_cqe* cqe;
+  unsigned head, seen = 0;
+  io_uring_for_each_cqe(&uring_, head, cqe) {
+    ++seen;
+    uint64_t tag = io_uring_cqe_get_data64(cqe);
+    if (tag == kTagDoorbell) {
+      doorbell_event_ = true;
+      if (!(cqe->flags & IORING_CQE_F_MORE)) doorbell_armed_ = false;
+    } else if (tag == kTagWake) {
+      wake_event_ = true;
+    } else {
+      handler_cqes_.emplace_back(tag, cqe->res);
+    }
+  }
+  io_uring_cq_advance(&uring_, seen);
+}
+
+void Device::dispatch_cqes() {
+  // Handler completions run after the CQ is advanced: they may queue more I/O.
+  for (auto [tag, res] : handler_cqes_) {
+    auto* c = reinterpret_cast<lunkit_uring_completion*>(tag);
+    c->done(c, res);
+  }
+  handler_cqes_.clear();
+}
+
 void Device::arm_doorbell() {
-  // Multishot: stays armed across wakeups (it ends only on error, then it is armed again).
+  // Multishot: stays armed across wakeups (if it ends, it is armed again).
   io_uring_sqe* sqe = io_uring_get_sqe(&uring_);
   io_uring_prep_poll_multishot(sqe, doorbell_.get(), POLLIN);
   io_uring_sqe_set_data64(sqe, kTagDoorbell);
+  doorbell_armed_ = true;
 }
 
 void Device::arm_wake() {
@@ -253,42 +311,34 @@ void Device::loop() {
   tls_loop_owner = this;
   arm_doorbell();
   arm_wake();
-  process();  // anything queued before the loop started
+  take_commands();  // anything queued before the loop started
+  settle();
   for (;;) {
     if (stopping_.load(std::memory_order_acquire) && in_flight_.load() == 0) break;
-    int rc = io_uring_submit_and_wait(&uring_, 1);
-    ++stats_.waits;
-    if (rc < 0 && rc != -EINTR) {
-      spdlog::error("{}: io_uring wait failed: {}", options_.name, std::strerror(-rc));
-      break;
-    }
-    io_uring_cqe* cqe;
-    unsigned head, seen = 0;
-    bool doorbell = false, wake = false, rearm = false;
-    io_uring_for_each_cqe(&uring_, head, cqe) {
-      ++seen;
-      uint64_t tag = io_uring_cqe_get_data64(cqe);
-      if (tag == kTagDoorbell) {
-        doorbell = true;
-        if (!(cqe->flags & IORING_CQE_F_MORE)) rearm = true;
+    if (!doorbell_event_ && !wake_event_) {  // settle() may have seen events already
+      int rc = io_uring_submit_and_wait(&uring_, 1);
+      ++stats_.waits;
+      if (rc < 0 && rc != -EINTR) {
+        spdlog::error("{}: io_uring wait failed: {}", options_.name, std::strerror(-rc));
+        break;
       }
-      if (tag == kTagWake) wake = true;
     }
-    io_uring_cq_advance(&uring_, seen);
-    if (doorbell) {
-      process();
-      if (rearm && !stopping_.load(std::memory_order_relaxed)) arm_doorbell();
-    }
-    if (wake) {
-      run_tasks();
-      drain_remote_completions();
-      kick_if_needed();
+    harvest();
+    dispatch_cqes();
+    if (wake_event_) {
+      wake_event_ = false;
       arm_wake();
+      run_tasks();
     }
+    if (doorbell_event_) {
+      doorbell_event_ = false;
+      take_commands();
+    }
+    if (!doorbell_armed_ && !stopping_.load(std::memory_order_relaxed)) arm_doorbell();
+    settle();
   }
   run_tasks();
-  drain_remote_completions();
-  kick_if_needed();
+  settle();
   tls_loop_owner = nullptr;
 }
 

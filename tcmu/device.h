@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "handlers/host/io_loop.h"
 #include "lunkit/block_device.h"
 #include "lunkit/result.h"
 #include "lunkit/scsi/logical_unit.h"
@@ -40,7 +41,7 @@ struct DeviceOptions {
   scsi::LogicalUnitOptions lu;
 };
 
-class Device : private Ring::Sink {
+class Device : public IoLoop, private Ring::Sink {
  public:
   // Attaches to a ring: `doorbell_fd` has the UIO fd's 4-byte read/write semantics and
   // `map_fd` is mapped (`map_size` bytes, exactly). For a kernel device both are /dev/uioN.
@@ -52,6 +53,9 @@ class Device : private Ring::Sink {
   void start();  // runs the event loop on a thread of its own
   // Stops taking commands from the ring, waits for those in flight, ends the loop.
   void stop();
+
+  // IoLoop: an SQE on this device's io_uring for a handler; its completion runs on the loop.
+  io_uring_sqe* get_sqe(lunkit_uring_completion* completion) override;
 
   // Runs `task` on the loop thread (the logical unit belongs to it): right away when called there
   // or when no loop thread runs, otherwise soon, in order.
@@ -97,6 +101,13 @@ class Device : private Ring::Sink {
   void kick_if_needed();
   void loop();
   void arm_doorbell();
+  // Reads the doorbell, applies posted tasks, consumes the ring.
+  size_t take_commands();
+  // Submits handler I/O, runs ready completions until none are left, kicks once.
+  void settle();
+  // Collects ready CQEs: flags for the doorbell and the eventfd, handler completions aside.
+  void harvest();
+  void dispatch_cqes();
   void arm_wake();
 
   UniqueFd doorbell_;
@@ -118,6 +129,10 @@ class Device : private Ring::Sink {
   io_uring uring_{};
   bool uring_ready_ = false;
   uint64_t wake_value_ = 0;
+  std::vector<std::pair<uint64_t, int32_t>> handler_cqes_;
+  bool doorbell_event_ = false;
+  bool doorbell_armed_ = false;
+  bool wake_event_ = false;
   std::thread thread_;
 };
 

@@ -85,6 +85,7 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset) {
                               *entry->backend, std::move(options));
     if (!dev) return Error{name + ": " + dev.error()};
     entry->device = std::move(*dev);
+    factory->second->on_attached(*entry->backend, *entry->device);
     entry->device->start();
     devices_[uio.minor] = std::move(entry);
     return true;

@@ -24,6 +24,11 @@ class BackendFactory {
   virtual ~BackendFactory() = default;
   virtual Result<std::unique_ptr<BlockDevice>> open(const UioDevice& uio,
                                                     const DeviceAttributes& attributes) = 0;
+  // The device is attached: `loop` is the event loop its commands run on.
+  virtual void on_attached(BlockDevice& backend, IoLoop& loop) {
+    (void)backend;
+    (void)loop;
+  }
 };
 
 // The fds of an attached UIO device: for the kernel both are /dev/uioN.

@@ -104,3 +104,42 @@ check_DATA = tests/fuzz/cdb_fuzzer
 CLEANFILES = tests/fuzz/cdb_fuzzer
 TESTS += tests/fuzz/run-cdb-fuzzer.sh
 endif
+
+# Broken plugins for the loader tests (shared objects that are never installed).
+BAD_PLUGIN_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -rpath /nowhere
+check_LTLIBRARIES = tests/plugins/bad_abi.la tests/plugins/no_entry.la \
+	tests/plugins/dup_ram.la tests/plugins/no_read.la tests/plugins/bad_name.la \
+	tests/plugins/blocking_mem.la
+tests_plugins_bad_abi_la_SOURCES = tests/plugins/bad_plugins.c
+tests_plugins_bad_abi_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_KIND=1
+tests_plugins_bad_abi_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
+tests_plugins_no_entry_la_SOURCES = tests/plugins/bad_plugins.c
+tests_plugins_no_entry_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_KIND=2
+tests_plugins_no_entry_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
+tests_plugins_dup_ram_la_SOURCES = tests/plugins/bad_plugins.c
+tests_plugins_dup_ram_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_KIND=3
+tests_plugins_dup_ram_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
+tests_plugins_no_read_la_SOURCES = tests/plugins/bad_plugins.c
+tests_plugins_no_read_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_KIND=4
+tests_plugins_no_read_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
+tests_plugins_bad_name_la_SOURCES = tests/plugins/bad_plugins.c
+tests_plugins_bad_name_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_KIND=5
+tests_plugins_bad_name_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
+tests_plugins_blocking_mem_la_SOURCES = tests/plugins/bad_plugins.c
+tests_plugins_blocking_mem_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_KIND=6
+tests_plugins_blocking_mem_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
+
+# Handler plugins: loading and each handler end to end through emulator, transport and libscsi.
+AM_TESTS_ENVIRONMENT = LUNKIT_HANDLER_BUILD_DIR='$(abs_builddir)/handlers/.libs'; \
+	LUNKIT_BAD_PLUGIN_DIR='$(abs_builddir)/tests/plugins/.libs'; \
+	export LUNKIT_HANDLER_BUILD_DIR LUNKIT_BAD_PLUGIN_DIR;
+HANDLER_TESTS = tests/unit/plugin_loader_test tests/unit/handlers_test
+check_PROGRAMS += $(HANDLER_TESTS)
+TESTS += $(HANDLER_TESTS)
+HANDLER_TEST_LDADD = handlers/liblunkit-handler.la $(TCMU_TEST_LDADD)
+tests_unit_plugin_loader_test_SOURCES = tests/unit/plugin_loader_test.cc tests/unit/plugin_dir.h
+tests_unit_plugin_loader_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
+tests_unit_plugin_loader_test_LDADD = $(HANDLER_TEST_LDADD)
+tests_unit_handlers_test_SOURCES = tests/unit/handlers_test.cc tests/unit/plugin_dir.h
+tests_unit_handlers_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
+tests_unit_handlers_test_LDADD = $(HANDLER_TEST_LDADD)

@@ -1,0 +1,249 @@
+// user:file — a LUN backed by a file (or block device). I/O runs on io_uring on the device's
+// event loop: readv/writev (RWF_DSYNC for FUA), fdatasync for flush, fallocate for unmap and
+// write zeroes, SEEK_DATA/SEEK_HOLE for block status.
+//
+// cfgstring: <path>[;create=1][;direct=1]
+//   create=1   create the file (sized to the LUN) when it does not exist; otherwise it must exist
+//   direct=1   open with O_DIRECT
+#include <fcntl.h>
+#include <liburing.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <lunkit/handler.hpp>
+
+#include <cstring>
+#include <string_view>
+
+namespace {
+
+struct FileOptions {
+  std::string path;
+  bool create = false;
+  bool direct = false;
+};
+
+bool parse_options(const std::string& cfg, FileOptions* out, std::string* reason) {
+  std::string_view rest = cfg;
+  size_t semi = rest.find(';');
+  out->path = std::string(rest.substr(0, semi));
+  if (out->path.empty() || out->path[0] != '/') {
+    *reason =
+        "file needs an absolute path, e.g. /var/lib/lunkit/disk0.img (got '" + out->path + "')";
+    return false;
+  }
+  while (semi != std::string_view::npos) {
+    rest.remove_prefix(semi + 1);
+    semi = rest.find(';');
+    std::string_view opt = rest.substr(0, semi);
+    if (opt.empty()) continue;
+    size_t eq = opt.find('=');
+    std::string_view key = opt.substr(0, eq);
+    std::string_view value = eq == std::string_view::npos ? "1" : opt.substr(eq + 1);
+    bool flag = value == "1" || value == "true" || value == "yes";
+    if (!flag && value != "0" && value != "false" && value != "no") {
+      *reason =
+          "file option " + std::string(key) + " takes 0 or 1 (got '" + std::string(value) + "')";
+      return false;
+    }
+    if (key == "create")
+      out->create = flag;
+    else if (key == "direct")
+      out->direct = flag;
+    else {
+      *reason = "unknown file option '" + std::string(key) + "' (known: create, direct)";
+      return false;
+    }
+  }
+  return true;
+}
+
+// The per-I/O state, in lunkit_io_private(): no allocation per command.
+struct FileIo {
+  lunkit_uring_completion completion;
+  lunkit_io* io;
+  uint64_t expected;  // bytes a read/write must transfer
+  int step;           // write_zeroes: 0 fallocate, 1 the fdatasync that makes it durable
+  class FileDevice* device;
+};
+
+class FileDevice : public lunkit::HandlerDevice {
+ public:
+  static bool check_config(const std::string& cfg, std::string* reason) {
+    FileOptions o;
+    if (!parse_options(cfg, &o, reason)) return false;
+    struct stat st;
+    if (stat(o.path.c_str(), &st) != 0) {
+      if (errno != ENOENT || !o.create) {
+        *reason = o.path + ": " + std::strerror(errno) +
+                  (errno == ENOENT ? " (add ;create=1 to create it)" : "");
+        return false;
+      }
+      std::string dir = o.path.substr(0, o.path.find_last_of('/'));
+      if (dir.empty()) dir = "/";
+      if (access(dir.c_str(), W_OK) != 0) {
+        *reason = dir + ": " + std::strerror(errno) + " (cannot create " + o.path + ")";
+        return false;
+      }
+      return true;
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+      *reason = o.path + " is neither a regular file nor a block device";
+      return false;
+    }
+    if (access(o.path.c_str(), R_OK | W_OK) != 0) {
+      *reason = o.path + ": " + std::strerror(errno);
+      return false;
+    }
+    return true;
+  }
+
+  static std::unique_ptr<FileDevice> open(lunkit_device* dev, const std::string& cfg,
+                                          lunkit_device_info* info, std::string* reason) {
+    FileOptions o;
+    if (!parse_options(cfg, &o, reason)) return nullptr;
+    int flags = O_RDWR | O_CLOEXEC | (o.direct ? O_DIRECT : 0);
+    int fd = ::open(o.path.c_str(), flags);
+    bool created = false;
+    if (fd < 0 && errno == ENOENT && o.create) {
+      fd = ::open(o.path.c_str(), flags | O_CREAT | O_EXCL, 0600);
+      created = fd >= 0;
+    }
+    if (fd < 0) {
+      *reason = o.path + ": " + std::strerror(errno) +
+                (errno == ENOENT ? " (add ;create=1 to create it)" : "");
+      return nullptr;
+    }
+    std::unique_ptr<FileDevice> d(new FileDevice(dev, fd));
+    struct stat st;
+    fstat(fd, &st);
+    uint64_t size = static_cast<uint64_t>(st.st_size);
+    if (S_ISBLK(st.st_mode)) ioctl(fd, BLKGETSIZE64, &size);
+    if (created) {
+      if (ftruncate(fd, static_cast<off_t>(info->size)) != 0) {
+        *reason = o.path + ": cannot size it: " + std::strerror(errno);
+        unlink(o.path.c_str());
+        return nullptr;
+      }
+      size = info->size;
+    }
+    if (info->size == 0) info->size = size - size % info->block_size;
+    if (size != info->size) {
+      // Never truncate or extend someone's file to make it fit.
+      *reason = o.path + " is " + std::to_string(size) + " bytes but the LUN is " +
+                std::to_string(info->size) + " bytes";
+      return nullptr;
+    }
+    info->capabilities = LUNKIT_CAP_WRITE_CACHE | LUNKIT_CAP_FUA;
+    // Deallocation that reads back zeros: only if this file system can punch holes.
+    if (S_ISREG(st.st_mode) && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                                         static_cast<off_t>(size), info->block_size) == 0) {
+      info->capabilities |= LUNKIT_CAP_THIN | LUNKIT_CAP_UNMAP_ZEROES;
+      d->can_punch_ = true;
+    }
+    std::snprintf(info->product, sizeof info->product, "file");
+    return d;
+  }
+
+  ~FileDevice() override { ::close(fd_); }
+
+  void read(lunkit_io* io, std::span<const iovec> iov, uint64_t offset, uint64_t length) override {
+    if (io_uring_sqe* sqe = start(io, length)) {
+      io_uring_prep_readv(sqe, fd_, iov.data(), static_cast<unsigned>(iov.size()), offset);
+    }
+  }
+
+  void write(lunkit_io* io, std::span<const iovec> iov, uint64_t offset, uint64_t length,
+             uint32_t flags) override {
+    if (io_uring_sqe* sqe = start(io, length)) {
+      io_uring_prep_writev(sqe, fd_, iov.data(), static_cast<unsigned>(iov.size()), offset);
+      if (flags & LUNKIT_IO_FUA) sqe->rw_flags = RWF_DSYNC;
+    }
+  }
+
+  void flush(lunkit_io* io) override {
+    if (io_uring_sqe* sqe = start(io, 0)) io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC);
+  }
+
+  void unmap(lunkit_io* io, uint64_t offset, uint64_t length) override {
+    if (io_uring_sqe* sqe = start(io, 0))
+      io_uring_prep_fallocate(sqe, fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+  }
+
+  void write_zeroes(lunkit_io* io, uint64_t offset, uint64_t length, uint32_t flags) override {
+    int mode =
+        (flags & LUNKIT_IO_MAY_UNMAP) && can_punch_ ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE;
+    if (io_uring_sqe* sqe = start(io, 0)) {
+      io_uring_prep_fallocate(sqe, fd_, mode | FALLOC_FL_KEEP_SIZE, offset, length);
+      state(io)->step = (flags & LUNKIT_IO_FUA) ? 1 : 0;
+    }
+  }
+
+  void block_status(lunkit_io* io, uint64_t offset, uint64_t length) override {
+    // lseek(SEEK_DATA/SEEK_HOLE) only consults file metadata; it does not wait for the disk.
+    uint64_t end = offset + length;
+    while (offset < end) {
+      off_t data = lseek(fd_, static_cast<off_t>(offset), SEEK_DATA);
+      if (data < 0 && errno != ENXIO) return lunkit_io_complete(io, -errno);
+      uint64_t data_at = data < 0 ? end : std::min<uint64_t>(static_cast<uint64_t>(data), end);
+      if (data_at > offset) {  // a hole first
+        if (lunkit_io_add_extent(io, offset, data_at - offset, 1) != 0) break;
+        offset = data_at;
+        continue;
+      }
+      off_t hole = lseek(fd_, static_cast<off_t>(offset), SEEK_HOLE);
+      uint64_t hole_at = hole < 0 ? end : std::min<uint64_t>(static_cast<uint64_t>(hole), end);
+      if (lunkit_io_add_extent(io, offset, hole_at - offset, 0) != 0) break;
+      offset = hole_at;
+    }
+    lunkit_io_complete(io, 0);
+  }
+
+ private:
+  FileDevice(lunkit_device* dev, int fd) : dev_(dev), fd_(fd) {}
+
+  static FileIo* state(lunkit_io* io) { return static_cast<FileIo*>(lunkit_io_private(io)); }
+
+  // Prepares the per-I/O state and returns an SQE to fill; completes the I/O when there is none.
+  io_uring_sqe* start(lunkit_io* io, uint64_t expected) {
+    FileIo* s = state(io);
+    s->completion.done = &FileDevice::done;
+    s->io = io;
+    s->expected = expected;
+    s->step = 0;
+    s->device = this;
+    io_uring_sqe* sqe = lunkit_get_sqe(dev_, &s->completion);
+    if (!sqe) lunkit_io_complete(io, -EAGAIN);
+    return sqe;
+  }
+
+  static void done(lunkit_uring_completion* c, int32_t res) {
+    FileIo* s = reinterpret_cast<FileIo*>(c);
+    if (res >= 0 && s->step == 1) {  // a FUA write_zeroes: make the zeros durable
+      s->step = 0;
+      if (io_uring_sqe* sqe = lunkit_get_sqe(s->device->dev_, &s->completion)) {
+        io_uring_prep_fsync(sqe, s->device->fd_, IORING_FSYNC_DATASYNC);
+        return;
+      }
+      return lunkit_io_complete(s->io, -EAGAIN);
+    }
+    if (res >= 0 && static_cast<uint64_t>(res) != s->expected && s->expected) res = -EIO;
+    lunkit_io_complete(s->io, res < 0 ? res : 0);
+  }
+
+  lunkit_device* dev_;
+  int fd_;
+  bool can_punch_ = false;
+};
+
+static_assert(sizeof(FileIo) <= LUNKIT_IO_PRIVATE_MAX);
+
+}  // namespace
+
+LUNKIT_REGISTER_CXX_HANDLER(FileDevice, "file",
+                            "The path of the backing file or block device, optionally followed by "
+                            "options: <path>[;create=1][;direct=1]. Without create=1 the file must "
+                            "exist and be exactly the size of the LUN.",
+                            LUNKIT_THREAD_NONBLOCKING, sizeof(FileIo))

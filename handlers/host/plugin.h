@@ -1,0 +1,58 @@
+// Loading handler plugins: every *.so in a directory, each checked before it is trusted.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lunkit/handler.h"
+#include "lunkit/result.h"
+
+namespace lunkit::plugins {
+
+class Plugin {
+ public:
+  ~Plugin();
+  Plugin(const Plugin&) = delete;
+  Plugin& operator=(const Plugin&) = delete;
+
+  // Loads one plugin file: dlopen(RTLD_NOW | RTLD_LOCAL), lunkit_handler_entry(), ABI version and
+  // struct size, a valid subtype and the required callbacks. With `require_root_owned`, a file or
+  // directory that a non-root user can write is refused (lunkitd runs as root).
+  static Result<std::unique_ptr<Plugin>> load(const std::string& path, bool require_root_owned);
+
+  const lunkit_handler& handler() const { return *handler_; }
+  const std::string& subtype() const { return subtype_; }
+  const std::string& path() const { return path_; }
+  // A callback the plugin provides, given its declared struct size (fields past it are absent).
+  template <typename F>
+  F callback(F lunkit_handler::*field) const {
+    size_t offset = static_cast<size_t>(reinterpret_cast<const char*>(&(handler_->*field)) -
+                                        reinterpret_cast<const char*>(handler_));
+    return offset + sizeof(F) <= handler_->struct_size ? handler_->*field : nullptr;
+  }
+
+  // check_config() with the plugin's default when it has none.
+  Result<bool> check_config(const std::string& cfgstring) const;
+
+ private:
+  Plugin() = default;
+  void* dl_ = nullptr;
+  const lunkit_handler* handler_ = nullptr;
+  std::string subtype_;
+  std::string path_;
+};
+
+struct LoadReport {
+  std::vector<std::unique_ptr<Plugin>> plugins;
+  std::vector<std::string> errors;  // one line per plugin that was refused
+};
+
+// Loads every *.so in `dir` (sorted by name). A bad plugin is reported and skipped; the first
+// plugin to claim a subtype keeps it.
+LoadReport load_plugins(const std::string& dir, bool require_root_owned);
+
+// A subtype is an object-path element for D-Bus: [A-Za-z0-9_]+.
+bool valid_subtype(const std::string& subtype);
+
+}  // namespace lunkit::plugins

@@ -1,0 +1,269 @@
+#include "handlers/host/plugin_device.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace lunkit::plugins {
+namespace {
+
+static_assert(LUNKIT_IO_FUA == kBlockFua && LUNKIT_IO_MAY_UNMAP == kBlockMayUnmap);
+static_assert(sizeof(BlockRequest::device_private) >= LUNKIT_IO_PRIVATE_MAX);
+
+// device_scratch layout while the plugin host owns a request.
+enum Scratch {
+  kOp = 0,
+  kDevice = 1,
+  kPoolNext = 2,
+  kPoolJob = 3,
+  kCursor = 4,
+  kIovBase = 6,
+  kIovLen = 7
+};
+enum Op : uint64_t {
+  kRead = 1,
+  kWrite,
+  kFlush,
+  kUnmap,
+  kWriteZeroes,
+  kCompareAndWrite,
+  kBlockStatus,
+  kZeroFill
+};
+
+constexpr size_t kZeroChunk = 1u << 20;
+
+// One shared, never-written buffer of zeros (aligned for O_DIRECT handlers).
+const uint8_t* zeros() {
+  static const uint8_t* buf = [] {
+    void* p = nullptr;
+    if (posix_memalign(&p, 4096, kZeroChunk) != 0) std::abort();
+    std::memset(p, 0, kZeroChunk);
+    return static_cast<const uint8_t*>(p);
+  }();
+  return buf;
+}
+
+lunkit_io* token(BlockRequest& r) {
+  return reinterpret_cast<lunkit_io*>(&r);
+}
+PluginBlockDevice& device_of(BlockRequest& r) {
+  return *reinterpret_cast<PluginBlockDevice*>(r.device_scratch[kDevice]);
+}
+
+void copy_name(char* dst, size_t n, const char* src) {
+  size_t len = strnlen(src, n - 1);
+  std::memcpy(dst, src, len);
+  dst[len] = 0;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PluginBlockDevice>> PluginBlockDevice::open(const Plugin& plugin,
+                                                                   const OpenParams& params,
+                                                                   WorkerPool* pool) {
+  std::unique_ptr<PluginBlockDevice> dev(new PluginBlockDevice(plugin, pool));
+  dev->device_.name = params.name;
+  lunkit_device_info ci{};
+  ci.size = params.size;
+  ci.block_size = params.block_size;
+  char reason[512] = {};
+  dev->handle_ =
+      plugin.handler().open(&dev->device_, params.cfgstring.c_str(), &ci, reason, sizeof reason);
+  if (!dev->handle_) {
+    reason[sizeof reason - 1] = 0;
+    return Error{reason[0] ? reason : "the handler could not open the device"};
+  }
+  auto fail = [&](std::string why) -> Result<std::unique_ptr<PluginBlockDevice>> {
+    plugin.handler().close(dev->handle_);
+    dev->handle_ = nullptr;
+    return Error{std::move(why)};
+  };
+  if (ci.block_size < 512 || ci.block_size > 65536 || (ci.block_size & (ci.block_size - 1)))
+    return fail("the handler reported block size " + std::to_string(ci.block_size));
+  if (ci.size % ci.block_size)
+    return fail("size " + std::to_string(ci.size) + " is not a multiple of the block size");
+  uint32_t pbs = ci.physical_block_size ? ci.physical_block_size : ci.block_size;
+  if (pbs < ci.block_size || pbs % ci.block_size ||
+      ((pbs / ci.block_size) & (pbs / ci.block_size - 1)))
+    return fail("physical block size " + std::to_string(pbs) + " does not fit the block size");
+
+  DeviceInfo& info = dev->info_;
+  info.num_blocks = ci.size / ci.block_size;
+  info.logical_block_size = ci.block_size;
+  info.physical_block_size = pbs;
+  uint32_t caps = ci.capabilities;
+  info.thin_provisioning = (caps & LUNKIT_CAP_THIN) && plugin.callback(&lunkit_handler::unmap);
+  info.unmap_reads_zero = info.thin_provisioning && (caps & LUNKIT_CAP_UNMAP_ZEROES);
+  info.write_cache = caps & LUNKIT_CAP_WRITE_CACHE;
+  info.fua = caps & LUNKIT_CAP_FUA;
+  info.rotational = caps & LUNKIT_CAP_ROTATIONAL;
+  info.read_only = caps & LUNKIT_CAP_READ_ONLY;
+  info.native_compare_and_write = plugin.callback(&lunkit_handler::compare_and_write) != nullptr;
+  info.native_block_status = plugin.callback(&lunkit_handler::block_status) != nullptr;
+  uint32_t max_blocks = ci.max_transfer ? ci.max_transfer / ci.block_size : 0;
+  if (params.max_sectors && (!max_blocks || params.max_sectors < max_blocks))
+    max_blocks = params.max_sectors;
+  info.max_transfer_blocks = max_blocks;
+  info.optimal_granularity_blocks = ci.optimal_transfer / ci.block_size;
+  char text[66];
+  copy_name(text, 9, ci.vendor);
+  info.vendor = text;
+  copy_name(text, 17, ci.product);
+  info.product = text;
+  copy_name(text, 5, ci.revision);
+  info.revision = text;
+  copy_name(text, 65, ci.unit_serial);
+  info.unit_serial = text;
+  return dev;
+}
+
+PluginBlockDevice::~PluginBlockDevice() {
+  if (handle_) plugin_.handler().close(handle_);
+}
+
+void PluginBlockDevice::dispatch(BlockRequest& r, uint64_t op) {
+  r.device_scratch[kOp] = op;
+  r.device_scratch[kDevice] = reinterpret_cast<uint64_t>(this);
+  if (pool_ && plugin_.handler().thread_model == LUNKIT_THREAD_BLOCKING)
+    pool_->run(r, &PluginBlockDevice::call);
+  else
+    call(r);
+}
+
+// Calls the handler for the request's operation (on the loop thread or a worker).
+void PluginBlockDevice::call(BlockRequest& r) {
+  PluginBlockDevice& d = device_of(r);
+  const lunkit_handler& h = d.plugin_.handler();
+  lunkit_io* io = token(r);
+  int iovcnt = static_cast<int>(r.iov.size());
+  switch (r.device_scratch[kOp]) {
+    case kRead:
+      return h.read(d.handle_, io, r.iov.data(), iovcnt, r.offset, r.length);
+    case kWrite:
+      return h.write(d.handle_, io, r.iov.data(), iovcnt, r.offset, r.length, r.flags);
+    case kFlush:
+      if (auto f = d.plugin_.callback(&lunkit_handler::flush)) return f(d.handle_, io);
+      return r.complete(0);
+    case kUnmap:
+      if (auto f = d.plugin_.callback(&lunkit_handler::unmap))
+        return f(d.handle_, io, r.offset, r.length);
+      return r.complete(-EOPNOTSUPP);
+    case kWriteZeroes:
+      if (auto f = d.plugin_.callback(&lunkit_handler::write_zeroes))
+        return f(d.handle_, io, r.offset, r.length, r.flags);
+      return d.next_zero_chunk(r);
+    case kCompareAndWrite:
+      return d.plugin_.callback(&lunkit_handler::compare_and_write)(d.handle_, io, r.iov.data(),
+                                                                    iovcnt, r.offset, r.length);
+    case kBlockStatus:
+      return d.plugin_.callback(&lunkit_handler::block_status)(d.handle_, io, r.offset, r.length);
+    case kZeroFill: {
+      uint64_t done = r.device_scratch[kCursor];
+      auto* iov = reinterpret_cast<iovec*>(&r.device_scratch[kIovBase]);
+      return h.write(d.handle_, io, iov, 1, r.offset + done, iov->iov_len, r.flags & kBlockFua);
+    }
+  }
+  r.complete(-EINVAL);
+}
+
+// Default write_zeroes: zero buffers written in chunks through the handler's write().
+void PluginBlockDevice::next_zero_chunk(BlockRequest& r) {
+  if (r.device_scratch[kOp] != kZeroFill) {
+    r.device_scratch[kOp] = kZeroFill;
+    r.device_scratch[kCursor] = 0;
+  }
+  uint64_t done = r.device_scratch[kCursor];
+  if (done >= r.length) return r.complete(0);
+  auto* iov = reinterpret_cast<iovec*>(&r.device_scratch[kIovBase]);
+  iov->iov_base = const_cast<uint8_t*>(zeros());
+  iov->iov_len = std::min<uint64_t>(kZeroChunk, r.length - done);
+  dispatch(r, kZeroFill);
+}
+
+void PluginBlockDevice::io_complete(BlockRequest& r, int result) {
+  uint64_t op = r.device_scratch[kOp];
+  PluginBlockDevice& d = device_of(r);
+  if (op == kWriteZeroes && result == -EOPNOTSUPP) return d.next_zero_chunk(r);
+  if (op == kZeroFill && result >= 0) {
+    auto* iov = reinterpret_cast<iovec*>(&r.device_scratch[kIovBase]);
+    r.device_scratch[kCursor] += iov->iov_len;
+    return d.next_zero_chunk(r);
+  }
+  r.complete(result < 0 ? result : 0);
+}
+
+void PluginBlockDevice::read(BlockRequest& r) {
+  dispatch(r, kRead);
+}
+void PluginBlockDevice::write(BlockRequest& r) {
+  dispatch(r, kWrite);
+}
+void PluginBlockDevice::flush(BlockRequest& r) {
+  dispatch(r, kFlush);
+}
+void PluginBlockDevice::unmap(BlockRequest& r) {
+  dispatch(r, kUnmap);
+}
+void PluginBlockDevice::write_zeroes(BlockRequest& r) {
+  dispatch(r, kWriteZeroes);
+}
+void PluginBlockDevice::compare_and_write(BlockRequest& r) {
+  if (!info_.native_compare_and_write) return BlockDevice::compare_and_write(r);
+  dispatch(r, kCompareAndWrite);
+}
+void PluginBlockDevice::block_status(BlockRequest& r) {
+  if (!info_.native_block_status) return BlockDevice::block_status(r);
+  dispatch(r, kBlockStatus);
+}
+
+}  // namespace lunkit::plugins
+
+// ---- The functions handlers call ----
+using lunkit::BlockRequest;
+
+extern "C" {
+
+__attribute__((visibility("default"))) void lunkit_io_complete(lunkit_io* io, int result) {
+  lunkit::plugins::PluginBlockDevice::io_complete(*reinterpret_cast<BlockRequest*>(io), result);
+}
+
+__attribute__((visibility("default"))) void* lunkit_io_private(lunkit_io* io) {
+  return reinterpret_cast<BlockRequest*>(io)->device_private;
+}
+
+__attribute__((visibility("default"))) void lunkit_io_set_miscompare(lunkit_io* io,
+                                                                     uint64_t offset) {
+  reinterpret_cast<BlockRequest*>(io)->miscompare_offset = offset;
+}
+
+__attribute__((visibility("default"))) int lunkit_io_add_extent(lunkit_io* io, uint64_t offset,
+                                                                uint64_t length, int deallocated) {
+  auto& r = *reinterpret_cast<BlockRequest*>(io);
+  if (r.extent_count >= r.extents.size()) return -1;
+  r.extents[r.extent_count++] = lunkit::BlockExtent{offset, length, deallocated != 0};
+  return 0;
+}
+
+__attribute__((visibility("default"))) io_uring_sqe* lunkit_get_sqe(
+    lunkit_device* dev, lunkit_uring_completion* completion) {
+  return dev->loop ? dev->loop->get_sqe(completion) : nullptr;
+}
+
+__attribute__((visibility("default"))) void lunkit_log(lunkit_device* dev, int level,
+                                                       const char* fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  static constexpr spdlog::level::level_enum kLevels[] = {
+      spdlog::level::err, spdlog::level::warn, spdlog::level::info, spdlog::level::debug};
+  spdlog::log(kLevels[level < 0 ? 0 : level > 3 ? 3 : level], "{}: {}", dev->name, buf);
+}
+
+}  // extern "C"

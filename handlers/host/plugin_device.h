@@ -1,0 +1,66 @@
+// A BlockDevice backed by a handler plugin through the C ABI, with the documented defaults for
+// every optional callback.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "handlers/host/io_loop.h"
+#include "handlers/host/plugin.h"
+#include "handlers/host/worker_pool.h"
+#include "lunkit/block_device.h"
+#include "lunkit/result.h"
+
+// The handle a plugin sees for one device.
+struct lunkit_device {
+  std::string name;
+  lunkit::IoLoop* loop = nullptr;
+};
+
+namespace lunkit::plugins {
+
+struct OpenParams {
+  std::string name;       // for log lines: "user_0/disk0"
+  std::string cfgstring;  // after "<subtype>/"
+  uint64_t size = 0;      // bytes, from the kernel
+  uint32_t block_size = 512;
+  uint32_t max_sectors = 0;  // blocks per command the kernel allows; 0: no limit
+};
+
+class PluginBlockDevice : public BlockDevice {
+ public:
+  // Opens the handler's device. `pool` runs the I/O of handlers that may block.
+  static Result<std::unique_ptr<PluginBlockDevice>> open(const Plugin& plugin,
+                                                         const OpenParams& params,
+                                                         WorkerPool* pool);
+  ~PluginBlockDevice() override;
+
+  // The event loop the device's commands run on (nonblocking handlers queue io_uring I/O there).
+  void bind_loop(IoLoop* loop) { device_.loop = loop; }
+
+  const DeviceInfo& info() const override { return info_; }
+  void read(BlockRequest& r) override;
+  void write(BlockRequest& r) override;
+  void flush(BlockRequest& r) override;
+  void unmap(BlockRequest& r) override;
+  void write_zeroes(BlockRequest& r) override;
+  void compare_and_write(BlockRequest& r) override;
+  void block_status(BlockRequest& r) override;
+
+  // Called by lunkit_io_complete(): finishes the request or continues an emulation.
+  static void io_complete(BlockRequest& r, int result);
+
+ private:
+  PluginBlockDevice(const Plugin& plugin, WorkerPool* pool) : plugin_(plugin), pool_(pool) {}
+  void dispatch(BlockRequest& r, uint64_t op);
+  static void call(BlockRequest& r);
+  void next_zero_chunk(BlockRequest& r);
+
+  const Plugin& plugin_;
+  WorkerPool* pool_;
+  void* handle_ = nullptr;
+  lunkit_device device_;
+  DeviceInfo info_;
+};
+
+}  // namespace lunkit::plugins

@@ -1,0 +1,35 @@
+// Serves TCMU devices of one subtype with a handler plugin.
+#pragma once
+
+#include "handlers/host/plugin_device.h"
+#include "tcmu/manager.h"
+
+namespace lunkit::plugins {
+
+class PluginFactory : public tcmu::BackendFactory {
+ public:
+  PluginFactory(const Plugin& plugin, WorkerPool* pool) : plugin_(plugin), pool_(pool) {}
+
+  Result<std::unique_ptr<BlockDevice>> open(const tcmu::UioDevice& uio,
+                                            const tcmu::DeviceAttributes& attributes) override {
+    OpenParams p;
+    p.name = "user_" + std::to_string(uio.name.hba) + "/" + uio.name.device;
+    p.cfgstring = uio.name.cfgstring;
+    p.size = attributes.size_bytes;
+    p.block_size = attributes.block_size;
+    p.max_sectors = attributes.max_sectors;
+    auto dev = PluginBlockDevice::open(plugin_, p, pool_);
+    if (!dev) return Error{dev.error()};
+    return std::unique_ptr<BlockDevice>(std::move(*dev));
+  }
+
+  void on_attached(BlockDevice& backend, IoLoop& loop) override {
+    static_cast<PluginBlockDevice&>(backend).bind_loop(&loop);
+  }
+
+ private:
+  const Plugin& plugin_;
+  WorkerPool* pool_;
+};
+
+}  // namespace lunkit::plugins

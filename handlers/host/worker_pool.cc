@@ -1,0 +1,53 @@
+#include "handlers/host/worker_pool.h"
+
+namespace lunkit::plugins {
+namespace {
+// device_scratch[2]: the next queued request; [3]: the job.
+BlockRequest*& next_of(BlockRequest& r) {
+  return reinterpret_cast<BlockRequest*&>(r.device_scratch[2]);
+}
+}  // namespace
+
+WorkerPool::WorkerPool(unsigned threads) {
+  for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+}
+
+WorkerPool::~WorkerPool() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void WorkerPool::run(BlockRequest& request, Job job) {
+  request.device_scratch[3] = reinterpret_cast<uint64_t>(job);
+  next_of(request) = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (tail_)
+      next_of(*tail_) = &request;
+    else
+      head_ = &request;
+    tail_ = &request;
+  }
+  cv_.notify_one();
+}
+
+void WorkerPool::work() {
+  for (;;) {
+    BlockRequest* r;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || head_; });
+      if (!head_) return;  // stopping with nothing queued
+      r = head_;
+      head_ = next_of(*r);
+      if (!head_) tail_ = nullptr;
+    }
+    reinterpret_cast<Job>(r->device_scratch[3])(*r);
+  }
+}
+
+}  // namespace lunkit::plugins

@@ -1,0 +1,148 @@
+// A C++ layer over the handler C ABI: derive from lunkit::HandlerDevice, give the class two static
+// functions, register it with LUNKIT_REGISTER_CXX_HANDLER. Exceptions never cross into lunkitd:
+// the thunks turn them into a failed open() or an -EIO completion.
+//
+//   class MyDevice : public lunkit::HandlerDevice {
+//    public:
+//     static bool check_config(const std::string& cfgstring, std::string* reason);
+//     static std::unique_ptr<MyDevice> open(lunkit_device* dev, const std::string& cfgstring,
+//                                           lunkit_device_info* info, std::string* reason);
+//     void read(lunkit_io* io, std::span<const iovec> iov, uint64_t offset, uint64_t length)
+//     override; void write(lunkit_io* io, std::span<const iovec> iov, uint64_t offset, uint64_t
+//     length,
+//                uint32_t flags) override;
+//   };
+//   LUNKIT_REGISTER_CXX_HANDLER(MyDevice, "mine", "<path>", LUNKIT_THREAD_BLOCKING)
+#pragma once
+
+#include <cerrno>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "lunkit/handler.h"
+
+namespace lunkit {
+
+class HandlerDevice {
+ public:
+  virtual ~HandlerDevice() = default;
+  virtual void read(lunkit_io* io, std::span<const iovec> iov, uint64_t offset,
+                    uint64_t length) = 0;
+  virtual void write(lunkit_io* io, std::span<const iovec> iov, uint64_t offset, uint64_t length,
+                     uint32_t flags) = 0;
+  // Optional operations; the defaults give lunkit's documented fallbacks.
+  virtual void flush(lunkit_io* io) { lunkit_io_complete(io, 0); }
+  virtual void unmap(lunkit_io* io, uint64_t, uint64_t) { lunkit_io_complete(io, -EOPNOTSUPP); }
+  virtual void write_zeroes(lunkit_io* io, uint64_t, uint64_t, uint32_t) {
+    lunkit_io_complete(io, -EOPNOTSUPP);
+  }
+  virtual void block_status(lunkit_io* io, uint64_t offset, uint64_t length) {
+    lunkit_io_add_extent(io, offset, length, 0);
+    lunkit_io_complete(io, 0);
+  }
+  virtual int reconfig(uint64_t new_size, const char* new_cfgstring, int write_cache) {
+    (void)write_cache;
+    return (new_size || new_cfgstring) ? -EOPNOTSUPP : 0;
+  }
+};
+
+namespace detail {
+
+inline void copy_reason(const std::string& why, char* out, size_t len) {
+  if (len) std::snprintf(out, len, "%s", why.c_str());
+}
+
+template <typename T>
+struct Thunks {
+  static T* self(void* h) { return static_cast<T*>(h); }
+  static int check_config(const char* cfg, char* reason, size_t len) {
+    std::string why;
+    try {
+      if (T::check_config(cfg, &why)) return 0;
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+    copy_reason(why, reason, len);
+    return -1;
+  }
+  static void* open(lunkit_device* dev, const char* cfg, lunkit_device_info* info, char* reason,
+                    size_t len) {
+    std::string why;
+    try {
+      if (auto d = T::open(dev, cfg, info, &why)) return d.release();
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+    copy_reason(why.empty() ? "open failed" : why, reason, len);
+    return nullptr;
+  }
+  static void close(void* h) { delete self(h); }
+  static int reconfig(void* h, uint64_t size, const char* cfg, int wc) {
+    try {
+      return self(h)->reconfig(size, cfg, wc);
+    } catch (...) {
+      return -EIO;
+    }
+  }
+  template <typename F>
+  static void guard(lunkit_io* io, F&& f) {
+    try {
+      f();
+    } catch (...) {
+      lunkit_io_complete(io, -EIO);
+    }
+  }
+  static void read(void* h, lunkit_io* io, const iovec* iov, int n, uint64_t off, uint64_t len) {
+    guard(io, [&] { self(h)->read(io, {iov, static_cast<size_t>(n)}, off, len); });
+  }
+  static void write(void* h, lunkit_io* io, const iovec* iov, int n, uint64_t off, uint64_t len,
+                    uint32_t flags) {
+    guard(io, [&] { self(h)->write(io, {iov, static_cast<size_t>(n)}, off, len, flags); });
+  }
+  static void flush(void* h, lunkit_io* io) {
+    guard(io, [&] { self(h)->flush(io); });
+  }
+  static void unmap(void* h, lunkit_io* io, uint64_t off, uint64_t len) {
+    guard(io, [&] { self(h)->unmap(io, off, len); });
+  }
+  static void write_zeroes(void* h, lunkit_io* io, uint64_t off, uint64_t len, uint32_t flags) {
+    guard(io, [&] { self(h)->write_zeroes(io, off, len, flags); });
+  }
+  static void block_status(void* h, lunkit_io* io, uint64_t off, uint64_t len) {
+    guard(io, [&] { self(h)->block_status(io, off, len); });
+  }
+};
+
+}  // namespace detail
+
+template <typename T>
+lunkit_handler make_handler(const char* subtype, const char* cfg_desc, lunkit_thread_model model,
+                            uint32_t io_private_size = 0) {
+  using Th = detail::Thunks<T>;
+  lunkit_handler h{};
+  h.subtype = subtype;
+  h.cfg_desc = cfg_desc;
+  h.thread_model = model;
+  h.io_private_size = io_private_size;
+  h.check_config = Th::check_config;
+  h.open = Th::open;
+  h.close = Th::close;
+  h.reconfig = Th::reconfig;
+  h.read = Th::read;
+  h.write = Th::write;
+  h.flush = Th::flush;
+  h.unmap = Th::unmap;
+  h.write_zeroes = Th::write_zeroes;
+  h.block_status = Th::block_status;
+  return h;
+}
+
+}  // namespace lunkit
+
+#define LUNKIT_REGISTER_CXX_HANDLER(T, subtype, cfg_desc, model, ...)               \
+  static lunkit_handler lunkit_cxx_handler_ =                                       \
+      lunkit::make_handler<T>(subtype, cfg_desc, model __VA_OPT__(, ) __VA_ARGS__); \
+  LUNKIT_REGISTER_HANDLER(lunkit_cxx_handler_)

@@ -1,0 +1,95 @@
+/* Broken plugins for the loader tests; BAD_KIND selects which way each one is broken. */
+#include <lunkit/handler.h>
+#include <stddef.h>
+
+#if BAD_KIND != 6
+
+static void *p_open(struct lunkit_device *d, const char *c, struct lunkit_device_info *i, char *r,
+                    size_t n) {
+  (void)d, (void)c, (void)i, (void)r, (void)n;
+  return (void *)1;
+}
+static void p_close(void *h) { (void)h; }
+static void p_read(void *h, struct lunkit_io *io, const struct iovec *v, int n, uint64_t o,
+                   uint64_t l) {
+  (void)h, (void)v, (void)n, (void)o, (void)l;
+  lunkit_io_complete(io, 0);
+}
+static void p_write(void *h, struct lunkit_io *io, const struct iovec *v, int n, uint64_t o,
+                    uint64_t l, uint32_t f) {
+  (void)f;
+  p_read(h, io, v, n, o, l);
+}
+
+#endif
+
+#if BAD_KIND == 1 /* a future ABI version */
+static struct lunkit_handler h = {.subtype = "future", .open = p_open, .close = p_close,
+                                  .read = p_read, .write = p_write};
+const struct lunkit_handler *lunkit_handler_entry(void) {
+  h.abi_version = 99;
+  h.struct_size = sizeof h;
+  return &h;
+}
+#elif BAD_KIND == 2 /* no entry point at all */
+int not_a_handler = 1;
+void *unused_callbacks[] = {(void *)p_open, (void *)p_close, (void *)p_read, (void *)p_write};
+#elif BAD_KIND == 3 /* claims a subtype another plugin has */
+static struct lunkit_handler h = {.subtype = "ram", .open = p_open, .close = p_close,
+                                  .read = p_read, .write = p_write};
+LUNKIT_REGISTER_HANDLER(h)
+#elif BAD_KIND == 4 /* lacks a required callback */
+static struct lunkit_handler h = {.subtype = "noread", .open = p_open, .close = p_close,
+                                  .write = p_write};
+LUNKIT_REGISTER_HANDLER(h)
+#elif BAD_KIND == 5 /* a subtype that cannot be a D-Bus path element */
+static struct lunkit_handler h = {.subtype = "bad-name", .open = p_open, .close = p_close,
+                                  .read = p_read, .write = p_write};
+LUNKIT_REGISTER_HANDLER(h)
+#endif
+
+#if BAD_KIND == 6 /* not broken: a blocking handler (memory behind a mutex), for the pool path */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char *mem;
+static uint64_t mem_size;
+pthread_t blocking_last_io_thread; /* the test checks I/O ran off the device loop */
+static void *b_open(struct lunkit_device *d, const char *c, struct lunkit_device_info *i, char *r,
+                    size_t n) {
+  (void)d, (void)c, (void)r, (void)n;
+  mem_size = i->size;
+  mem = calloc(1, mem_size);
+  return mem;
+}
+static void b_close(void *h) { free(h); }
+static void b_copy(struct lunkit_io *io, const struct iovec *v, int n, uint64_t o, int to_mem) {
+  pthread_mutex_lock(&mu);
+  blocking_last_io_thread = pthread_self();
+  for (int i = 0; i < n; i++) {
+    if (to_mem)
+      memcpy(mem + o, v[i].iov_base, v[i].iov_len);
+    else
+      memcpy(v[i].iov_base, mem + o, v[i].iov_len);
+    o += v[i].iov_len;
+  }
+  pthread_mutex_unlock(&mu);
+  lunkit_io_complete(io, 0);
+}
+static void b_read(void *h, struct lunkit_io *io, const struct iovec *v, int n, uint64_t o,
+                   uint64_t l) {
+  (void)h, (void)l;
+  b_copy(io, v, n, o, 0);
+}
+static void b_write(void *h, struct lunkit_io *io, const struct iovec *v, int n, uint64_t o,
+                    uint64_t l, uint32_t f) {
+  (void)h, (void)l, (void)f;
+  b_copy(io, v, n, o, 1);
+}
+static struct lunkit_handler h = {.subtype = "blockingmem", .thread_model = LUNKIT_THREAD_BLOCKING,
+                                  .open = b_open, .close = b_close, .read = b_read,
+                                  .write = b_write};
+LUNKIT_REGISTER_HANDLER(h)
+#endif

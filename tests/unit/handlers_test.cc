@@ -1,0 +1,315 @@
+// The shipped handlers end to end: ring emulator -> transport -> libscsi -> plugin.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include "handlers/host/plugin.h"
+#include "handlers/host/plugin_device.h"
+#include "tcmu/device.h"
+#include "tcmu/ring_emulator.h"
+#include "tests/unit/plugin_dir.h"
+
+namespace lunkit::plugins {
+namespace {
+
+using tcmu::RingEmulator;
+using Dir = RingEmulator::Direction;
+using Bytes = std::vector<uint8_t>;
+
+struct Outcome {
+  uint8_t status = 0xFF;
+  Bytes sense;
+  Bytes data;
+  int key() const { return sense.empty() ? -1 : sense[2] & 0x0F; }
+  int asc() const { return sense.empty() ? -1 : sense[12]; }
+  int ascq() const { return sense.empty() ? -1 : sense[13]; }
+};
+
+Bytes cdb10(uint8_t op, uint32_t lba, uint16_t blocks, uint8_t flags = 0) {
+  return {op,           flags, uint8_t(lba >> 24),   uint8_t(lba >> 16), uint8_t(lba >> 8),
+          uint8_t(lba), 0,     uint8_t(blocks >> 8), uint8_t(blocks),    0};
+}
+Bytes pattern(size_t n, uint8_t seed) {
+  Bytes b(n);
+  for (size_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>(seed + i * 13 + (i >> 8));
+  return b;
+}
+
+// One plugin device served through the emulator by a device loop thread.
+class Rig {
+ public:
+  Rig(const std::string& so_dir, const std::string& so, OpenParams params,
+      Result<std::unique_ptr<PluginBlockDevice>>* open_result = nullptr)
+      : pool_(4), emu_(options(), &Rig::on_done, this) {
+    auto p = Plugin::load(so_dir + "/" + so, false);
+    EXPECT_TRUE(p.ok()) << p.error();
+    plugin_ = std::move(*p);
+    params.name = "test/" + so;
+    auto dev = PluginBlockDevice::open(*plugin_, params, &pool_);
+    if (!dev) {
+      error_ = dev.error();
+      return;
+    }
+    backend_ = std::move(*dev);
+    auto d = tcmu::Device::attach(emu_.doorbell_fd(), emu_.map_fd(), emu_.map_size(), *backend_,
+                                  tcmu::DeviceOptions{.name = params.name, .lu = {}});
+    EXPECT_TRUE(d.ok()) << d.error();
+    device_ = std::move(*d);
+    backend_->bind_loop(device_.get());
+    device_->start();
+    run({0, 0, 0, 0, 0, 0});  // power-on unit attention
+    (void)open_result;
+  }
+  ~Rig() {
+    if (device_) device_->stop();
+  }
+  const std::string& error() const { return error_; }
+  bool ok() const { return device_ != nullptr; }
+  PluginBlockDevice& backend() { return *backend_; }
+  tcmu::Device& device() { return *device_; }
+
+  uint64_t submit(Bytes cdb, Bytes out = {}, size_t in = 0) {
+    uint64_t tag = ++next_tag_;
+    Dir dir = !out.empty() ? Dir::kToDevice : in ? Dir::kFromDevice : Dir::kNone;
+    EXPECT_TRUE(emu_.submit(cdb, dir, out, in, tag));
+    return tag;
+  }
+  Outcome wait(uint64_t tag) {
+    for (int i = 0; i < 400 && !results_.count(tag); ++i) emu_.wait_and_service(25);
+    EXPECT_TRUE(results_.count(tag)) << "command " << tag << " did not complete";
+    return results_[tag];
+  }
+  Outcome run(Bytes cdb, Bytes out = {}, size_t in = 0) { return wait(submit(cdb, out, in)); }
+
+ private:
+  static RingEmulator::Options options() {
+    RingEmulator::Options o;
+    o.cmdr_size = (1u << 20) - tcmu::kMailboxSize;
+    o.data_size = 8u << 20;
+    return o;
+  }
+  static void on_done(void* ctx, const tcmu::EmulatedCompletion& c) {
+    auto* self = static_cast<Rig*>(ctx);
+    Outcome o;
+    o.status = c.status;
+    o.sense.assign(c.sense.begin(), c.sense.end());
+    size_t left = c.data_in_len;
+    for (const iovec& v : c.data_in) {
+      size_t n = std::min(left, v.iov_len);
+      o.data.insert(o.data.end(), static_cast<uint8_t*>(v.iov_base),
+                    static_cast<uint8_t*>(v.iov_base) + n);
+      left -= n;
+    }
+    self->results_[c.tag] = o;
+  }
+
+  WorkerPool pool_;
+  RingEmulator emu_;
+  std::unique_ptr<Plugin> plugin_;
+  std::unique_ptr<PluginBlockDevice> backend_;
+  std::unique_ptr<tcmu::Device> device_;
+  std::map<uint64_t, Outcome> results_;
+  uint64_t next_tag_ = 0;
+  std::string error_;
+};
+
+OpenParams params(const std::string& cfg, uint64_t size = 4 << 20) {
+  OpenParams p;
+  p.cfgstring = cfg;
+  p.size = size;
+  p.block_size = 512;
+  p.max_sectors = 2048;
+  return p;
+}
+
+// UNMAP of one descriptor.
+Bytes unmap_list(uint32_t lba, uint32_t blocks) {
+  return {0,
+          22,
+          0,
+          16,
+          0,
+          0,
+          0,
+          0,
+          0,
+          0,
+          0,
+          0,
+          uint8_t(lba >> 24),
+          uint8_t(lba >> 16),
+          uint8_t(lba >> 8),
+          uint8_t(lba),
+          uint8_t(blocks >> 24),
+          uint8_t(blocks >> 16),
+          uint8_t(blocks >> 8),
+          uint8_t(blocks),
+          0,
+          0,
+          0,
+          0};
+}
+
+// Shared expectations: a round trip, FUA, flush, unmap then zeros, block status.
+void exercise(Rig& rig) {
+  Bytes data = pattern(64 * 512, 7);
+  EXPECT_EQ(rig.run(cdb10(0x2A, 100, 64), data).status, 0);
+  EXPECT_EQ(rig.run(cdb10(0x2A, 300, 8, 0x08), pattern(4096, 9)).status, 0) << "FUA write";
+  Outcome back = rig.run(cdb10(0x28, 100, 64), {}, data.size());
+  EXPECT_EQ(back.status, 0);
+  EXPECT_EQ(back.data, data);
+  EXPECT_EQ(rig.run(cdb10(0x35, 0, 0)).status, 0) << "SYNCHRONIZE CACHE";
+  Outcome lbs = rig.run({0x9E, 0x12, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 64, 0, 0}, {}, 64);
+  ASSERT_EQ(lbs.status, 0);
+  ASSERT_GE(lbs.data.size(), 24u);
+  EXPECT_EQ(lbs.data[8 + 12], 0) << "written blocks are mapped";
+  // An unaligned unmap: the range reads back zeros (partial allocation units are zeroed).
+  EXPECT_EQ(rig.run({0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0}, unmap_list(100, 64)).status, 0);
+  Outcome zeros = rig.run(cdb10(0x28, 100, 64), {}, data.size());
+  EXPECT_EQ(zeros.data, Bytes(data.size(), 0)) << "unmapped blocks read back zeros";
+  // A 64 KiB-aligned one: deallocated (ram frees a chunk, file punches a hole).
+  EXPECT_EQ(rig.run(cdb10(0x2A, 1024, 128), pattern(65536, 3)).status, 0);
+  EXPECT_EQ(rig.run({0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0}, unmap_list(1024, 128)).status, 0);
+  Outcome after = rig.run({0x9E, 0x12, 0, 0, 0, 0, 0, 0, 0x04, 0x00, 0, 0, 0, 64, 0, 0}, {}, 64);
+  ASSERT_GE(after.data.size(), 24u);
+  EXPECT_EQ(after.data[8 + 12], 1) << "unmapped blocks are reported deallocated";
+  EXPECT_GE(after.data[8 + 11] | after.data[8 + 10] << 8, 128) << "the whole range";
+  // WRITE SAME of zeros with UNMAP, then the range reads zeros.
+  EXPECT_EQ(rig.run({0x93, 0x09, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0, 0, 16, 0, 0}).status, 0);
+  EXPECT_EQ(rig.run(cdb10(0x28, 200, 16), {}, 8192).data, Bytes(8192, 0));
+}
+
+TEST(RamHandler, EndToEnd) {
+  Rig rig(test::handler_build_dir(), "ram.so", params(""));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  EXPECT_TRUE(rig.backend().info().thin_provisioning);
+  exercise(rig);
+}
+
+TEST(RamHandler, RefusesOptions) {
+  Rig rig(test::handler_build_dir(), "ram.so", params("size=1G"));
+  EXPECT_FALSE(rig.ok());
+  EXPECT_EQ(rig.error(),
+            "ram takes no configuration (got 'size=1G'); the size comes from targetcli");
+}
+
+TEST(NullHandler, ReadsZerosAndDiscardsWrites) {
+  Rig rig(test::handler_build_dir(), "null.so", params(""));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  EXPECT_EQ(rig.run(cdb10(0x2A, 0, 8), pattern(4096, 1)).status, 0);
+  EXPECT_EQ(rig.run(cdb10(0x28, 0, 8), {}, 4096).data, Bytes(4096, 0));
+  Outcome inq = rig.run({0x12, 0, 0, 0, 36, 0}, {}, 36);
+  EXPECT_EQ(std::string(inq.data.begin() + 16, inq.data.begin() + 20), "null");
+}
+
+class FileHandler : public ::testing::Test {
+ protected:
+  FileHandler() { path = dir.path + "/disk.img"; }
+  void make_file(uint64_t size) {
+    int fd = ::open(path.c_str(), O_CREAT | O_RDWR, 0600);
+    ASSERT_EQ(ftruncate(fd, static_cast<off_t>(size)), 0);
+    close(fd);
+  }
+  Bytes file_bytes(uint64_t offset, size_t n) {
+    Bytes b(n);
+    int fd = ::open(path.c_str(), O_RDONLY);
+    EXPECT_EQ(pread(fd, b.data(), n, static_cast<off_t>(offset)), static_cast<ssize_t>(n));
+    close(fd);
+    return b;
+  }
+  test::PluginDir dir;
+  std::string path;
+};
+
+TEST_F(FileHandler, EndToEnd) {
+  make_file(4 << 20);
+  Rig rig(test::handler_build_dir(), "file.so", params(path));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  EXPECT_TRUE(rig.backend().info().write_cache);
+  EXPECT_TRUE(rig.backend().info().fua);
+  EXPECT_TRUE(rig.backend().info().unmap_reads_zero) << "tmp supports punching holes";
+  exercise(rig);
+  EXPECT_EQ(file_bytes(300 * 512, 4096), pattern(4096, 9)) << "the data is in the file";
+  EXPECT_EQ(file_bytes(100 * 512, 512), Bytes(512, 0));
+}
+
+TEST_F(FileHandler, MissingFileSizeMismatchAndCreate) {
+  Rig missing(test::handler_build_dir(), "file.so", params(path));
+  EXPECT_EQ(missing.error(), path + ": No such file or directory (add ;create=1 to create it)");
+  make_file(1 << 20);
+  Rig wrong(test::handler_build_dir(), "file.so", params(path));
+  EXPECT_EQ(wrong.error(), path + " is 1048576 bytes but the LUN is 4194304 bytes");
+  EXPECT_EQ(std::filesystem::file_size(path), 1u << 20) << "never resized to fit";
+  std::string fresh = dir.path + "/fresh.img";
+  Rig created(test::handler_build_dir(), "file.so", params(fresh + ";create=1"));
+  ASSERT_TRUE(created.ok()) << created.error();
+  EXPECT_EQ(std::filesystem::file_size(fresh), 4u << 20);
+}
+
+TEST_F(FileHandler, CompareAndWriteRacingWritesStaysAtomic) {
+  make_file(4 << 20);
+  Rig rig(test::handler_build_dir(), "file.so", params(path));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  for (int round = 0; round < 50; ++round) {
+    Bytes a = pattern(512, static_cast<uint8_t>(round)), b = pattern(512, 100),
+          c = pattern(512, 200);
+    ASSERT_EQ(rig.run(cdb10(0x2A, 10, 1), a).status, 0);
+    Bytes caw_data = a;
+    caw_data.insert(caw_data.end(), b.begin(), b.end());
+    uint64_t caw = rig.submit({0x89, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 1, 0, 0}, caw_data);
+    uint64_t write = rig.submit(cdb10(0x2A, 10, 1), c);
+    Outcome co = rig.wait(caw), wo = rig.wait(write);
+    ASSERT_EQ(wo.status, 0);
+    // Either CAW then WRITE (CAW GOOD) or WRITE then CAW (MISCOMPARE): the WRITE is last either
+    // way; CAW's data surviving would mean the two interleaved.
+    EXPECT_TRUE(co.status == 0 || (co.status == 2 && co.key() == 0x0E)) << int(co.status);
+    EXPECT_EQ(rig.run(cdb10(0x28, 10, 1), {}, 512).data, c) << "round " << round;
+  }
+}
+
+TEST_F(FileHandler, AFullFileSystemIsSpaceAllocationFailed) {
+  std::string mnt = dir.path + "/small";
+  std::filesystem::create_directory(mnt);
+  ASSERT_EQ(mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=512k"), 0) << strerror(errno);
+  std::string img = mnt + "/disk.img";
+  {
+    Rig rig(test::handler_build_dir(), "file.so", params(img + ";create=1", 4 << 20));
+    ASSERT_TRUE(rig.ok()) << rig.error();
+    Outcome last;
+    for (uint32_t lba = 0; lba < 8192 && last.status != 2; lba += 256)
+      last = rig.run(cdb10(0x2A, lba, 256), pattern(256 * 512, 3));
+    EXPECT_EQ(last.status, 2);
+    EXPECT_EQ(last.key(), 0x07);
+    EXPECT_EQ(last.asc(), 0x27);
+    EXPECT_EQ(last.ascq(), 0x07);
+  }
+  umount2(mnt.c_str(), MNT_DETACH);
+}
+
+TEST(BlockingHandler, RunsOnTheWorkerPool) {
+  Rig rig(test::bad_plugin_dir(), "blocking_mem.so", params(""));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  Bytes data = pattern(8192, 5);
+  EXPECT_EQ(rig.run(cdb10(0x2A, 8, 16), data).status, 0);
+  EXPECT_EQ(rig.run(cdb10(0x28, 8, 16), {}, data.size()).data, data);
+  // WRITE SAME of zeros without a write_zeroes callback: lunkit writes zero buffers.
+  EXPECT_EQ(rig.run({0x93, 0x01, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 16, 0, 0}).status, 0);
+  EXPECT_EQ(rig.run(cdb10(0x28, 8, 16), {}, data.size()).data, Bytes(8192, 0));
+  void* so = dlopen((test::bad_plugin_dir() + "/blocking_mem.so").c_str(), RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(so, nullptr);
+  auto* last = static_cast<pthread_t*>(dlsym(so, "blocking_last_io_thread"));
+  ASSERT_NE(last, nullptr);
+  EXPECT_FALSE(pthread_equal(*last, rig.device().loop_thread())) << "I/O ran off the loop";
+  dlclose(so);
+}
+
+}  // namespace
+}  // namespace lunkit::plugins

@@ -1,0 +1,119 @@
+// Loading handler plugins: the shipped ones, broken ones, unsafe files, check_config.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "handlers/host/plugin.h"
+#include "tests/unit/plugin_dir.h"
+
+namespace lunkit::plugins {
+namespace {
+
+using test::PluginDir;
+
+bool contains(const std::vector<std::string>& errors, const std::string& needle) {
+  return std::any_of(errors.begin(), errors.end(),
+                     [&](const std::string& e) { return e.find(needle) != std::string::npos; });
+}
+
+TEST(PluginLoader, LoadsTheShippedHandlers) {
+  PluginDir dir;
+  for (const char* f : {"null.so", "ram.so", "file.so"}) dir.add(test::handler_build_dir(), f);
+  LoadReport r = load_plugins(dir.path, false);
+  EXPECT_TRUE(r.errors.empty()) << r.errors[0];
+  ASSERT_EQ(r.plugins.size(), 3u);
+  std::vector<std::string> subtypes;
+  for (auto& p : r.plugins) {
+    subtypes.push_back(p->subtype());
+    EXPECT_GT(std::string(p->handler().cfg_desc).size(), 10u);
+  }
+  std::sort(subtypes.begin(), subtypes.end());
+  EXPECT_EQ(subtypes, (std::vector<std::string>{"file", "null", "ram"}));
+}
+
+TEST(PluginLoader, OneBadPluginDoesNotStopTheOthers) {
+  PluginDir dir;
+  dir.add(test::handler_build_dir(), "ram.so");
+  for (const char* f : {"bad_abi.so", "no_entry.so", "no_read.so", "bad_name.so"})
+    dir.add(test::bad_plugin_dir(), f);
+  dir.add(test::bad_plugin_dir(), "dup_ram.so", "zz_dup_ram.so");  // loads after ram.so
+  LoadReport r = load_plugins(dir.path, false);
+  ASSERT_EQ(r.plugins.size(), 1u);
+  EXPECT_EQ(r.plugins[0]->subtype(), "ram");
+  ASSERT_EQ(r.errors.size(), 5u);
+  EXPECT_TRUE(contains(r.errors, "bad_abi.so: handler ABI version 99, lunkitd supports version 1"));
+  EXPECT_TRUE(contains(r.errors, "no_entry.so: no lunkit_handler_entry symbol"));
+  EXPECT_TRUE(contains(r.errors, "no_read.so: required callback read is missing"));
+  EXPECT_TRUE(contains(r.errors, "bad_name.so: subtype must be letters, digits and '_'"));
+  EXPECT_TRUE(contains(
+      r.errors, "zz_dup_ram.so: subtype 'ram' is already served by " + dir.path + "/ram.so"));
+}
+
+TEST(PluginLoader, NotAPluginAtAllAndAMissingDirectory) {
+  PluginDir dir;
+  test::PluginDir junk;
+  std::string path = dir.path + "/junk.so";
+  FILE* f = fopen(path.c_str(), "w");
+  fputs("not an ELF file", f);
+  fclose(f);
+  LoadReport r = load_plugins(dir.path, false);
+  EXPECT_TRUE(r.plugins.empty());
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].find("junk.so"), std::string::npos) << r.errors[0];
+  LoadReport none = load_plugins("/nonexistent/handlers", false);
+  ASSERT_EQ(none.errors.size(), 1u);
+  EXPECT_EQ(none.errors[0], "/nonexistent/handlers: No such file or directory");
+}
+
+TEST(PluginLoader, RefusesFilesOthersCanWrite) {
+  PluginDir dir;
+  std::string ram = dir.add(test::handler_build_dir(), "ram.so");
+  chmod(ram.c_str(), 0666);
+  auto p = Plugin::load(ram, true);
+  ASSERT_FALSE(p.ok());
+  EXPECT_TRUE(p.error().find("writable by every user") != std::string::npos ||
+              p.error().find("not owned by root") != std::string::npos)
+      << p.error();
+  EXPECT_NE(p.error().find("not loading it"), std::string::npos);
+  chmod(ram.c_str(), 0644);
+  chmod(dir.path.c_str(), 0777);
+  EXPECT_FALSE(Plugin::load(ram, true).ok()) << "a world-writable directory is refused too";
+  chmod(dir.path.c_str(), 0755);
+  if (geteuid() == 0) {
+    EXPECT_TRUE(Plugin::load(ram, true).ok());
+  }
+}
+
+TEST(PluginLoader, CheckConfigGivesTheHandlersReason) {
+  PluginDir dir;
+  for (const char* f : {"null.so", "ram.so", "file.so"}) dir.add(test::handler_build_dir(), f);
+  LoadReport r = load_plugins(dir.path, false);
+  auto find = [&](const std::string& s) -> const Plugin& {
+    for (auto& p : r.plugins)
+      if (p->subtype() == s) return *p;
+    throw std::runtime_error("no plugin " + s);
+  };
+  EXPECT_TRUE(find("null").check_config("").ok());
+  EXPECT_EQ(find("null").check_config("x").error(), "null takes no configuration (got 'x')");
+  EXPECT_TRUE(find("ram").check_config("").ok());
+  const Plugin& file = find("file");
+  auto missing = file.check_config("/nonexistent/disk0.img");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error(),
+            "/nonexistent/disk0.img: No such file or directory (add ;create=1 to create it)");
+  EXPECT_EQ(file.check_config("disk0.img").error(),
+            "file needs an absolute path, e.g. /var/lib/lunkit/disk0.img (got 'disk0.img')");
+  EXPECT_EQ(file.check_config("/tmp/x.img;sparse=1").error(),
+            "unknown file option 'sparse' (known: create, direct)");
+  std::string fresh = dir.path + "/new.img";
+  EXPECT_TRUE(file.check_config(fresh + ";create=1").ok());
+  EXPECT_FALSE(std::filesystem::exists(fresh)) << "check_config has no side effects";
+  EXPECT_FALSE(file.check_config("/nonexistent/dir/new.img;create=1").ok());
+  EXPECT_NE(file.check_config("/tmp").error().find("neither a regular file nor a block device"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace lunkit::plugins
