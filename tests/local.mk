@@ -101,13 +101,13 @@ tests/fuzz/cdb_fuzzer: $(FUZZ_LIBSCSI_INPUTS) tests/fuzz/cdb_fuzzer.cc tests/uni
 	  -fno-sanitize-recover=undefined -I$(top_srcdir)/include -I$(top_srcdir) \
 	  $(addprefix $(top_srcdir)/,$(FUZZ_LIBSCSI_INPUTS)) $(top_srcdir)/tests/fuzz/cdb_fuzzer.cc -o $@
 check_DATA = tests/fuzz/cdb_fuzzer
-CLEANFILES = tests/fuzz/cdb_fuzzer
+CLEANFILES += tests/fuzz/cdb_fuzzer
 TESTS += tests/fuzz/run-cdb-fuzzer.sh
 endif
 
 # Broken plugins for the loader tests (shared objects that are never installed).
 BAD_PLUGIN_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -rpath /nowhere
-check_LTLIBRARIES = tests/plugins/bad_abi.la tests/plugins/no_entry.la \
+check_LTLIBRARIES += tests/plugins/bad_abi.la tests/plugins/no_entry.la \
 	tests/plugins/dup_ram.la tests/plugins/no_read.la tests/plugins/bad_name.la \
 	tests/plugins/blocking_mem.la
 tests_plugins_bad_abi_la_SOURCES = tests/plugins/bad_plugins.c
@@ -132,7 +132,10 @@ tests_plugins_blocking_mem_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
 # Handler plugins: loading and each handler end to end through emulator, transport and libscsi.
 AM_TESTS_ENVIRONMENT = LUNKIT_HANDLER_BUILD_DIR='$(abs_builddir)/handlers/.libs'; \
 	LUNKIT_BAD_PLUGIN_DIR='$(abs_builddir)/tests/plugins/.libs'; \
-	export LUNKIT_HANDLER_BUILD_DIR LUNKIT_BAD_PLUGIN_DIR;
+	LUNKIT_MAN_EXAMPLE='$(abs_builddir)/man/.libs/example_handler.so'; \
+	LUNKIT_BUILD_DIR='$(abs_builddir)'; LUNKIT_SRC_DIR='$(abs_top_srcdir)'; \
+	export LUNKIT_HANDLER_BUILD_DIR LUNKIT_BAD_PLUGIN_DIR LUNKIT_MAN_EXAMPLE LUNKIT_BUILD_DIR \
+	LUNKIT_SRC_DIR;
 HANDLER_TESTS = tests/unit/plugin_loader_test tests/unit/handlers_test
 check_PROGRAMS += $(HANDLER_TESTS)
 TESTS += $(HANDLER_TESTS)
@@ -143,3 +146,14 @@ tests_unit_plugin_loader_test_LDADD = $(HANDLER_TEST_LDADD)
 tests_unit_handlers_test_SOURCES = tests/unit/handlers_test.cc tests/unit/plugin_dir.h
 tests_unit_handlers_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
 tests_unit_handlers_test_LDADD = $(HANDLER_TEST_LDADD)
+
+DAEMON_TESTS = tests/unit/config_test tests/unit/lunkitd_test
+check_PROGRAMS += $(DAEMON_TESTS)
+TESTS += $(DAEMON_TESTS)
+tests_unit_config_test_SOURCES = tests/unit/config_test.cc
+tests_unit_config_test_CPPFLAGS = $(DAEMON_CPPFLAGS) $(GTEST_CFLAGS)
+tests_unit_config_test_LDADD = $(DAEMON_LIBS) $(GTEST_LIBS) -lgtest_main
+tests_unit_lunkitd_test_SOURCES = tests/unit/lunkitd_test.cc tests/unit/plugin_dir.h
+tests_unit_lunkitd_test_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS)
+tests_unit_lunkitd_test_LDADD = $(GTEST_LIBS) -lgtest_main
+# lunkitd_test runs the daemon binary (built by `all` before `check`).

@@ -6,6 +6,7 @@ packages=(
   liburing-dev libnl-3-dev libnl-genl-3-dev libconfig++-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsdbus-c++-dev libsystemd-dev
   clang libclang-rt-14-dev
+  dbus-daemon libglib2.0-bin
 )
 missing=()
 for p in "${packages[@]}"; do

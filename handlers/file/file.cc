@@ -34,6 +34,7 @@ bool parse_options(const std::string& cfg, FileOptions* out, std::string* reason
         "file needs an absolute path, e.g. /var/lib/lunkit/disk0.img (got '" + out->path + "')";
     return false;
   }
+  bool seen_create = false, seen_direct = false;
   while (semi != std::string_view::npos) {
     rest.remove_prefix(semi + 1);
     semi = rest.find(';');
@@ -48,11 +49,12 @@ bool parse_options(const std::string& cfg, FileOptions* out, std::string* reason
           "file option " + std::string(key) + " takes 0 or 1 (got '" + std::string(value) + "')";
       return false;
     }
-    if (key == "create")
-      out->create = flag;
-    else if (key == "direct")
-      out->direct = flag;
-    else {
+    // The first occurrence wins: a device's own options come before lunkitd's defaults.
+    if (key == "create" && !seen_create)
+      out->create = flag, seen_create = true;
+    else if (key == "direct" && !seen_direct)
+      out->direct = flag, seen_direct = true;
+    else if (key != "create" && key != "direct") {
       *reason = "unknown file option '" + std::string(key) + "' (known: create, direct)";
       return false;
     }

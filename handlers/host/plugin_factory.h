@@ -8,13 +8,16 @@ namespace lunkit::plugins {
 
 class PluginFactory : public tcmu::BackendFactory {
  public:
-  PluginFactory(const Plugin& plugin, WorkerPool* pool) : plugin_(plugin), pool_(pool) {}
+  // `options` (from lunkit.conf) are appended to every device's cfgstring.
+  PluginFactory(const Plugin& plugin, WorkerPool* pool, std::string options = "")
+      : plugin_(plugin), pool_(pool), options_(std::move(options)) {}
 
   Result<std::unique_ptr<BlockDevice>> open(const tcmu::UioDevice& uio,
                                             const tcmu::DeviceAttributes& attributes) override {
     OpenParams p;
     p.name = "user_" + std::to_string(uio.name.hba) + "/" + uio.name.device;
     p.cfgstring = uio.name.cfgstring;
+    if (!options_.empty()) p.cfgstring += ";" + options_;
     p.size = attributes.size_bytes;
     p.block_size = attributes.block_size;
     p.max_sectors = attributes.max_sectors;
@@ -30,6 +33,7 @@ class PluginFactory : public tcmu::BackendFactory {
  private:
   const Plugin& plugin_;
   WorkerPool* pool_;
+  std::string options_;
 };
 
 }  // namespace lunkit::plugins

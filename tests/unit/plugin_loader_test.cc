@@ -115,5 +115,14 @@ TEST(PluginLoader, CheckConfigGivesTheHandlersReason) {
             std::string::npos);
 }
 
+TEST(PluginLoader, TheManPageExampleLoads) {
+  const char* so = std::getenv("LUNKIT_MAN_EXAMPLE");
+  ASSERT_NE(so, nullptr);
+  auto p = Plugin::load(so, false);
+  ASSERT_TRUE(p.ok()) << p.error();
+  EXPECT_EQ((*p)->subtype(), "example");
+  EXPECT_TRUE((*p)->check_config("").ok()) << "no check_config: every cfgstring is accepted";
+}
+
 }  // namespace
 }  // namespace lunkit::plugins

@@ -1,0 +1,18 @@
+# Service files. `make install` puts them where systemd, D-Bus and logrotate look.
+systemdunitdir = $(prefix)/lib/systemd/system
+systemdunit_DATA = conf/lunkitd.service
+dbusservicedir = $(datadir)/dbus-1/system-services
+dbusservice_DATA = conf/org.kernel.TCMUService1.service
+dbuspolicydir = $(datadir)/dbus-1/system.d
+dbuspolicy_DATA = conf/lunkit-dbus.conf
+logrotatedir = $(sysconfdir)/logrotate.d
+logrotate_DATA = conf/lunkit.logrotate
+lunkitconfdir = $(sysconfdir)/lunkit
+lunkitconf_DATA = conf/lunkit.conf
+CLEANFILES += conf/lunkitd.service conf/org.kernel.TCMUService1.service
+EXTRA_DIST += conf/lunkitd.service.in conf/org.kernel.TCMUService1.service.in \
+	conf/lunkit-dbus.conf conf/lunkit.logrotate conf/lunkit.conf
+
+conf/%.service: $(srcdir)/conf/%.service.in Makefile
+	@mkdir -p conf
+	$(AM_V_GEN)sed -e 's|@sbindir[@]|$(sbindir)|g' $< > $@

@@ -1,0 +1,127 @@
+#include "daemon/config.h"
+
+#include <libconfig.h++>
+
+#include <fstream>
+#include <sstream>
+
+namespace lunkit::daemon {
+namespace {
+
+std::string at(const std::string& file, int line) {
+  return file + ":" + std::to_string(line) + ": ";
+}
+
+}  // namespace
+
+bool valid_log_level(const std::string& l) {
+  for (const char* ok : {"trace", "debug", "info", "warning", "error", "critical", "off"})
+    if (l == ok) return true;
+  return false;
+}
+
+Result<Config> parse_config(const std::string& text, const std::string& name) {
+  libconfig::Config cfg;
+  try {
+    cfg.readString(text);
+  } catch (const libconfig::ParseException& e) {
+    return Error{at(name, e.getLine()) + e.getError()};
+  }
+  Config c;
+  const libconfig::Setting& root = cfg.getRoot();
+  try {
+    for (int i = 0; i < root.getLength(); ++i) {
+      const libconfig::Setting& s = root[i];
+      std::string key = s.getName() ? s.getName() : "";
+      int line = static_cast<int>(s.getSourceLine());
+      auto string_of = [&](std::string* out) -> std::optional<Error> {
+        if (s.getType() != libconfig::Setting::TypeString)
+          return Error{at(name, line) + key + " must be a string"};
+        *out = static_cast<const char*>(s);
+        return std::nullopt;
+      };
+      auto number_of = [&](uint64_t* out, uint64_t min, uint64_t max) -> std::optional<Error> {
+        long long v;
+        if (s.getType() == libconfig::Setting::TypeInt)
+          v = static_cast<int>(s);
+        else if (s.getType() == libconfig::Setting::TypeInt64)
+          v = static_cast<long long>(s);
+        else
+          return Error{at(name, line) + key + " must be a number"};
+        if (v < static_cast<long long>(min) || static_cast<unsigned long long>(v) > max)
+          return Error{at(name, line) + key + " must be between " + std::to_string(min) + " and " +
+                       std::to_string(max)};
+        *out = static_cast<uint64_t>(v);
+        return std::nullopt;
+      };
+      std::optional<Error> err;
+      uint64_t n = 0;
+      if (key == "log_level") {
+        if (!(err = string_of(&c.log_level)) && !valid_log_level(c.log_level))
+          err = Error{at(name, line) + "log_level '" + c.log_level +
+                      "' is not one of trace, debug, info, warning, error, critical, off"};
+      } else if (key == "log_target") {
+        if (!(err = string_of(&c.log_target)) && c.log_target != "stderr" &&
+            c.log_target != "syslog" && c.log_target != "file")
+          err = Error{at(name, line) + "log_target '" + c.log_target +
+                      "' is not one of stderr, syslog, file"};
+      } else if (key == "log_file") {
+        err = string_of(&c.log_file);
+      } else if (key == "log_file_max_size") {
+        if (!(err = number_of(&n, 4096, 1ull << 40))) c.log_file_max_size = n;
+      } else if (key == "log_file_max_files") {
+        if (!(err = number_of(&n, 1, 1000))) c.log_file_max_files = static_cast<uint32_t>(n);
+      } else if (key == "handler_dir") {
+        err = string_of(&c.handler_dir);
+      } else if (key == "lock_file") {
+        err = string_of(&c.lock_file);
+      } else if (key == "worker_threads") {
+        if (!(err = number_of(&n, 1, 256))) c.worker_threads = static_cast<uint32_t>(n);
+      } else if (key == "handlers") {
+        if (!s.isGroup()) {
+          err = Error{at(name, line) + "handlers must be a group: handlers = { file = { ... }; };"};
+        } else {
+          for (int h = 0; h < s.getLength() && !err; ++h) {
+            const libconfig::Setting& hs = s[h];
+            std::string subtype = hs.getName();
+            int hline = static_cast<int>(hs.getSourceLine());
+            if (!hs.isGroup()) {
+              err = Error{at(name, hline) + "handlers." + subtype + " must be a group"};
+              break;
+            }
+            for (int k = 0; k < hs.getLength(); ++k) {
+              const libconfig::Setting& opt = hs[k];
+              int oline = static_cast<int>(opt.getSourceLine());
+              if (std::string(opt.getName()) != "options") {
+                err = Error{at(name, oline) + "unknown setting 'handlers." + subtype + "." +
+                            opt.getName() + "' (known: options)"};
+                break;
+              }
+              if (opt.getType() != libconfig::Setting::TypeString) {
+                err = Error{at(name, oline) + "handlers." + subtype + ".options must be a string"};
+                break;
+              }
+              c.handler_options[subtype] = static_cast<const char*>(opt);
+            }
+          }
+        }
+      } else {
+        err = Error{at(name, line) + "unknown setting '" + key + "'"};
+      }
+      if (err) return *err;
+    }
+  } catch (const libconfig::SettingException& e) {
+    return Error{name + ": " + e.what() + " at " + e.getPath()};
+  }
+  return c;
+}
+
+Result<Config> load_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Error{path + ": cannot read the configuration file"};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path);
+}
+
+}  // namespace lunkit::daemon

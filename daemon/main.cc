@@ -1,0 +1,278 @@
+// lunkitd: serves every TCMU device whose subtype a loaded handler provides. See lunkitd(8).
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <spdlog/spdlog.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "daemon/config.h"
+#include "daemon/dbus_service.h"
+#include "daemon/logging.h"
+#include "daemon/single_instance.h"
+#include "handlers/host/plugin.h"
+#include "handlers/host/plugin_factory.h"
+#include "tcmu/configfs.h"
+#include "tcmu/manager.h"
+#include "tcmu/netlink.h"
+
+extern char** environ;
+
+namespace {
+
+using namespace lunkit;
+
+constexpr const char* kDefaultConfig = LUNKIT_SYSCONF_DIR "/lunkit.conf";
+
+void usage(FILE* out) {
+  std::fprintf(
+      out,
+      "Usage: lunkitd [--foreground] [--config FILE] [--handler-dir DIR] [--log-level LEVEL]\n"
+      "       lunkitd --release-netlink | --version | --help\n"
+      "\n"
+      "Serves Linux TCMU (target_core_user) devices created with targetcli.\n"
+      "  -f, --foreground       stay in the foreground (systemd runs it so)\n"
+      "  -c, --config FILE      configuration file (default %s)\n"
+      "      --handler-dir DIR  where handler plugins (*.so) are (overrides the file)\n"
+      "  -l, --log-level LEVEL  trace, debug, info, warning, error, critical or off\n"
+      "      --release-netlink  tell the kernel not to wait for a daemon's replies and\n"
+      "                         release configfs writes waiting for one, then exit\n"
+      "  -V, --version          print the version and exit\n"
+      "  -h, --help             print this help and exit\n",
+      kDefaultConfig);
+}
+
+struct Options {
+  bool foreground = false;
+  bool release_netlink = false;
+  std::string config;
+  std::string handler_dir;
+  std::string log_level;
+};
+
+int parse_args(int argc, char** argv, Options* o) {
+  enum { kHandlerDir = 256, kReleaseNetlink };
+  static const option longopts[] = {{"foreground", no_argument, nullptr, 'f'},
+                                    {"config", required_argument, nullptr, 'c'},
+                                    {"handler-dir", required_argument, nullptr, kHandlerDir},
+                                    {"log-level", required_argument, nullptr, 'l'},
+                                    {"release-netlink", no_argument, nullptr, kReleaseNetlink},
+                                    {"version", no_argument, nullptr, 'V'},
+                                    {"help", no_argument, nullptr, 'h'},
+                                    {nullptr, 0, nullptr, 0}};
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":fc:l:Vh", longopts, nullptr)) != -1) {
+    switch (c) {
+      case 'f':
+        o->foreground = true;
+        break;
+      case 'c':
+        o->config = optarg;
+        break;
+      case kHandlerDir:
+        o->handler_dir = optarg;
+        break;
+      case 'l':
+        if (!daemon::valid_log_level(optarg)) {
+          std::fprintf(
+              stderr,
+              "lunkitd: --log-level %s: use trace, debug, info, warning, error, critical or off\n",
+              optarg);
+          return 2;
+        }
+        o->log_level = optarg;
+        break;
+      case kReleaseNetlink:
+        o->release_netlink = true;
+        break;
+      case 'V':
+        std::printf("lunkitd %s\n", PACKAGE_VERSION);
+        return 0;
+      case 'h':
+        usage(stdout);
+        return 0;
+      case ':':
+        std::fprintf(stderr, "lunkitd: %s needs a value\n", argv[optind - 1]);
+        return 2;
+      default:
+        std::fprintf(stderr, "lunkitd: unknown option %s (see lunkitd --help)\n", argv[optind - 1]);
+        return 2;
+    }
+  }
+  if (optind < argc) {
+    std::fprintf(stderr, "lunkitd: unexpected argument '%s' (see lunkitd --help)\n", argv[optind]);
+    return 2;
+  }
+  return -1;
+}
+
+// Loads the TCM-USER netlink family by loading the module, as a storage daemon is expected to.
+void load_kernel_module() {
+  pid_t pid;
+  const char* argv[] = {"modprobe", "-q", "target_core_user", nullptr};
+  if (posix_spawnp(&pid, "modprobe", nullptr, nullptr, const_cast<char**>(argv), environ) == 0) {
+    int status;
+    waitpid(pid, &status, 0);
+  }
+}
+
+int release_netlink() {
+  auto r = tcmu::NetlinkChannel::set_kernel_waits_for_replies(false);
+  if (!r) {
+    std::fprintf(stderr, "lunkitd: %s\n", r.error().c_str());
+    return 1;
+  }
+  tcmu::Configfs cfs;
+  // Writes already waiting for a reply are released: block, reset, unblock.
+  bool ok = cfs.set_module_param("block_netlink", "1").ok() &&
+            cfs.set_module_param("reset_netlink", "1").ok() &&
+            cfs.set_module_param("block_netlink", "0").ok();
+  std::printf("lunkitd: the kernel no longer waits for daemon replies%s\n",
+              ok ? "; pending waits released" : "");
+  return 0;
+}
+
+void daemonize() {
+  pid_t pid = fork();
+  if (pid < 0) {
+    spdlog::critical("fork: {}", std::strerror(errno));
+    std::exit(1);
+  }
+  if (pid > 0) std::_Exit(0);
+  setsid();
+  if (chdir("/") != 0) {
+  }
+  FILE* null = std::freopen("/dev/null", "r", stdin);
+  (void)null;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opts;
+  if (int rc = parse_args(argc, argv, &opts); rc >= 0) return rc;
+  if (opts.release_netlink) return release_netlink();
+
+  bool explicit_config = !opts.config.empty();
+  std::string config_path = explicit_config ? opts.config : kDefaultConfig;
+  daemon::Config config;
+  if (explicit_config || std::filesystem::exists(config_path)) {
+    auto c = daemon::load_config(config_path);
+    if (!c) {
+      std::fprintf(stderr, "lunkitd: %s\n", c.error().c_str());
+      return 1;
+    }
+    config = *c;
+  }
+  if (!opts.handler_dir.empty()) config.handler_dir = opts.handler_dir;
+  if (auto r = daemon::setup_logging(config, opts.log_level); !r) {
+    std::fprintf(stderr, "lunkitd: %s\n", r.error().c_str());
+    return 1;
+  }
+  auto lock = daemon::take_instance_lock(config.lock_file);
+  if (!lock) {
+    spdlog::critical("{}", lock.error());
+    return 1;
+  }
+  if (!opts.foreground) daemonize();
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts
+  tcmu::UniqueFd sigfd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+
+  spdlog::info("lunkitd {} starting; handlers from {}", PACKAGE_VERSION, config.handler_dir);
+  auto loaded = plugins::load_plugins(config.handler_dir, geteuid() == 0);
+  for (const auto& e : loaded.errors) spdlog::error("handler not loaded: {}", e);
+  if (loaded.plugins.empty()) spdlog::warn("no handler loaded from {}", config.handler_dir);
+
+  plugins::WorkerPool pool(config.worker_threads);
+  tcmu::Configfs configfs;
+  tcmu::Manager manager(configfs);
+  std::vector<std::unique_ptr<plugins::PluginFactory>> factories;
+  std::vector<const plugins::Plugin*> served;
+  for (auto& p : loaded.plugins) {
+    auto opt = config.handler_options.find(p->subtype());
+    factories.push_back(std::make_unique<plugins::PluginFactory>(
+        *p, &pool, opt == config.handler_options.end() ? "" : opt->second));
+    manager.add_backend(p->subtype(), factories.back().get());
+    served.push_back(p.get());
+    spdlog::info("handler user:{} from {}", p->subtype(), p->path());
+  }
+
+  auto channel = tcmu::NetlinkChannel::open();
+  if (!channel) {
+    load_kernel_module();
+    channel = tcmu::NetlinkChannel::open();
+  }
+  if (!channel) spdlog::error("{}; new devices will not be seen", channel.error());
+
+  manager.attach_existing();
+  if (channel) {
+    // From here on the kernel waits for our answer to each device event, so a failure to open a
+    // device reaches targetcli instead of a dead LUN. Undone at exit (and by --release-netlink).
+    if (auto r = tcmu::NetlinkChannel::set_kernel_waits_for_replies(true); !r)
+      spdlog::warn("{}", r.error());
+  }
+
+  auto dbus = daemon::DbusService::start(served);
+  if (!dbus) {
+    spdlog::critical("{}", dbus.error());
+    if (channel) (void)tcmu::NetlinkChannel::set_kernel_waits_for_replies(false);
+    manager.shutdown();
+    return 1;
+  }
+  spdlog::info("serving {} device(s); {} on the system bus", manager.size(), daemon::kBusName);
+
+  const std::function<void(const tcmu::ParsedEvent&)> on_event = [&](const tcmu::ParsedEvent& ev) {
+    manager.handle_message(ev, [&](uint8_t cmd, int32_t status, uint32_t id) {
+      auto sent = (*channel)->send(tcmu::build_reply((*channel)->family(), cmd, status, id));
+      if (!sent) spdlog::error("{}", sent.error());
+    });
+  };
+  bool running = true;
+  while (running) {
+    pollfd fds[2] = {{sigfd.get(), POLLIN, 0}, {channel ? (*channel)->fd() : -1, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0 && errno != EINTR) {
+      spdlog::critical("poll: {}", std::strerror(errno));
+      break;
+    }
+    if (fds[1].revents & POLLIN) (*channel)->receive(on_event);
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo si;
+      while (read(sigfd.get(), &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+          auto c = daemon::load_config(config_path);
+          if (!c) {
+            spdlog::error("reload: {}; keeping the running configuration", c.error());
+            continue;
+          }
+          config.log_level = c->log_level;
+          daemon::set_log_level(opts.log_level.empty() ? c->log_level : opts.log_level);
+          spdlog::info("reloaded {}: log level {}", config_path, config.log_level);
+        } else {
+          spdlog::info("signal {}: stopping", strsignal(static_cast<int>(si.ssi_signo)));
+          running = false;
+        }
+      }
+    }
+  }
+  // Leave the bus first (targetcli stops offering our handlers), make the kernel stop waiting for
+  // replies (so later configfs writes cannot hang on a daemon that is gone), then let the devices
+  // go; they stay in the kernel for the next start.
+  dbus->reset();
+  if (channel) (void)tcmu::NetlinkChannel::set_kernel_waits_for_replies(false);
+  manager.shutdown();
+  spdlog::info("stopped");
+  return 0;
+}

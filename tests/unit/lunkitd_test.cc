@@ -1,0 +1,307 @@
+// lunkitd as a process: on a private dbus-daemon, queried with gdbus the way targetcli does.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/unit/plugin_dir.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string build_dir() {
+  const char* d = std::getenv("LUNKIT_BUILD_DIR");
+  return d ? d : ".";
+}
+std::string src_dir() {
+  const char* d = std::getenv("LUNKIT_SRC_DIR");
+  return d ? d : "..";
+}
+
+struct Output {
+  int status;
+  std::string out;
+};
+
+// Runs a shell command line, capturing stdout and stderr.
+Output run(const std::string& cmd) {
+  Output r;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Waits for `done()` up to `seconds`, checking every 20 ms.
+template <typename F>
+bool eventually(F done, int seconds = 15) {
+  auto end = Clock::now() + std::chrono::seconds(seconds);
+  while (Clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log, uid_t uid = 0) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (uid && (setgid(uid) != 0 || setuid(uid) != 0)) _exit(126);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int wait_exit(pid_t pid, int seconds = 30) {
+  int status = 0;
+  auto end = Clock::now() + std::chrono::seconds(seconds);
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (Clock::now() > end) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+class Lunkitd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    chmod(dir.path.c_str(), 0777);  // the non-root test writes its log and lock here
+    bus_socket = dir.path + "/bus";
+    address = "unix:path=" + bus_socket;
+    plugins = dir.path + "/handlers";
+    std::filesystem::create_directory(plugins);
+    chmod(plugins.c_str(), 0755);
+    for (const char* f : {"file.so", "ram.so", "null.so"}) {
+      std::filesystem::copy_file(lunkit::test::handler_build_dir() + "/" + f, plugins + "/" + f);
+      chmod((plugins + "/" + f).c_str(), 0644);
+    }
+    conf = dir.path + "/lunkit.conf";
+    write_config("info");
+  }
+  void TearDown() override {
+    for (pid_t p : daemons) {
+      kill(p, SIGTERM);
+      wait_exit(p);
+    }
+    if (bus_pid > 0) {
+      kill(bus_pid, SIGTERM);
+      wait_exit(bus_pid);
+    }
+  }
+
+  // A private system bus; with `lunkit_policy`, its policy is lunkit's own conf/lunkit-dbus.conf
+  // on top of a default that allows connecting and nothing else.
+  void start_bus(bool lunkit_policy) {
+    std::ofstream c(dir.path + "/bus.conf");
+    c << "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+         " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n<busconfig>\n"
+         "<type>system</type>\n<listen>"
+      << address
+      << "</listen>\n<auth>EXTERNAL</auth>\n"
+         "<policy context=\"default\"><allow user=\"*\"/><allow send_destination=\"*\"/>"
+         "<allow receive_sender=\"*\"/>"
+      << (lunkit_policy ? "" : "<allow own=\"*\"/>") << "</policy>\n";
+    if (lunkit_policy) c << "<include>" << src_dir() << "/conf/lunkit-dbus.conf</include>\n";
+    c << "</busconfig>\n";
+    c.close();
+    bus_pid = spawn({"dbus-daemon", "--config-file=" + dir.path + "/bus.conf", "--nofork"},
+                    dir.path + "/bus.log");
+    ASSERT_TRUE(eventually([&] { return std::filesystem::exists(bus_socket); }))
+        << slurp(dir.path + "/bus.log");
+    setenv("DBUS_SYSTEM_BUS_ADDRESS", address.c_str(), 1);
+  }
+
+  void write_config(const std::string& level, const std::string& lock = "") {
+    std::ofstream c(conf);
+    c << "log_level = \"" << level << "\";\nlog_target = \"file\";\nlog_file = \"" << dir.path
+      << "/lunkitd.log\";\nlock_file = \"" << (lock.empty() ? dir.path + "/lunkitd.lock" : lock)
+      << "\";\n";
+  }
+
+  pid_t start_lunkitd(const std::string& config, const std::string& out, uid_t uid = 0) {
+    pid_t p = spawn({build_dir() + "/daemon/lunkitd", "--foreground", "--config", config,
+                     "--handler-dir", plugins},
+                    out, uid);
+    daemons.push_back(p);
+    return p;
+  }
+
+  bool owns_name() {
+    return run("gdbus call --address " + address +
+               " --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus"
+               " --method org.freedesktop.DBus.NameHasOwner org.kernel.TCMUService1")
+               .out.find("true") != std::string::npos;
+  }
+  Output gdbus(const std::string& path, const std::string& method, const std::string& args = "") {
+    return run("gdbus call --address " + address +
+               " --dest org.kernel.TCMUService1 --object-path " + path + " --method " + method +
+               " " + args);
+  }
+
+  lunkit::test::PluginDir dir;
+  std::string bus_socket, address, plugins, conf;
+  pid_t bus_pid = -1;
+  std::vector<pid_t> daemons;
+};
+
+TEST_F(Lunkitd, TargetcliSeesEveryHandlerAndItsConfigDescription) {
+  start_bus(false);
+  start_lunkitd(conf, dir.path + "/out1");
+  ASSERT_TRUE(eventually([&] { return owns_name(); })) << slurp(dir.path + "/lunkitd.log");
+  Output objects =
+      gdbus("/org/kernel/TCMUService1", "org.freedesktop.DBus.ObjectManager.GetManagedObjects");
+  ASSERT_EQ(objects.status, 0) << objects.out;
+  for (const char* h : {"file", "ram", "null"})
+    EXPECT_NE(objects.out.find(std::string("'/org/kernel/TCMUService1/") + h + "'"),
+              std::string::npos)
+        << objects.out;
+  EXPECT_NE(objects.out.find("'ConfigDesc': <'The path of the backing file"), std::string::npos);
+  Output desc = gdbus("/org/kernel/TCMUService1/ram", "org.freedesktop.DBus.Properties.Get",
+                      "org.kernel.TCMUService1 ConfigDesc");
+  EXPECT_NE(desc.out.find("a sparse disk in memory"), std::string::npos) << desc.out;
+}
+
+TEST_F(Lunkitd, CheckConfigAnswersWithTheHandlersReason) {
+  start_bus(false);
+  start_lunkitd(conf, dir.path + "/out1");
+  ASSERT_TRUE(eventually([&] { return owns_name(); }));
+  Output missing = gdbus("/org/kernel/TCMUService1/file", "org.kernel.TCMUService1.CheckConfig",
+                         "'file//nonexistent/disk0.img'");
+  EXPECT_EQ(missing.out,
+            "(false, '/nonexistent/disk0.img: No such file or directory (add ;create=1 to create "
+            "it)')\n");
+  std::string img = dir.path + "/disk0.img";
+  std::ofstream(img).put('x');
+  Output ok = gdbus("/org/kernel/TCMUService1/file", "org.kernel.TCMUService1.CheckConfig",
+                    "'file/" + img + "'");
+  EXPECT_EQ(ok.out, "(true, 'success')\n");
+  Output wrong =
+      gdbus("/org/kernel/TCMUService1/ram", "org.kernel.TCMUService1.CheckConfig", "'file//x'");
+  EXPECT_EQ(wrong.out,
+            "(false, \"'file//x' is not a ram configuration (expected ram/<cfgstring>)\")\n");
+  std::string created = dir.path + "/new.img";
+  EXPECT_EQ(gdbus("/org/kernel/TCMUService1/file", "org.kernel.TCMUService1.CheckConfig",
+                  "'file/" + created + ";create=1'")
+                .out,
+            "(true, 'success')\n");
+  EXPECT_FALSE(std::filesystem::exists(created)) << "CheckConfig has no side effects";
+}
+
+TEST_F(Lunkitd, OneInstancePerHostAndTheBusNameIsChecked) {
+  start_bus(false);
+  start_lunkitd(conf, dir.path + "/out1");
+  ASSERT_TRUE(eventually([&] { return owns_name(); }));
+  pid_t second = start_lunkitd(conf, dir.path + "/out2");
+  EXPECT_EQ(wait_exit(second), 1);
+  EXPECT_NE(slurp(dir.path + "/lunkitd.log")
+                .find("another lunkitd (pid " + std::to_string(daemons[0]) + ") is running"),
+            std::string::npos);
+  // Another lock file: the second one gets as far as the bus, where the name is taken.
+  std::string conf2 = dir.path + "/other.conf";
+  std::ofstream(conf2) << "lock_file = \"" << dir.path << "/other.lock\";\n";
+  pid_t third = start_lunkitd(conf2, dir.path + "/out3");
+  EXPECT_EQ(wait_exit(third), 1);
+  EXPECT_NE(slurp(dir.path + "/out3")
+                .find("org.kernel.TCMUService1 is already owned by lunkitd (pid " +
+                      std::to_string(daemons[0]) + ")"),
+            std::string::npos)
+      << slurp(dir.path + "/out3");
+}
+
+TEST_F(Lunkitd, OnlyRootMayOwnTheServiceName) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run a second user";
+  start_bus(true);
+  std::string conf2 = dir.path + "/nobody.conf";
+  std::ofstream(conf2) << "lock_file = \"" << dir.path << "/nobody.lock\";\n";
+  pid_t nobody = start_lunkitd(conf2, dir.path + "/out-nobody", 65534);
+  EXPECT_EQ(wait_exit(nobody), 1);
+  EXPECT_NE(slurp(dir.path + "/out-nobody").find("cannot own org.kernel.TCMUService1"),
+            std::string::npos)
+      << slurp(dir.path + "/out-nobody");
+  start_lunkitd(conf, dir.path + "/out-root");
+  EXPECT_TRUE(eventually([&] { return owns_name(); })) << slurp(dir.path + "/lunkitd.log");
+}
+
+TEST_F(Lunkitd, SighupReloadsTheLogLevel) {
+  start_bus(false);
+  pid_t p = start_lunkitd(conf, dir.path + "/out1");
+  ASSERT_TRUE(eventually([&] { return owns_name(); }));
+  std::string img = dir.path + "/d.img";
+  std::ofstream(img).put('x');
+  gdbus("/org/kernel/TCMUService1/file", "org.kernel.TCMUService1.CheckConfig",
+        "'file/" + img + "'");
+  std::string log = dir.path + "/lunkitd.log";
+  EXPECT_EQ(slurp(log).find("CheckConfig"), std::string::npos) << "debug lines are off at info";
+  write_config("debug");
+  kill(p, SIGHUP);
+  ASSERT_TRUE(eventually([&] { return slurp(log).find("log level debug") != std::string::npos; }))
+      << slurp(log);
+  gdbus("/org/kernel/TCMUService1/file", "org.kernel.TCMUService1.CheckConfig",
+        "'file/" + img + "'");
+  EXPECT_TRUE(eventually([&] {
+    return slurp(log).find("CheckConfig file/" + img + ": valid") != std::string::npos;
+  })) << slurp(log);
+  // A broken file on reload is reported and the running configuration kept.
+  std::ofstream(conf) << "log_level = \"debug\"\nbroken\n";
+  kill(p, SIGHUP);
+  EXPECT_TRUE(eventually([&] {
+    return slurp(log).find("keeping the running configuration") != std::string::npos;
+  })) << slurp(log);
+  kill(p, SIGTERM);
+  EXPECT_EQ(wait_exit(p), 0);
+  daemons.clear();
+  EXPECT_NE(slurp(log).find("stopped"), std::string::npos);
+}
+
+TEST_F(Lunkitd, CommandLineAndConfigurationErrors) {
+  Output bad = run(build_dir() + "/daemon/lunkitd --frobnicate");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_EQ(bad.out, "lunkitd: unknown option --frobnicate (see lunkitd --help)\n");
+  Output level = run(build_dir() + "/daemon/lunkitd --log-level loud");
+  EXPECT_EQ(level.status, 2);
+  std::ofstream(conf) << "log_level = \"info\";\nworkers = 2;\n";
+  Output cfg = run(build_dir() + "/daemon/lunkitd --foreground --config " + conf);
+  EXPECT_EQ(cfg.status, 1);
+  EXPECT_EQ(cfg.out, "lunkitd: " + conf + ":2: unknown setting 'workers'\n");
+  Output version = run(build_dir() + "/daemon/lunkitd --version");
+  EXPECT_EQ(version.status, 0);
+  EXPECT_EQ(version.out.rfind("lunkitd ", 0), 0u);
+  EXPECT_NE(run(build_dir() + "/daemon/lunkitd --help").out.find("--release-netlink"),
+            std::string::npos);
+}
+
+}  // namespace
