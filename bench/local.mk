@@ -8,3 +8,8 @@ bench_bench_tcmu_SOURCES = bench/bench_tcmu.cc bench/null_device.h
 bench_bench_tcmu_CPPFLAGS = $(AM_CPPFLAGS) $(BENCHMARK_CFLAGS) $(URING_CFLAGS) $(SPDLOG_CFLAGS)
 bench_bench_tcmu_LDADD = tcmu/liblunkit-tcmu.la libscsi/liblunkit-scsi.la $(BENCHMARK_LIBS) \
 	$(URING_LIBS) $(SPDLOG_LIBS) $(NLGENL_LIBS) $(NL_LIBS)
+noinst_PROGRAMS += bench/bench_file
+bench_bench_file_SOURCES = bench/bench_file.cc
+bench_bench_file_CPPFLAGS = $(AM_CPPFLAGS) $(BENCHMARK_CFLAGS) $(URING_CFLAGS) $(SPDLOG_CFLAGS)
+bench_bench_file_LDADD = handlers/liblunkit-handler.la tcmu/liblunkit-tcmu.la \
+	libscsi/liblunkit-scsi.la $(BENCHMARK_LIBS) $(URING_LIBS) $(SPDLOG_LIBS) $(NLGENL_LIBS) $(NL_LIBS)

@@ -12,14 +12,17 @@ namespace {
 
 using Barrier = detail::ExecState::Barrier;
 
-Command*& next_of(Command& c) {
-  return reinterpret_cast<Command*&>(c.exec.next);
+Command* next_of(const Command& c) {
+  return static_cast<Command*>(c.exec.next);
+}
+void set_next(Command& c, Command* next) {
+  c.exec.next = next;
 }
 
 void append_deferred(LuState& lu, Command& cmd) {
-  next_of(cmd) = nullptr;
+  set_next(cmd, nullptr);
   if (lu.deferred_tail)
-    next_of(*lu.deferred_tail) = &cmd;
+    set_next(*lu.deferred_tail, &cmd);
   else
     lu.deferred_head = &cmd;
   lu.deferred_tail = &cmd;
@@ -94,7 +97,7 @@ void barrier_on_finish(LuState& lu, Command& cmd) {
   {
     std::lock_guard lock(lu.barrier_mu);
     lu.barrier_owner = nullptr;
-    Command** tail = &released;
+    Command* released_tail = nullptr;
     while (Command* c = lu.deferred_head) {
       lu.deferred_head = next_of(*c);
       if (!lu.deferred_head) lu.deferred_tail = nullptr;
@@ -104,9 +107,12 @@ void barrier_on_finish(LuState& lu, Command& cmd) {
       }
       c->exec.barrier = Barrier::kCountedWrite;
       lu.writes_in_flight.fetch_add(1, std::memory_order_seq_cst);
-      next_of(*c) = nullptr;
-      *tail = c;
-      tail = &next_of(*c);
+      set_next(*c, nullptr);
+      if (released_tail)
+        set_next(*released_tail, c);
+      else
+        released = c;
+      released_tail = c;
     }
     if (!lu.barrier_owner) lu.barrier_active.store(false, std::memory_order_seq_cst);
   }

@@ -157,3 +157,6 @@ tests_unit_lunkitd_test_SOURCES = tests/unit/lunkitd_test.cc tests/unit/plugin_d
 tests_unit_lunkitd_test_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS)
 tests_unit_lunkitd_test_LDADD = $(GTEST_LIBS) -lgtest_main
 # lunkitd_test runs the daemon binary (built by `all` before `check`).
+
+TESTS += tests/install/run-install-test.sh
+EXTRA_DIST += tests/install/run-install-test.sh

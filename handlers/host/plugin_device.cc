@@ -164,8 +164,8 @@ void PluginBlockDevice::call(BlockRequest& r) {
       return d.plugin_.callback(&lunkit_handler::block_status)(d.handle_, io, r.offset, r.length);
     case kZeroFill: {
       uint64_t done = r.device_scratch[kCursor];
-      auto* iov = reinterpret_cast<iovec*>(&r.device_scratch[kIovBase]);
-      return h.write(d.handle_, io, iov, 1, r.offset + done, iov->iov_len, r.flags & kBlockFua);
+      return h.write(d.handle_, io, &r.device_iov, 1, r.offset + done, r.device_iov.iov_len,
+                     r.flags & kBlockFua);
     }
   }
   r.complete(-EINVAL);
@@ -179,9 +179,8 @@ void PluginBlockDevice::next_zero_chunk(BlockRequest& r) {
   }
   uint64_t done = r.device_scratch[kCursor];
   if (done >= r.length) return r.complete(0);
-  auto* iov = reinterpret_cast<iovec*>(&r.device_scratch[kIovBase]);
-  iov->iov_base = const_cast<uint8_t*>(zeros());
-  iov->iov_len = std::min<uint64_t>(kZeroChunk, r.length - done);
+  r.device_iov.iov_base = const_cast<uint8_t*>(zeros());
+  r.device_iov.iov_len = std::min<uint64_t>(kZeroChunk, r.length - done);
   dispatch(r, kZeroFill);
 }
 
@@ -190,8 +189,7 @@ void PluginBlockDevice::io_complete(BlockRequest& r, int result) {
   PluginBlockDevice& d = device_of(r);
   if (op == kWriteZeroes && result == -EOPNOTSUPP) return d.next_zero_chunk(r);
   if (op == kZeroFill && result >= 0) {
-    auto* iov = reinterpret_cast<iovec*>(&r.device_scratch[kIovBase]);
-    r.device_scratch[kCursor] += iov->iov_len;
+    r.device_scratch[kCursor] += r.device_iov.iov_len;
     return d.next_zero_chunk(r);
   }
   r.complete(result < 0 ? result : 0);

@@ -3,8 +3,11 @@
 namespace lunkit::plugins {
 namespace {
 // device_scratch[2]: the next queued request; [3]: the job.
-BlockRequest*& next_of(BlockRequest& r) {
-  return reinterpret_cast<BlockRequest*&>(r.device_scratch[2]);
+BlockRequest* next_of(const BlockRequest& r) {
+  return reinterpret_cast<BlockRequest*>(r.device_scratch[2]);
+}
+void set_next(BlockRequest& r, BlockRequest* next) {
+  r.device_scratch[2] = reinterpret_cast<uint64_t>(next);
 }
 }  // namespace
 
@@ -23,11 +26,11 @@ WorkerPool::~WorkerPool() {
 
 void WorkerPool::run(BlockRequest& request, Job job) {
   request.device_scratch[3] = reinterpret_cast<uint64_t>(job);
-  next_of(request) = nullptr;
+  set_next(request, nullptr);
   {
     std::lock_guard lock(mu_);
     if (tail_)
-      next_of(*tail_) = &request;
+      set_next(*tail_, &request);
     else
       head_ = &request;
     tail_ = &request;

@@ -57,6 +57,7 @@ struct BlockRequest {
   // Scratch space of the BlockDevice implementation, valid while it owns the request (lunkit's
   // plugin host queues requests and keeps a handler's per-I/O state here: no allocation).
   uint64_t device_scratch[8] = {};
+  iovec device_iov{};
   alignas(16) unsigned char device_private[128];
 
   void complete(int result) { on_complete(*this, result); }

@@ -53,18 +53,18 @@ enum lunkit_thread_model {
 #define LUNKIT_CAP_READ_ONLY (1u << 5)
 
 /* Flags on an I/O. */
-#define LUNKIT_IO_FUA (1u << 0)        /* write, write_zeroes: durable before completion */
-#define LUNKIT_IO_MAY_UNMAP (1u << 1)  /* write_zeroes: the range may be deallocated */
+#define LUNKIT_IO_FUA (1u << 0)       /* write, write_zeroes: durable before completion */
+#define LUNKIT_IO_MAY_UNMAP (1u << 1) /* write_zeroes: the range may be deallocated */
 
 /* What a device looks like. open() receives the kernel's configuration in `size` and
  * `block_size` and may change them (a size disagreement should be an error, not a resize). */
 struct lunkit_device_info {
-  uint64_t size;                 /* bytes */
-  uint32_t block_size;           /* logical block size: 512 .. 65536, a power of two */
-  uint32_t physical_block_size;  /* 0: same as block_size */
-  uint32_t max_transfer;         /* bytes per I/O; 0: no limit of the handler's own */
-  uint32_t optimal_transfer;     /* bytes; 0: not reported */
-  uint32_t capabilities;         /* LUNKIT_CAP_* */
+  uint64_t size;                /* bytes */
+  uint32_t block_size;          /* logical block size: 512 .. 65536, a power of two */
+  uint32_t physical_block_size; /* 0: same as block_size */
+  uint32_t max_transfer;        /* bytes per I/O; 0: no limit of the handler's own */
+  uint32_t optimal_transfer;    /* bytes; 0: not reported */
+  uint32_t capabilities;        /* LUNKIT_CAP_* */
   /* Identity hints; empty: lunkit's defaults (or the unit serial from configfs). */
   char vendor[9];
   char product[17];
@@ -88,65 +88,66 @@ struct lunkit_handler {
   uint32_t struct_size;
 
   /* Required. The user:<subtype> name: letters, digits and '_' only. */
-  const char *subtype;
+  const char* subtype;
   /* Shown by `targetcli ... help create` under CFGSTRING FORMAT. */
-  const char *cfg_desc;
-  uint32_t thread_model;    /* enum lunkit_thread_model */
-  uint32_t io_private_size; /* bytes of lunkit_io_private() per I/O, at most LUNKIT_IO_PRIVATE_MAX */
+  const char* cfg_desc;
+  uint32_t thread_model; /* enum lunkit_thread_model */
+  uint32_t
+      io_private_size; /* bytes of lunkit_io_private() per I/O, at most LUNKIT_IO_PRIVATE_MAX */
 
   /* Optional. Whether `cfgstring` (the part after "<subtype>/") could be opened. Must have no
    * side effects: create, write and lock nothing. On failure returns -1 and writes a reason a user
    * can act on into `reason` (NUL-terminated, at most `reason_len` bytes).
    * Default: every cfgstring is accepted. */
-  int (*check_config)(const char *cfgstring, char *reason, size_t reason_len);
+  int (*check_config)(const char* cfgstring, char* reason, size_t reason_len);
 
   /* Required. Opens the storage for one device. `info` arrives with the kernel's size and block
    * size and is filled in. Returns the handle passed to every other callback, or NULL with a
    * reason in `reason`. */
-  void *(*open)(struct lunkit_device *dev, const char *cfgstring, struct lunkit_device_info *info,
-                char *reason, size_t reason_len);
+  void* (*open)(struct lunkit_device* dev, const char* cfgstring, struct lunkit_device_info* info,
+                char* reason, size_t reason_len);
   /* Required. No I/O is in flight when it is called. */
-  void (*close)(void *handle);
+  void (*close)(void* handle);
 
   /* Optional. The kernel changed the device: new_size (bytes, 0: unchanged), new cfgstring
    * (NULL: unchanged), write cache (-1: unchanged, 0 off, 1 on). Returns 0 or -errno.
    * Default: a size change is accepted when the handler needs nothing for it; a cfgstring change
    * is refused with -EOPNOTSUPP. */
-  int (*reconfig)(void *handle, uint64_t new_size, const char *new_cfgstring, int write_cache);
+  int (*reconfig)(void* handle, uint64_t new_size, const char* new_cfgstring, int write_cache);
 
   /* Required I/O. Offsets and lengths are bytes, multiples of the block size, inside the device.
    * The iovecs hold exactly `length` bytes. */
-  void (*read)(void *handle, struct lunkit_io *io, const struct iovec *iov, int iovcnt,
+  void (*read)(void* handle, struct lunkit_io* io, const struct iovec* iov, int iovcnt,
                uint64_t offset, uint64_t length);
-  void (*write)(void *handle, struct lunkit_io *io, const struct iovec *iov, int iovcnt,
+  void (*write)(void* handle, struct lunkit_io* io, const struct iovec* iov, int iovcnt,
                 uint64_t offset, uint64_t length, uint32_t flags);
   /* Optional. Default: completes at once (no volatile cache). */
-  void (*flush)(void *handle, struct lunkit_io *io);
+  void (*flush)(void* handle, struct lunkit_io* io);
   /* Optional (only called with LUNKIT_CAP_THIN). Default: -EOPNOTSUPP, which disables UNMAP. */
-  void (*unmap)(void *handle, struct lunkit_io *io, uint64_t offset, uint64_t length);
+  void (*unmap)(void* handle, struct lunkit_io* io, uint64_t offset, uint64_t length);
   /* Optional. Default: lunkit writes zero-filled buffers with write(). */
-  void (*write_zeroes)(void *handle, struct lunkit_io *io, uint64_t offset, uint64_t length,
+  void (*write_zeroes)(void* handle, struct lunkit_io* io, uint64_t offset, uint64_t length,
                        uint32_t flags);
   /* Optional. Atomically: if the `length` bytes at `offset` equal the first half of the iovecs,
    * write the second half; else complete with -EILSEQ after lunkit_io_set_miscompare().
    * Default: lunkit reads, compares and writes while holding back other writes to the LUN. */
-  void (*compare_and_write)(void *handle, struct lunkit_io *io, const struct iovec *iov,
-                            int iovcnt, uint64_t offset, uint64_t length);
+  void (*compare_and_write)(void* handle, struct lunkit_io* io, const struct iovec* iov, int iovcnt,
+                            uint64_t offset, uint64_t length);
   /* Optional. Reports extents from `offset` with lunkit_io_add_extent() (the first one starting at
    * `offset`), then completes. Default: everything is reported mapped. */
-  void (*block_status)(void *handle, struct lunkit_io *io, uint64_t offset, uint64_t length);
+  void (*block_status)(void* handle, struct lunkit_io* io, uint64_t offset, uint64_t length);
 };
 
 /* ---- Functions lunkit provides to handlers ---- */
 
 /* Completes an I/O; exactly once, from any thread. */
-void lunkit_io_complete(struct lunkit_io *io, int result);
+void lunkit_io_complete(struct lunkit_io* io, int result);
 /* The handler's scratch space for this I/O (io_private_size bytes, 16-byte aligned). */
-void *lunkit_io_private(struct lunkit_io *io);
+void* lunkit_io_private(struct lunkit_io* io);
 /* compare_and_write: the byte offset of the first difference, before completing with -EILSEQ. */
-void lunkit_io_set_miscompare(struct lunkit_io *io, uint64_t offset);
+void lunkit_io_set_miscompare(struct lunkit_io* io, uint64_t offset);
 /* block_status: adds one extent; returns -1 when no more fit (complete then). */
-int lunkit_io_add_extent(struct lunkit_io *io, uint64_t offset, uint64_t length, int deallocated);
+int lunkit_io_add_extent(struct lunkit_io* io, uint64_t offset, uint64_t length, int deallocated);
 
 /* NONBLOCKING handlers: an SQE on the device loop's io_uring. lunkit submits it at the end of
  * the loop iteration; when it completes, `completion->done(completion, cqe->res)` runs on the
@@ -154,25 +155,25 @@ int lunkit_io_add_extent(struct lunkit_io *io, uint64_t offset, uint64_t length,
  * full (complete the I/O with -EAGAIN then). */
 struct io_uring_sqe;
 struct lunkit_uring_completion {
-  void (*done)(struct lunkit_uring_completion *completion, int32_t result);
+  void (*done)(struct lunkit_uring_completion* completion, int32_t result);
 };
-struct io_uring_sqe *lunkit_get_sqe(struct lunkit_device *dev,
-                                    struct lunkit_uring_completion *completion);
+struct io_uring_sqe* lunkit_get_sqe(struct lunkit_device* dev,
+                                    struct lunkit_uring_completion* completion);
 
 /* A log line, attributed to the device ("user_0/disk0: ..."). level: 0 error .. 3 debug. */
-void lunkit_log(struct lunkit_device *dev, int level, const char *fmt, ...)
+void lunkit_log(struct lunkit_device* dev, int level, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Registers the plugin's handler; use once per plugin, at file scope. */
-#define LUNKIT_REGISTER_HANDLER(h)                                             \
-  const struct lunkit_handler *lunkit_handler_entry(void) {                    \
-    (h).abi_version = LUNKIT_HANDLER_ABI_VERSION;                              \
-    (h).struct_size = (uint32_t)sizeof(struct lunkit_handler);                 \
-    return &(h);                                                               \
+#define LUNKIT_REGISTER_HANDLER(h)                             \
+  const struct lunkit_handler* lunkit_handler_entry(void) {    \
+    (h).abi_version = LUNKIT_HANDLER_ABI_VERSION;              \
+    (h).struct_size = (uint32_t)sizeof(struct lunkit_handler); \
+    return &(h);                                               \
   }
 
 /* The symbol lunkitd looks up in each plugin. */
-const struct lunkit_handler *lunkit_handler_entry(void);
+const struct lunkit_handler* lunkit_handler_entry(void);
 
 #ifdef __cplusplus
 }

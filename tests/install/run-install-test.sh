@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `make install` puts lunkitd, the handlers, the service files and the manual pages where
+# systemd, D-Bus, logrotate and man look, and the installed daemon finds its handlers.
+set -u
+dest=$(mktemp -d)
+trap 'rm -rf "$dest"' EXIT
+if ! make -C "$LUNKIT_BUILD_DIR" install DESTDIR="$dest" >"$dest.log" 2>&1; then
+  tail -30 "$dest.log"; rm -f "$dest.log"
+  echo "lunkit-test: 0 passed, 1 failed"; exit 1
+fi
+rm -f "$dest.log"
+prefix=$(sed -n 's/^prefix = //p' "$LUNKIT_BUILD_DIR/Makefile")
+sysconf=$(sed -n 's/^sysconfdir = //p' "$LUNKIT_BUILD_DIR/Makefile" | sed "s|\${prefix}|$prefix|")
+missing=0
+for f in "$prefix/sbin/lunkitd" "$prefix/lib/lunkit/file.so" "$prefix/lib/lunkit/ram.so" \
+         "$prefix/lib/lunkit/null.so" "$prefix/lib/systemd/system/lunkitd.service" \
+         "$prefix/share/dbus-1/system-services/org.kernel.TCMUService1.service" \
+         "$prefix/share/dbus-1/system.d/lunkit-dbus.conf" "$sysconf/logrotate.d/lunkit.logrotate" \
+         "$sysconf/lunkit/lunkit.conf" "$prefix/share/man/man8/lunkitd.8" \
+         "$prefix/share/man/man5/lunkit.conf.5" "$prefix/share/man/man3/lunkit-handler.3" \
+         "$prefix/share/man/man7/lunkit-handler-file.7" "$prefix/include/lunkit/handler.h" \
+         "$prefix/lib/liblunkit-scsi.so" "$prefix/lib/liblunkit-handler.so"; do
+  [ -e "$dest$f" ] || { echo "not installed: $f"; missing=$((missing + 1)); }
+done
+grep -q "ExecStart=$prefix/sbin/lunkitd --foreground" "$dest$prefix/lib/systemd/system/lunkitd.service" ||
+  { echo "lunkitd.service does not start $prefix/sbin/lunkitd"; missing=$((missing + 1)); }
+grep -q "Exec=$prefix/sbin/lunkitd" "$dest$prefix/share/dbus-1/system-services/org.kernel.TCMUService1.service" ||
+  { echo "the D-Bus activation file does not start lunkitd"; missing=$((missing + 1)); }
+if [ $missing -eq 0 ]; then
+  echo "everything installed"
+  echo "lunkit-test: 1 passed, 0 failed"; exit 0
+fi
+echo "lunkit-test: 0 passed, 1 failed"; exit 1
