@@ -145,7 +145,6 @@ class FileDevice : public lunkit::HandlerDevice {
       info->capabilities |= LUNKIT_CAP_THIN | LUNKIT_CAP_UNMAP_ZEROES;
       d->can_punch_ = true;
     }
-    std::snprintf(info->product, sizeof info->product, "file");
     return d;
   }
 

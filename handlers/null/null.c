@@ -18,7 +18,6 @@ static void *null_open(struct lunkit_device *dev, const char *cfgstring,
   if (null_check_config(cfgstring, reason, reason_len) != 0) return NULL;
   /* The size and block size the kernel was given stay as they are. */
   info->capabilities = LUNKIT_CAP_FUA | LUNKIT_CAP_THIN | LUNKIT_CAP_UNMAP_ZEROES;
-  snprintf(info->product, sizeof info->product, "null");
   return &null_handle;
 }
 

@@ -26,7 +26,6 @@ class RamDevice : public lunkit::HandlerDevice {
       return nullptr;
     }
     info->capabilities = LUNKIT_CAP_THIN | LUNKIT_CAP_UNMAP_ZEROES | LUNKIT_CAP_FUA;
-    std::snprintf(info->product, sizeof info->product, "ram");
     return std::unique_ptr<RamDevice>(new RamDevice(info->size));
   }
 

@@ -1,0 +1,37 @@
+#!/bin/bash
+# PID 1 in the test VM (after the initramfs): the environment targetcli and lunkitd expect, then
+# the scenario script named on the kernel command line; the VM powers off when it ends.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root LANG=C.UTF-8
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    lunkit.scenario=*) scenario="${arg#lunkit.scenario=}" ;;
+    lunkit.kernel=*) kernel_dir="${arg#lunkit.kernel=}" ;;
+    lunkit.build=*) export LUNKIT_BUILD="${arg#lunkit.build=}" ;;
+    lunkit.src=*) export LUNKIT_SRC="${arg#lunkit.src=}" ;;
+    lunkit.only=*) export LUNKIT_ONLY="${arg#lunkit.only=}" ;;
+  esac
+done
+exec >/lunkit-results/guest.log 2>&1
+ln -sf /proc/self/fd /dev/fd; ln -sf fd/0 /dev/stdin; ln -sf fd/1 /dev/stdout; ln -sf fd/2 /dev/stderr
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /var/tmp
+mkdir -p /lib/modules
+mount --bind "$kernel_dir/lib/modules" /lib/modules
+modprobe configfs && mount -t configfs configfs /sys/kernel/config
+# No udev here: load what it would load for the disks the tests create.
+modprobe sd_mod
+modprobe sg
+hostname lunkit-vm
+ip link set lo up
+mkdir -p /run/dbus /run/lock /etc/rtslib-fb-target/pr /etc/target /var/lib/lunkit
+cp "$LUNKIT_SRC/conf/lunkit-dbus.conf" /etc/dbus-1/system.d/
+dbus-daemon --system --fork
+echo "guest: $(uname -r), scenario $scenario"
+bash "$scenario"
+echo "guest: done"
+sync
+echo 1 > /proc/sys/kernel/sysrq
+echo o > /proc/sysrq-trigger
+sleep 10
