@@ -40,6 +40,11 @@ tests_unit_tcmu_netlink_test_LDADD = $(TCMU_TEST_LDADD)
 tests_unit_tcmu_manager_test_SOURCES = tests/unit/tcmu_manager_test.cc tests/unit/fake_system.h $(TEST_HELPERS)
 tests_unit_tcmu_manager_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
 tests_unit_tcmu_manager_test_LDADD = $(TCMU_TEST_LDADD)
+TESTS += tests/unit/tcmu_alloc_test
+check_PROGRAMS += tests/unit/tcmu_alloc_test
+tests_unit_tcmu_alloc_test_SOURCES = tests/unit/tcmu_alloc_test.cc bench/null_device.h
+tests_unit_tcmu_alloc_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
+tests_unit_tcmu_alloc_test_LDADD = $(TCMU_TEST_LDADD)
 tests_unit_tcmu_uapi_test_SOURCES = tests/unit/tcmu_uapi_test.c tests/unit/tcmu_uapi_layout.cc
 tests_unit_tcmu_uapi_test_CPPFLAGS = $(AM_CPPFLAGS)
 

@@ -7,6 +7,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libsdbus-c++-dev libsystemd-dev
   clang libclang-rt-14-dev
   dbus-daemon libglib2.0-bin
+  # the real-kernel test VM and what runs inside it
+  qemu-system-x86 busybox-static cpio xz-utils kmod iproute2 targetcli-fb python3-rtslib-fb
+  python3-dbus python3-gi sg3-utils lsscsi fio open-iscsi e2fsprogs xfsprogs util-linux
 )
 missing=()
 for p in "${packages[@]}"; do

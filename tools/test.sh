@@ -49,6 +49,18 @@ if [ $check_rc -ne 0 ] && [ $failed -eq 0 ]; then
   tail -30 check.out
   failed=1
 fi
+
+# The real-kernel scenarios in a Linux 6.12 VM, against the same build.
+echo
+echo "Real-kernel scenarios (tests/vm):"
+"$top"/tests/vm/run-tests.sh "$PWD" | tee vm.out
+vm_line=$(grep -E '^vm: [0-9]+ passed, [0-9]+ failed' vm.out | tail -1)
+vm_passed=$(echo "$vm_line" | sed -n 's/^vm: \([0-9]*\) passed.*/\1/p')
+vm_failed=$(echo "$vm_line" | sed -n 's/^vm: [0-9]* passed, \([0-9]*\) failed.*/\1/p')
+[ -n "$vm_line" ] || { vm_passed=0; vm_failed=1; echo "vm: no result"; }
+passed=$((passed + vm_passed))
+failed=$((failed + vm_failed))
+
 echo
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ] && [ $check_rc -eq 0 ]

@@ -1,93 +1,8 @@
 #!/bin/bash
 # Real-kernel scenarios, run inside the test VM by guest-init.sh. Each writes PASS/FAIL lines to
 # /lunkit-results/results and its output to /lunkit-results/<name>.log.
-R=/lunkit-results
-B=$LUNKIT_BUILD
-SRC=$LUNKIT_SRC
-LUNKITD_LOG=$R/lunkitd.log
-export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 
-# ---- helpers ----
-say() { echo "[$(date +%T)] $*"; }
-expect() {  # expect "what" command...: ends the scenario (a subshell) when the command fails
-  local what=$1
-  shift
-  if ! "$@"; then
-    echo "EXPECTATION FAILED: $what"
-    exit 1
-  fi
-}
-fail_scenario() {
-  echo "EXPECTATION FAILED: $*"
-  exit 1
-}
-scenario() {  # scenario NAME FUNCTION
-  local name=$1 fn=$2
-  if [ "${LUNKIT_ONLY:-all}" != all ] && [[ ",$LUNKIT_ONLY," != *",$name,"* ]]; then return; fi
-  say "scenario $name"
-  # Not inside an `if`: bash ignores set -e in a condition, even in a subshell.
-  ( set -eo pipefail; $fn ) >"$R/$name.log" 2>&1
-  local rc=$?
-  if [ $rc -eq 0 ]; then
-    echo "PASS $name" >>"$R/results"
-  else
-    local why
-    why=$(grep -E 'EXPECTATION FAILED' "$R/$name.log" | tail -1)
-    echo "FAIL $name: ${why:-exit status $rc; last line: $(tail -1 "$R/$name.log")}" >>"$R/results"
-  fi
-  cleanup_targets
-  say "scenario $name done: $(tail -1 "$R/results")"
-}
-
-start_lunkitd() {
-  mkdir -p /tmp/handlers
-  cp "$B"/handlers/.libs/{file,ram,null}.so /tmp/handlers/
-  chmod 755 /tmp/handlers && chmod 644 /tmp/handlers/*.so
-  printf 'log_level = "debug";\nlog_target = "file";\nlog_file = "%s";\n' "$LUNKITD_LOG" > /tmp/lunkit.conf
-  "$B"/daemon/lunkitd --foreground --config /tmp/lunkit.conf --handler-dir /tmp/handlers \
-    >>"$R/lunkitd.stderr" 2>&1 &
-  LUNKITD_PID=$!
-  # Ready when it owns its bus name.
-  for _ in $(seq 1 300); do
-    if gdbus call --system --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
-         --method org.freedesktop.DBus.NameHasOwner org.kernel.TCMUService1 2>/dev/null | grep -q true; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "lunkitd did not come up"; tail -20 "$LUNKITD_LOG"; return 1
-}
-# Whatever a scenario left behind (it may have stopped halfway).
-cleanup_targets() {
-  for m in /mnt/*; do mountpoint -q "$m" && umount -l "$m"; done
-  targetcli clearconfig confirm=True >/dev/null 2>&1 || true
-  pkill -TERM -f daemon/.libs/lunkitd 2>/dev/null || true
-  for _ in $(seq 1 100); do pgrep -f daemon/.libs/lunkitd >/dev/null || break; sleep 0.1; done
-  pkill -KILL -f daemon/.libs/lunkitd 2>/dev/null || true
-  LUNKITD_PID=
-}
-stop_lunkitd() {  # stop_lunkitd [SIGNAL]
-  local sig=${1:-TERM}
-  [ -n "${LUNKITD_PID:-}" ] || return 0
-  kill -"$sig" "$LUNKITD_PID" 2>/dev/null || true
-  wait "$LUNKITD_PID" 2>/dev/null || true
-  LUNKITD_PID=
-}
-# The block device of a SCSI disk whose unit serial (VPD 0x80) is SERIAL, once it appears.
-wait_for_disk() {  # wait_for_disk SERIAL
-  local serial=$1 d
-  for _ in $(seq 1 300); do
-    for d in /sys/block/sd*; do
-      [ -e "$d" ] || continue
-      if sg_inq -p 0x80 "/dev/${d##*/}" 2>/dev/null | grep -q "$serial"; then
-        echo "/dev/${d##*/}"
-        return 0
-      fi
-    done
-    sleep 0.1
-  done
-  return 1
-}
+source "$(dirname "$0")/lib.sh"
 
 # ---- 1. targetcli ----
 s_targetcli() {
@@ -105,7 +20,6 @@ s_targetcli() {
   targetcli /backstores/user:file create name=disk0 size=64M cfgstring=/var/lib/lunkit/disk0.img
   expect "the device is served" grep -q "serving file//var/lib/lunkit/disk0.img" "$LUNKITD_LOG"
   targetcli /backstores/user:file delete disk0
-  stop_lunkitd
 }
 
 # ---- 2. loopback disk ----
@@ -174,10 +88,166 @@ s_loopback() {
   expect "miscompare reported" grep -qi "miscompare" /tmp/caw2.txt
   targetcli /loopback delete naa.5001405000000001
   targetcli /backstores/user:file delete loop0
-  stop_lunkitd
+}
+
+# ---- 3. iSCSI ----
+s_iscsi() {
+  start_lunkitd
+  local iqn=iqn.2003-01.org.linux-iscsi.lunkit:t0
+  truncate -s 128M /var/lib/lunkit/iscsi0.img
+  targetcli /backstores/user:file create name=iscsi0 size=128M cfgstring=/var/lib/lunkit/iscsi0.img wwn=1c5e0d52-1111-4a0e-8c36-000000000003
+  targetcli /iscsi create "$iqn"
+  targetcli "/iscsi/$iqn/tpg1/luns" create /backstores/user:file/iscsi0
+  targetcli "/iscsi/$iqn/tpg1" set attribute generate_node_acls=1 cache_dynamic_acls=1 demo_mode_write_protect=0 authentication=0
+  targetcli ls "/iscsi/$iqn"
+  iscsid
+  iscsiadm -m discovery -t sendtargets -p 127.0.0.1
+  iscsiadm -m node -T "$iqn" -p 127.0.0.1 --login
+  disk=$(wait_for_disk 1c5e0d52-1111-4a0e-8c36-000000000003) || fail_scenario "no iSCSI disk appeared"
+  say "iSCSI disk $disk"
+  fio_verify "$disk" 24M /tmp/fio-iscsi.txt
+  cat /tmp/fio-iscsi.txt
+  expect "fio over iSCSI without errors" grep -q "err= 0" /tmp/fio-iscsi.txt
+  iscsiadm -m node -T "$iqn" -p 127.0.0.1 --logout
+  iscsiadm -m node -T "$iqn" -p 127.0.0.1 -o delete
+  timeout 120 targetcli /iscsi delete "$iqn"
+  timeout 120 targetcli /backstores/user:file delete iscsi0
+  expect "released after the iSCSI target went" grep -q "/iscsi0: released" "$LUNKITD_LOG"
+}
+
+# ---- 4. restart while fio runs ----
+s_restart() {
+  start_lunkitd
+  make_lun restart0 128M 2d6f1e63-2222-4b0e-9c36-000000000004
+  disk=$(wait_for_disk 2d6f1e63-2222-4b0e-9c36-000000000004) || fail_scenario "no disk"
+  dmesg -C
+  fio_verify "$disk" 64M /tmp/fio-restart.txt &
+  local fio=$!
+  wait_for_writes "$disk" 4000
+  say "SIGTERM lunkitd"
+  stop_lunkitd TERM
+  start_lunkitd
+  expect "the device was reattached" grep -q "user_.*/restart0: serving" "$LUNKITD_LOG"
+  wait_for_writes "$disk" 4000
+  say "SIGKILL lunkitd"
+  stop_lunkitd KILL
+  start_lunkitd
+  wait "$fio" || fail_scenario "fio failed across the restarts"
+  cat /tmp/fio-restart.txt
+  expect "fio verify passed with zero errors" grep -q "err= 0" /tmp/fio-restart.txt
+  dmesg | grep -i "${disk##*/}" | tail -20 || true
+  if dmesg | grep -i "${disk##*/}" | grep -qiE "I/O error|critical medium error|print_req_error"; then
+    fail_scenario "the kernel logged I/O errors for ${disk##*/}"
+  fi
+}
+
+# ---- 5. resize ----
+s_resize() {
+  start_lunkitd
+  make_lun grow0 64M 3e7a2f74-3333-4c0e-9c36-000000000005
+  disk=$(wait_for_disk 3e7a2f74-3333-4c0e-9c36-000000000005) || fail_scenario "no disk"
+  expect "64 MiB at first" test "$(cat /sys/block/${disk##*/}/size)" = 131072
+  dir=$(dirname /sys/kernel/config/target/core/user_*/grow0/attrib)
+  truncate -s 128M /var/lib/lunkit/grow0.img
+  echo $((128 << 20)) > "$dir/attrib/dev_size"
+  sg_turs -v "$disk" > /tmp/turs.txt 2>&1 || true
+  cat /tmp/turs.txt
+  expect "the initiator saw CAPACITY DATA HAS CHANGED" grep -qi "capacity data has changed" /tmp/turs.txt
+  echo 1 > "/sys/block/${disk##*/}/device/rescan"
+  expect "the new size after a rescan" test "$(cat /sys/block/${disk##*/}/size)" = 262144
+  dd if=/dev/urandom of=/tmp/tail bs=1M count=1 status=none
+  dd if=/tmp/tail of="$disk" bs=1M seek=120 oflag=direct status=none
+  expect "the grown part is usable" cmp /tmp/tail <(dd if="$disk" bs=1M skip=120 count=1 iflag=direct status=none)
+}
+
+# ---- 6. remove, idle and under I/O ----
+s_remove() {
+  start_lunkitd
+  local wwn=naa.5001405000000006
+  make_lun keep0 64M 4f8b3085-4444-4d0e-9c36-000000000006 $wwn
+  make_lun gone0 64M 4f8b3085-4444-4d0e-9c36-000000000016 $wwn
+  keep=$(wait_for_disk 4f8b3085-4444-4d0e-9c36-000000000006) || fail_scenario "no disk keep0"
+  gone=$(wait_for_disk 4f8b3085-4444-4d0e-9c36-000000000016) || fail_scenario "no disk gone0"
+  # Idle.
+  targetcli "/loopback/$wwn/luns" delete lun1
+  targetcli /backstores/user:file delete gone0
+  expect "lunkitd released it" grep -q "/gone0: released" "$LUNKITD_LOG"
+  # Under I/O: a LUN deleted while fio writes to it.
+  make_lun busy0 64M 4f8b3085-4444-4d0e-9c36-000000000026 $wwn
+  busy=$(wait_for_disk 4f8b3085-4444-4d0e-9c36-000000000026) || fail_scenario "no disk busy0"
+  fio --name=busy --filename="$busy" --rw=randwrite --bs=4k --size=48M --ioengine=libaio --iodepth=16 \
+      --direct=1 --time_based --runtime=60 --output=/tmp/fio-busy.txt &
+  local fio=$!
+  wait_for_writes "$busy" 2000
+  # The LUN whose storage object is busy0 (rtslib names the link by a hash).
+  lun=
+  for l in /sys/kernel/config/target/loopback/$wwn/tpgt_1/lun/lun_*; do
+    for link in "$l"/*; do
+      [ -L "$link" ] && [ "$(basename "$(readlink -f "$link")")" = busy0 ] && lun=${l##*/lun_}
+    done
+  done
+  [ -n "$lun" ] || fail_scenario "cannot find the LUN of busy0"
+  timeout 60 targetcli "/loopback/$wwn/luns" delete "lun$lun"
+  timeout 60 targetcli /backstores/user:file delete busy0
+  wait "$fio" || true
+  expect "the busy device was released" grep -q "/busy0: released" "$LUNKITD_LOG"
+  expect "lunkitd is still running" kill -0 "$LUNKITD_PID"
+  fio_verify "$keep" 16M /tmp/fio-keep.txt
+  expect "the other LUN keeps serving" grep -q "err= 0" /tmp/fio-keep.txt
+}
+
+# ---- 7. save and restore ----
+s_saverestore() {
+  start_lunkitd
+  make_lun saved0 64M 5a9c4196-5555-4e0e-9c36-000000000007 naa.5001405000000007
+  disk=$(wait_for_disk 5a9c4196-5555-4e0e-9c36-000000000007) || fail_scenario "no disk"
+  dd if=/dev/urandom of=/tmp/pattern bs=1M count=4 status=none
+  dd if=/tmp/pattern of="$disk" bs=1M seek=8 oflag=direct status=none
+  targetcli saveconfig
+  targetctl clear
+  expect "cleared: lunkitd released the device" grep -q "/saved0: released" "$LUNKITD_LOG"
+  test ! -b "$disk" || fail_scenario "the disk survived targetctl clear"
+  targetctl restore
+  disk=$(wait_for_disk 5a9c4196-5555-4e0e-9c36-000000000007) || fail_scenario "no disk after restore"
+  expect "data intact after restore" cmp /tmp/pattern <(dd if="$disk" bs=1M skip=8 count=4 iflag=direct status=none)
+}
+
+# ---- 8. no hang without the daemon ----
+raw_backstore() {  # raw_backstore HBA NAME FILE: what targetcli does, straight through configfs
+  local d=/sys/kernel/config/target/core/user_$1/$2
+  mkdir -p "$d"
+  echo -n "dev_size=67108864" > "$d/control"
+  echo -n "dev_config=file/$3" > "$d/control"
+  timeout 20 sh -c "echo -n 1 > $d/enable"
+}
+s_nohang() {
+  truncate -s 64M /var/lib/lunkit/nohang1.img /var/lib/lunkit/nohang2.img
+  start_lunkitd
+  stop_lunkitd TERM
+  local t0=$SECONDS
+  raw_backstore 901 nohang1 /var/lib/lunkit/nohang1.img || fail_scenario "enable after SIGTERM did not return"
+  expect "enable returned within seconds after SIGTERM" test $((SECONDS - t0)) -lt 15
+  timeout 30 targetcli /backstores/user:file create name=nohang3 size=64M cfgstring=/var/lib/lunkit/nohang1.img > /tmp/t.txt 2>&1 || true
+  cat /tmp/t.txt
+  # SIGKILL leaves the kernel waiting for replies: --release-netlink (the unit's ExecStopPost).
+  start_lunkitd
+  stop_lunkitd KILL
+  "$B"/daemon/lunkitd --release-netlink
+  t0=$SECONDS
+  raw_backstore 902 nohang2 /var/lib/lunkit/nohang2.img || fail_scenario "enable after SIGKILL + --release-netlink did not return"
+  expect "enable returned within seconds after SIGKILL" test $((SECONDS - t0)) -lt 15
+  start_lunkitd
+  expect "lunkitd serves what exists" grep -q "user_901/nohang1: serving" "$LUNKITD_LOG"
+  expect "lunkitd serves what exists (2)" grep -q "user_902/nohang2: serving" "$LUNKITD_LOG"
 }
 
 : >"$R/results"
 scenario targetcli s_targetcli
 scenario loopback s_loopback
+scenario iscsi s_iscsi
+scenario restart s_restart
+scenario resize s_resize
+scenario remove s_remove
+scenario saverestore s_saverestore
+scenario nohang s_nohang
 dmesg > "$R/dmesg.log"

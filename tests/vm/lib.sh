@@ -1,0 +1,126 @@
+#!/bin/bash
+# Shared by the guest scripts (scenarios.sh, demo.sh): lunkitd, LUNs and disks inside the test VM.
+R=${LUNKIT_RESULTS:-/lunkit-results}
+B=$LUNKIT_BUILD
+SRC=$LUNKIT_SRC
+LUNKITD_LOG=$R/lunkitd.log
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+
+say() { echo "[$(date +%T)] $*"; }
+expect() {  # expect "what" command...: ends the scenario (a subshell) when the command fails
+  local what=$1
+  shift
+  if ! "$@"; then
+    echo "EXPECTATION FAILED: $what"
+    exit 1
+  fi
+}
+fail_scenario() {
+  echo "EXPECTATION FAILED: $*"
+  exit 1
+}
+scenario() {  # scenario NAME FUNCTION
+  local name=$1 fn=$2
+  if [ "${LUNKIT_ONLY:-all}" != all ] && [[ ",$LUNKIT_ONLY," != *",$name,"* ]]; then return; fi
+  say "scenario $name"
+  # Not inside an `if`: bash ignores set -e in a condition, even in a subshell. A watchdog ends a
+  # scenario that hangs, so one stuck command fails that scenario and not the whole run.
+  ( set -eo pipefail; $fn ) >"$R/$name.log" 2>&1 &
+  local pid=$! limit=${SCENARIO_TIMEOUT:-420}
+  ( sleep "$limit"; echo "EXPECTATION FAILED: still running after ${limit}s" >>"$R/$name.log";
+    pkill -KILL -P "$pid"; kill -KILL "$pid"; pkill -KILL fio; pkill -KILL -f targetcli ) 2>/dev/null &
+  local dog=$!
+  wait "$pid"
+  local rc=$?
+  kill "$dog" 2>/dev/null; wait "$dog" 2>/dev/null
+  if [ $rc -eq 0 ]; then
+    echo "PASS $name" >>"$R/results"
+  else
+    local why
+    why=$(grep -E 'EXPECTATION FAILED' "$R/$name.log" | tail -1)
+    echo "FAIL $name: ${why:-exit status $rc; last line: $(tail -1 "$R/$name.log")}" >>"$R/results"
+  fi
+  cleanup_targets
+  say "scenario $name done: $(tail -1 "$R/results")"
+}
+
+start_lunkitd() {
+  mkdir -p /tmp/handlers
+  cp "$B"/handlers/.libs/{file,ram,null}.so /tmp/handlers/
+  chmod 755 /tmp/handlers && chmod 644 /tmp/handlers/*.so
+  printf 'log_level = "debug";\nlog_target = "file";\nlog_file = "%s";\n' "$LUNKITD_LOG" > /tmp/lunkit.conf
+  "$B"/daemon/lunkitd --foreground --config /tmp/lunkit.conf --handler-dir /tmp/handlers \
+    >>"$R/lunkitd.stderr" 2>&1 &
+  LUNKITD_PID=$!
+  # Ready when it owns its bus name.
+  for _ in $(seq 1 300); do
+    if gdbus call --system --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+         --method org.freedesktop.DBus.NameHasOwner org.kernel.TCMUService1 2>/dev/null | grep -q true; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "lunkitd did not come up"; tail -20 "$LUNKITD_LOG"; return 1
+}
+# Whatever a scenario left behind (it may have stopped halfway).
+# Targets are torn down while lunkitd still serves them: a disk going away sends SYNCHRONIZE
+# CACHE, which would wait out the kernel's command timeout in a ring nobody serves.
+cleanup_targets() {
+  for m in /mnt/*; do mountpoint -q "$m" && umount -l "$m"; done
+  # The scenario ran in a subshell: find its lunkitd by process, not by variable.
+  pgrep -f daemon/.libs/lunkitd >/dev/null || start_lunkitd >/dev/null 2>&1 || true
+  timeout 120 targetcli clearconfig confirm=True >/dev/null 2>&1 || say "cleanup: clearconfig failed" 
+  pkill -TERM -f daemon/.libs/lunkitd 2>/dev/null || true
+  for _ in $(seq 1 100); do pgrep -f daemon/.libs/lunkitd >/dev/null || break; sleep 0.1; done
+  pkill -KILL -f daemon/.libs/lunkitd 2>/dev/null || true
+  LUNKITD_PID=
+}
+stop_lunkitd() {  # stop_lunkitd [SIGNAL]
+  local sig=${1:-TERM}
+  [ -n "${LUNKITD_PID:-}" ] || return 0
+  kill -"$sig" "$LUNKITD_PID" 2>/dev/null || true
+  wait "$LUNKITD_PID" 2>/dev/null || true
+  LUNKITD_PID=
+}
+# The block device of a SCSI disk whose unit serial (VPD 0x80) is SERIAL, once it appears.
+wait_for_disk() {  # wait_for_disk SERIAL
+  local serial=$1 d
+  for _ in $(seq 1 300); do
+    for d in /sys/block/sd*; do
+      [ -e "$d" ] || continue
+      if sg_inq -p 0x80 "/dev/${d##*/}" 2>/dev/null | grep -q "$serial"; then
+        echo "/dev/${d##*/}"
+        return 0
+      fi
+    done
+    sleep 0.1
+  done
+  return 1
+}
+
+# A user:file LUN on a loopback target: make_lun NAME SIZE SERIAL [LUN_WWN]
+make_lun() {
+  local name=$1 size=$2 serial=$3 wwn=${4:-naa.5001405000000002}
+  truncate -s "$size" "/var/lib/lunkit/$name.img"
+  targetcli /backstores/user:file create name="$name" size="$size" cfgstring="/var/lib/lunkit/$name.img" wwn="$serial"
+  [ -d "/sys/kernel/config/target/loopback/$wwn" ] || targetcli /loopback create "$wwn"
+  targetcli "/loopback/$wwn/luns" create "/backstores/user:file/$name"
+}
+# Waits until the disk has completed at least N more writes (sectors written grows).
+wait_for_writes() {  # wait_for_writes DISK COUNT
+  local dev=${1##*/} want=$2 start now
+  start=$(awk '{print $5}' "/sys/block/$dev/stat")
+  for _ in $(seq 1 600); do
+    now=$(awk '{print $5}' "/sys/block/$dev/stat")
+    [ $((now - start)) -ge "$want" ] && return 0
+    sleep 0.1
+  done
+  echo "no progress on $dev"; return 1
+}
+fio_verify() {  # fio_verify DISK SIZE OUTPUT [extra fio args]
+  local disk=$1 size=$2 out=$3
+  shift 3
+  fio --name=verify --filename="$disk" --rw=randwrite --bs=4k --size="$size" --ioengine=libaio \
+      --iodepth=8 --direct=1 --verify=crc32c --do_verify=1 --verify_fatal=1 --output="$out" "$@"
+}
+
