@@ -11,7 +11,7 @@ handlers_liblunkit_handler_la_SOURCES = \
 	handlers/host/worker_pool.cc \
 	handlers/host/worker_pool.h
 handlers_liblunkit_handler_la_CPPFLAGS = $(AM_CPPFLAGS) $(SPDLOG_CFLAGS)
-handlers_liblunkit_handler_la_LIBADD = $(SPDLOG_LIBS) -ldl
+handlers_liblunkit_handler_la_LIBADD = libscsi/liblunkit-scsi.la $(SPDLOG_LIBS) -ldl
 handlers_liblunkit_handler_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0
 pkginclude_HEADERS += include/lunkit/handler.h include/lunkit/handler.hpp
 

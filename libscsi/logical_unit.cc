@@ -113,6 +113,7 @@ void LogicalUnit::submit(Command& cmd) {
     complete_condition(lu, cmd, take_unit_attention(lu));
     return;
   }
+  if (lu.options.raw_command && lu.options.raw_command(lu.options.raw_context, cmd)) return;
   bool unsupported_sa = false;
   const OpcodeInfo* op = find_opcode(cmd.cdb.data(), cmd.cdb_len, &unsupported_sa);
   if (op && !opcode_enabled(lu, *op)) {
@@ -178,6 +179,10 @@ void finish(LuState& lu, Command& cmd) {
   lu.on_complete(lu.completion_context, cmd);
 }
 }  // namespace
+
+void complete_external(Command& cmd) {
+  finish(*cmd.exec.lu, cmd);
+}
 
 void complete_good(LuState& lu, Command& cmd) {
   cmd.status = Status::kGood;

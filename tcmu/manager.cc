@@ -77,10 +77,12 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset) {
     entry->uio = uio;
     entry->manager = this;
     entry->backend = std::move(*backend);
+    entry->factory = factory->second;
     DeviceOptions options;
     options.name = name;
     options.lu.serial_source = &Manager::serial_of;
     options.lu.serial_context = entry.get();
+    factory->second->prepare_options(*entry->backend, options.lu);
     auto dev = Device::attach(handles->doorbell.get(), handles->map.get(), uio.map_size,
                               *entry->backend, std::move(options));
     if (!dev) return Error{name + ": " + dev.error()};
@@ -171,14 +173,18 @@ int32_t Manager::handle(const NetlinkEvent& e) {
         spdlog::error("RECONFIG_DEVICE {}: not a device lunkit serves", *e.device);
         return -ENODEV;
       }
-      Device& dev = *it->second->device;
-      if (e.dev_cfg) {
-        spdlog::error("{}: changing the cfgstring of a running device is not supported",
-                      dev.name());
-        return -EOPNOTSUPP;
+      Entry& entry = *it->second;
+      Device& dev = *entry.device;
+      // The backend first: a size or cfgstring it cannot follow is refused and nothing changes.
+      int rc = entry.factory->reconfigure(*entry.backend, e.dev_size.value_or(0),
+                                          e.dev_cfg ? e.dev_cfg->c_str() : nullptr,
+                                          e.write_cache ? *e.write_cache : -1);
+      if (rc < 0) {
+        spdlog::error("{}: the handler refused the change: {}", dev.name(), std::strerror(-rc));
+        return rc;
       }
       if (e.dev_size) {
-        uint32_t block = it->second->backend->info().logical_block_size;
+        uint32_t block = entry.backend->info().logical_block_size;
         uint64_t blocks = *e.dev_size / block;
         spdlog::info("{}: size now {} bytes", dev.name(), *e.dev_size);
         dev.post([&dev, blocks] { dev.logical_unit().set_capacity(blocks); });

@@ -2,6 +2,7 @@
 // kernel's netlink events, and letting them go at shutdown.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -24,6 +25,20 @@ class BackendFactory {
   virtual ~BackendFactory() = default;
   virtual Result<std::unique_ptr<BlockDevice>> open(const UioDevice& uio,
                                                     const DeviceAttributes& attributes) = 0;
+  // Before the device is attached: the backend may adjust its logical unit's options.
+  virtual void prepare_options(BlockDevice& backend, scsi::LogicalUnitOptions& options) {
+    (void)backend;
+    (void)options;
+  }
+  // The kernel changed the device (netlink RECONFIG_DEVICE): new size in bytes (0: unchanged),
+  // new cfgstring (null: unchanged), write cache (-1: unchanged). Returns 0 or -errno; on an
+  // error nothing changes. Default: size and cfgstring changes are refused.
+  virtual int reconfigure(BlockDevice& backend, uint64_t new_size, const char* new_cfgstring,
+                          int write_cache) {
+    (void)backend;
+    (void)write_cache;
+    return (new_size || new_cfgstring) ? -EOPNOTSUPP : 0;
+  }
   // The device is attached: `loop` is the event loop its commands run on.
   virtual void on_attached(BlockDevice& backend, IoLoop& loop) {
     (void)backend;
@@ -70,6 +85,7 @@ class Manager {
  private:
   struct Entry {
     UioDevice uio;
+    BackendFactory* factory = nullptr;
     std::unique_ptr<BlockDevice> backend;
     std::unique_ptr<Device> device;
     Manager* manager = nullptr;

@@ -119,6 +119,7 @@ class FileDevice : public lunkit::HandlerDevice {
       return nullptr;
     }
     std::unique_ptr<FileDevice> d(new FileDevice(dev, fd));
+    d->path_ = o.path;
     struct stat st;
     fstat(fd, &st);
     uint64_t size = static_cast<uint64_t>(st.st_size);
@@ -149,6 +150,23 @@ class FileDevice : public lunkit::HandlerDevice {
   }
 
   ~FileDevice() override { ::close(fd_); }
+
+  // A new LUN size must already be the file's size: lunkit never resizes someone's file.
+  int reconfig(uint64_t new_size, const char* new_cfgstring, int) override {
+    if (new_cfgstring) return -EOPNOTSUPP;
+    if (!new_size) return 0;
+    struct stat st;
+    if (fstat(fd_, &st) != 0) return -errno;
+    uint64_t size = static_cast<uint64_t>(st.st_size);
+    if (S_ISBLK(st.st_mode)) ioctl(fd_, BLKGETSIZE64, &size);
+    if (size != new_size) {
+      lunkit_log(dev_, 0, "%s is %llu bytes; make it %llu bytes before resizing the LUN",
+                 path_.c_str(), static_cast<unsigned long long>(size),
+                 static_cast<unsigned long long>(new_size));
+      return -EINVAL;
+    }
+    return 0;
+  }
 
   void read(lunkit_io* io, std::span<const iovec> iov, uint64_t offset, uint64_t length) override {
     if (io_uring_sqe* sqe = start(io, length)) {
@@ -237,6 +255,7 @@ class FileDevice : public lunkit::HandlerDevice {
   lunkit_device* dev_;
   int fd_;
   bool can_punch_ = false;
+  std::string path_;
 };
 
 static_assert(sizeof(FileIo) <= LUNKIT_IO_PRIVATE_MAX);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -195,6 +196,27 @@ void PluginBlockDevice::io_complete(BlockRequest& r, int result) {
   r.complete(result < 0 ? result : 0);
 }
 
+void PluginBlockDevice::install_raw_hook(scsi::LogicalUnitOptions& options) {
+  if (!plugin_.callback(&lunkit_handler::handle_cmd)) return;
+  options.raw_command = &PluginBlockDevice::raw_command;
+  options.raw_context = this;
+}
+
+bool PluginBlockDevice::raw_command(void* context, scsi::Command& cmd) {
+  auto* d = static_cast<PluginBlockDevice*>(context);
+  auto fn = d->plugin_.callback(&lunkit_handler::handle_cmd);
+  return fn(d->handle_, reinterpret_cast<lunkit_cmd*>(&cmd)) == LUNKIT_CMD_ACCEPTED;
+}
+
+int PluginBlockDevice::reconfigure(uint64_t new_size, const char* new_cfgstring, int write_cache) {
+  if (auto fn = plugin_.callback(&lunkit_handler::reconfig)) {
+    int rc = fn(handle_, new_size, new_cfgstring, write_cache);
+    if (rc == 0 && new_size) info_.num_blocks = new_size / info_.logical_block_size;
+    return rc;
+  }
+  return (new_size || new_cfgstring) ? -EOPNOTSUPP : 0;
+}
+
 void PluginBlockDevice::read(BlockRequest& r) {
   dispatch(r, kRead);
 }
@@ -245,6 +267,37 @@ __attribute__((visibility("default"))) int lunkit_io_add_extent(lunkit_io* io, u
   if (r.extent_count >= r.extents.size()) return -1;
   r.extents[r.extent_count++] = lunkit::BlockExtent{offset, length, deallocated != 0};
   return 0;
+}
+
+__attribute__((visibility("default"))) const uint8_t* lunkit_cmd_cdb(lunkit_cmd* cmd,
+                                                                     size_t* cdb_len) {
+  auto& c = *reinterpret_cast<lunkit::scsi::Command*>(cmd);
+  if (cdb_len) *cdb_len = std::min<size_t>(c.cdb_len, c.cdb.size());
+  return c.cdb.data();
+}
+
+__attribute__((visibility("default"))) const iovec* lunkit_cmd_data(lunkit_cmd* cmd, int* iovcnt,
+                                                                    size_t* length) {
+  auto& c = *reinterpret_cast<lunkit::scsi::Command*>(cmd);
+  if (iovcnt) *iovcnt = static_cast<int>(c.iov.size());
+  if (length) *length = c.data_len;
+  return c.iov.data();
+}
+
+__attribute__((visibility("default"))) void lunkit_cmd_complete(lunkit_cmd* cmd, uint8_t status,
+                                                                const uint8_t* sense,
+                                                                size_t sense_len,
+                                                                size_t data_in_len) {
+  auto& c = *reinterpret_cast<lunkit::scsi::Command*>(cmd);
+  c.status = static_cast<lunkit::scsi::Status>(status);
+  c.sense_len = 0;
+  if (sense && sense_len) {
+    c.sense_len = static_cast<uint8_t>(std::min(sense_len, c.sense.size()));
+    std::memcpy(c.sense.data(), sense, c.sense_len);
+  }
+  c.data_in_len = static_cast<uint32_t>(std::min(data_in_len, c.data_len));
+  c.data_in = c.data_in_len > 0;
+  lunkit::scsi::complete_external(c);
 }
 
 __attribute__((visibility("default"))) io_uring_sqe* lunkit_get_sqe(

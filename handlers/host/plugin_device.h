@@ -10,6 +10,7 @@
 #include "handlers/host/worker_pool.h"
 #include "lunkit/block_device.h"
 #include "lunkit/result.h"
+#include "lunkit/scsi/logical_unit.h"
 
 // The handle a plugin sees for one device.
 struct lunkit_device {
@@ -47,6 +48,11 @@ class PluginBlockDevice : public BlockDevice {
   void compare_and_write(BlockRequest& r) override;
   void block_status(BlockRequest& r) override;
 
+  // Lets the handler's handle_cmd() see each command first (when it has one).
+  void install_raw_hook(scsi::LogicalUnitOptions& options);
+  // The handler's reconfig(), or its default: size and cfgstring changes refused.
+  int reconfigure(uint64_t new_size, const char* new_cfgstring, int write_cache);
+
   // Called by lunkit_io_complete(): finishes the request or continues an emulation.
   static void io_complete(BlockRequest& r, int result);
 
@@ -54,6 +60,7 @@ class PluginBlockDevice : public BlockDevice {
   PluginBlockDevice(const Plugin& plugin, WorkerPool* pool) : plugin_(plugin), pool_(pool) {}
   void dispatch(BlockRequest& r, uint64_t op);
   static void call(BlockRequest& r);
+  static bool raw_command(void* context, scsi::Command& cmd);
   void next_zero_chunk(BlockRequest& r);
 
   const Plugin& plugin_;

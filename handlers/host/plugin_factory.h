@@ -26,6 +26,16 @@ class PluginFactory : public tcmu::BackendFactory {
     return std::unique_ptr<BlockDevice>(std::move(*dev));
   }
 
+  void prepare_options(BlockDevice& backend, scsi::LogicalUnitOptions& options) override {
+    static_cast<PluginBlockDevice&>(backend).install_raw_hook(options);
+  }
+
+  int reconfigure(BlockDevice& backend, uint64_t new_size, const char* new_cfgstring,
+                  int write_cache) override {
+    return static_cast<PluginBlockDevice&>(backend).reconfigure(new_size, new_cfgstring,
+                                                                write_cache);
+  }
+
   void on_attached(BlockDevice& backend, IoLoop& loop) override {
     static_cast<PluginBlockDevice&>(backend).bind_loop(&loop);
   }

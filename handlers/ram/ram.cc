@@ -50,6 +50,13 @@ class RamDevice : public lunkit::HandlerDevice {
     lunkit_io_complete(io, 0);
   }
 
+  // Growing adds empty chunks; shrinking gives the memory past the new end back.
+  int reconfig(uint64_t new_size, const char* new_cfgstring, int) override {
+    if (new_cfgstring) return -EOPNOTSUPP;
+    if (new_size) chunks_.resize((new_size + kChunk - 1) / kChunk);
+    return 0;
+  }
+
   void unmap(lunkit_io* io, uint64_t offset, uint64_t length) override {
     zero(offset, length);
     lunkit_io_complete(io, 0);

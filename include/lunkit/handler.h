@@ -74,6 +74,7 @@ struct lunkit_device_info {
 
 struct lunkit_device; /* one open device, owned by lunkit */
 struct lunkit_io;     /* one request: the completion token */
+struct lunkit_cmd;    /* one SCSI command offered to handle_cmd() */
 
 /* One extent of a block_status() answer. */
 struct lunkit_extent {
@@ -110,9 +111,10 @@ struct lunkit_handler {
   void (*close)(void* handle);
 
   /* Optional. The kernel changed the device: new_size (bytes, 0: unchanged), new cfgstring
-   * (NULL: unchanged), write cache (-1: unchanged, 0 off, 1 on). Returns 0 or -errno.
-   * Default: a size change is accepted when the handler needs nothing for it; a cfgstring change
-   * is refused with -EOPNOTSUPP. */
+   * (NULL: unchanged), write cache (-1: unchanged, 0 off, 1 on). Returns 0 or -errno; an error
+   * reaches the configfs write that asked for the change, and lunkit leaves the LUN as it was.
+   * Default: size and cfgstring changes are refused with -EOPNOTSUPP; a write-cache change is
+   * accepted (lunkit reports it to the initiator and FUA-writes when the cache is off). */
   int (*reconfig)(void* handle, uint64_t new_size, const char* new_cfgstring, int write_cache);
 
   /* Required I/O. Offsets and lengths are bytes, multiples of the block size, inside the device.
@@ -136,7 +138,17 @@ struct lunkit_handler {
   /* Optional. Reports extents from `offset` with lunkit_io_add_extent() (the first one starting at
    * `offset`), then completes. Default: everything is reported mapped. */
   void (*block_status)(void* handle, struct lunkit_io* io, uint64_t offset, uint64_t length);
+
+  /* Optional. Sees every SCSI command before lunkit's SPC/SBC emulation, on the device's loop
+   * thread (it must not block). Returns LUNKIT_CMD_DECLINED and lunkit executes the command, or
+   * LUNKIT_CMD_ACCEPTED and the handler answers it with lunkit_cmd_complete() exactly once, from
+   * any thread. For what lunkit's emulation does not describe: vendor commands, other device
+   * types. Default: lunkit executes every command. */
+  int (*handle_cmd)(void* handle, struct lunkit_cmd* cmd);
 };
+
+#define LUNKIT_CMD_DECLINED 0
+#define LUNKIT_CMD_ACCEPTED 1
 
 /* ---- Functions lunkit provides to handlers ---- */
 
@@ -148,6 +160,14 @@ void* lunkit_io_private(struct lunkit_io* io);
 void lunkit_io_set_miscompare(struct lunkit_io* io, uint64_t offset);
 /* block_status: adds one extent; returns -1 when no more fit (complete then). */
 int lunkit_io_add_extent(struct lunkit_io* io, uint64_t offset, uint64_t length, int deallocated);
+
+/* handle_cmd(): the command's CDB and data buffer (Data-Out to read, or Data-In to fill). */
+const uint8_t* lunkit_cmd_cdb(struct lunkit_cmd* cmd, size_t* cdb_len);
+const struct iovec* lunkit_cmd_data(struct lunkit_cmd* cmd, int* iovcnt, size_t* length);
+/* Answers an accepted command: SAM status (0 GOOD, 2 CHECK CONDITION, 8 BUSY, ...), sense data
+ * for CHECK CONDITION (at most 96 bytes), and how many bytes of Data-In were filled. */
+void lunkit_cmd_complete(struct lunkit_cmd* cmd, uint8_t status, const uint8_t* sense,
+                         size_t sense_len, size_t data_in_len);
 
 /* NONBLOCKING handlers: an SQE on the device loop's io_uring. lunkit submits it at the end of
  * the loop iteration; when it completes, `completion->done(completion, cqe->res)` runs on the

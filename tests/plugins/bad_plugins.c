@@ -2,7 +2,7 @@
 #include <lunkit/handler.h>
 #include <stddef.h>
 
-#if BAD_KIND != 6
+#if BAD_KIND != 6 && BAD_KIND != 7
 
 static void *p_open(struct lunkit_device *d, const char *c, struct lunkit_device_info *i, char *r,
                     size_t n) {
@@ -91,5 +91,52 @@ static void b_write(void *h, struct lunkit_io *io, const struct iovec *v, int n,
 static struct lunkit_handler h = {.subtype = "blockingmem", .thread_model = LUNKIT_THREAD_BLOCKING,
                                   .open = b_open, .close = b_close, .read = b_read,
                                   .write = b_write};
+LUNKIT_REGISTER_HANDLER(h)
+#endif
+
+#if BAD_KIND == 7 /* not broken: answers vendor commands itself (handle_cmd), declines the rest */
+#include <string.h>
+static unsigned char disk[1 << 20];
+static void *r_open(struct lunkit_device *d, const char *c, struct lunkit_device_info *i, char *r,
+                    size_t n) {
+  (void)d, (void)c, (void)r, (void)n;
+  i->size = sizeof disk;
+  return disk;
+}
+static void r_close(void *h) { (void)h; }
+static void r_read(void *h, struct lunkit_io *io, const struct iovec *v, int n, uint64_t o,
+                   uint64_t l) {
+  (void)h, (void)l;
+  for (int i = 0; i < n; o += v[i].iov_len, i++) memcpy(v[i].iov_base, disk + o, v[i].iov_len);
+  lunkit_io_complete(io, 0);
+}
+static void r_write(void *h, struct lunkit_io *io, const struct iovec *v, int n, uint64_t o,
+                    uint64_t l, uint32_t f) {
+  (void)h, (void)l, (void)f;
+  for (int i = 0; i < n; o += v[i].iov_len, i++) memcpy(disk + o, v[i].iov_base, v[i].iov_len);
+  lunkit_io_complete(io, 0);
+}
+static int r_handle_cmd(void *h, struct lunkit_cmd *cmd) {
+  (void)h;
+  size_t len;
+  const uint8_t *cdb = lunkit_cmd_cdb(cmd, &len);
+  if (cdb[0] == 0xC0) { /* vendor read: 4 bytes of Data-In */
+    int n;
+    size_t room;
+    const struct iovec *v = lunkit_cmd_data(cmd, &n, &room);
+    if (n < 1 || room < 4) return LUNKIT_CMD_DECLINED;
+    memcpy(v[0].iov_base, "RAW!", 4);
+    lunkit_cmd_complete(cmd, 0, NULL, 0, 4);
+    return LUNKIT_CMD_ACCEPTED;
+  }
+  if (cdb[0] == 0xC1) { /* vendor command answered with its own sense */
+    static const uint8_t sense[18] = {0x70, 0, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x55, 0x01};
+    lunkit_cmd_complete(cmd, 2, sense, sizeof sense, 0);
+    return LUNKIT_CMD_ACCEPTED;
+  }
+  return LUNKIT_CMD_DECLINED;
+}
+static struct lunkit_handler h = {.subtype = "rawdev", .open = r_open, .close = r_close,
+                                  .read = r_read, .write = r_write, .handle_cmd = r_handle_cmd};
 LUNKIT_REGISTER_HANDLER(h)
 #endif

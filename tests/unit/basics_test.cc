@@ -218,3 +218,42 @@ TEST(Capacity, LargeDeviceAndPhysicalBlockExponent) {
 
 }  // namespace
 }  // namespace lunkit::test
+
+namespace lunkit::test {
+namespace {
+
+// A transport-supplied raw hook takes vendor opcode 0xC0 and finishes it itself, later.
+scsi::Command* g_taken = nullptr;
+bool take_c0(void*, scsi::Command& cmd) {
+  if (cmd.cdb[0] != 0xC0) return false;
+  g_taken = &cmd;
+  return true;
+}
+
+class RawHook : public LuTest {
+ protected:
+  static scsi::LogicalUnitOptions opts() {
+    scsi::LogicalUnitOptions o;
+    o.raw_command = take_c0;
+    return o;
+  }
+  RawHook() : LuTest(default_info(), opts()) {}
+};
+
+TEST_F(RawHook, TakesItsCommandsAfterUnitAttentionsAndCompletesThemOnce) {
+  g_taken = nullptr;
+  auto& ua = run(Cdb(0xC0), {}, 16, 10);
+  EXPECT_SENSE(ua, 0x06, 0x29, 0x00);
+  EXPECT_EQ(g_taken, nullptr) << "a pending unit attention is reported first";
+  auto& tc = submit(Cdb(0xC0), {}, 16, 10);
+  ASSERT_EQ(g_taken, &tc.cmd);
+  EXPECT_EQ(tc.completions, 0);
+  tc.cmd.status = scsi::Status::kGood;
+  tc.cmd.data_in_len = 3;
+  scsi::complete_external(tc.cmd);
+  EXPECT_EQ(tc.completions, 1);
+  EXPECT_GOOD(run(Cdb(0x00))) << "other commands still go to libscsi";
+}
+
+}  // namespace
+}  // namespace lunkit::test

@@ -59,8 +59,10 @@ class Rig {
       return;
     }
     backend_ = std::move(*dev);
+    tcmu::DeviceOptions options{.name = params.name, .lu = {}};
+    backend_->install_raw_hook(options.lu);
     auto d = tcmu::Device::attach(emu_.doorbell_fd(), emu_.map_fd(), emu_.map_size(), *backend_,
-                                  tcmu::DeviceOptions{.name = params.name, .lu = {}});
+                                  std::move(options));
     EXPECT_TRUE(d.ok()) << d.error();
     device_ = std::move(*d);
     backend_->bind_loop(device_.get());
@@ -293,6 +295,53 @@ TEST_F(FileHandler, AFullFileSystemIsSpaceAllocationFailed) {
     EXPECT_EQ(last.ascq(), 0x07);
   }
   umount2(mnt.c_str(), MNT_DETACH);
+}
+
+TEST(RawHandler, AnswersItsOwnCommandsAndDeclinesTheRest) {
+  Rig rig(test::bad_plugin_dir(), "rawdev.so", params(""));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  Outcome vendor = rig.run({0xC0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, {}, 64);
+  EXPECT_EQ(vendor.status, 0);
+  EXPECT_EQ(vendor.data, (Bytes{'R', 'A', 'W', '!'})) << "READ_LEN carries the 4 bytes";
+  Outcome own = rig.run({0xC1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+  EXPECT_EQ(own.status, 2);
+  EXPECT_EQ(own.asc(), 0x55);
+  EXPECT_EQ(own.ascq(), 0x01);
+  Bytes data = pattern(4096, 9);
+  EXPECT_EQ(rig.run(cdb10(0x2A, 16, 8), data).status, 0) << "declined: lunkit executes it";
+  EXPECT_EQ(rig.run(cdb10(0x28, 16, 8), {}, 4096).data, data);
+  Outcome other = rig.run({0xC2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+  EXPECT_EQ(other.asc(), 0x20) << "declined vendor command: INVALID COMMAND OPERATION CODE";
+}
+
+TEST_F(FileHandler, ResizeNeedsTheFileToHaveTheNewSize) {
+  make_file(4 << 20);
+  Rig rig(test::handler_build_dir(), "file.so", params(path));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  EXPECT_EQ(rig.backend().reconfigure(8 << 20, nullptr, -1), -EINVAL);
+  EXPECT_EQ(std::filesystem::file_size(path), 4u << 20) << "never resized by lunkit";
+  ASSERT_EQ(truncate(path.c_str(), 8 << 20), 0);
+  EXPECT_EQ(rig.backend().reconfigure(8 << 20, nullptr, -1), 0);
+  EXPECT_EQ(rig.backend().info().num_blocks, (8u << 20) / 512);
+  EXPECT_EQ(rig.backend().reconfigure(0, "file//other", -1), -EOPNOTSUPP);
+}
+
+TEST(RamHandler, GrowsAndShrinks) {
+  Rig rig(test::handler_build_dir(), "ram.so", params("", 1 << 20));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  EXPECT_EQ(rig.backend().reconfigure(4 << 20, nullptr, -1), 0);
+  rig.device().post([&] { rig.device().logical_unit().set_capacity((4 << 20) / 512); });
+  rig.run({0, 0, 0, 0, 0, 0});  // the capacity unit attention
+  Bytes data = pattern(4096, 2);
+  EXPECT_EQ(rig.run(cdb10(0x2A, 8000, 8), data).status, 0) << "past the old end";
+  EXPECT_EQ(rig.run(cdb10(0x28, 8000, 8), {}, 4096).data, data);
+}
+
+TEST(NullHandler, RefusesResizeByDefault) {
+  Rig rig(test::handler_build_dir(), "null.so", params(""));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  EXPECT_EQ(rig.backend().reconfigure(8 << 20, nullptr, -1), -EOPNOTSUPP);
+  EXPECT_EQ(rig.backend().reconfigure(0, nullptr, 0), 0) << "write cache changes are fine";
 }
 
 TEST(BlockingHandler, RunsOnTheWorkerPool) {

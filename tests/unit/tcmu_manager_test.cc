@@ -27,7 +27,12 @@ class RamBackends : public BackendFactory {
     opened++;
     return std::unique_ptr<BlockDevice>(new test::RamDevice(info));
   }
+  int reconfigure(BlockDevice&, uint64_t new_size, const char*, int) override {
+    if (refuse_resize && new_size) return -EINVAL;
+    return 0;
+  }
   int opened = 0;
+  bool refuse_resize = false;
 };
 
 struct Reply {
@@ -193,12 +198,26 @@ TEST_F(ManagerTest, NetlinkAddReconfigRemove) {
   NetlinkEvent cfg = event(genl::kReconfigDevice, 5, "tcm-user/2/lun5/ram/");
   cfg.dev_cfg = "ram/other";
   deliver(cfg);
-  EXPECT_EQ(replies.back().status, -EOPNOTSUPP);
+  EXPECT_EQ(replies.back().status, 0) << "this test backend accepts everything";
 
   deliver(event(genl::kRemovedDevice, 5, "tcm-user/2/lun5/ram/"));
   EXPECT_EQ(replies.back().cmd, genl::kRemovedDeviceDone);
   EXPECT_EQ(replies.back().status, 0);
   EXPECT_EQ(manager->size(), 0u);
+}
+
+TEST_F(ManagerTest, AResizeTheHandlerRefusesChangesNothing) {
+  RingEmulator& emu = add(5, 2, "lun5", "ram/");
+  deliver(event(genl::kAddedDevice, 5, "tcm-user/2/lun5/ram/"));
+  command(emu, {0, 0, 0, 0, 0, 0}, 0, 1);
+  backends.refuse_resize = true;
+  NetlinkEvent grow = event(genl::kReconfigDevice, 5, "tcm-user/2/lun5/ram/");
+  grow.dev_size = 8 << 20;
+  deliver(grow);
+  EXPECT_EQ(replies.back().status, -EINVAL) << "the configfs write fails";
+  auto cap = command(emu, {0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 8, 2);
+  EXPECT_EQ(cap.status, 0) << "no unit attention";
+  EXPECT_EQ(cap.data, (std::vector<uint8_t>{0, 0, 0x1F, 0xFF, 0, 0, 2, 0})) << "still 4 MiB";
 }
 
 TEST_F(ManagerTest, EventsLunkitCannotServeAreAnsweredWithErrors) {

@@ -14,9 +14,8 @@ for arg in $(cat /proc/cmdline); do
 done
 exec >/lunkit-results/guest.log 2>&1
 ln -sf /proc/self/fd /dev/fd; ln -sf fd/0 /dev/stdin; ln -sf fd/1 /dev/stdout; ln -sf fd/2 /dev/stderr
+# /tmp stays as the host's (under the writable overlay): the checkout may live there.
 mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
-mount -t tmpfs tmpfs /var/tmp
 mkdir -p /lib/modules
 mount --bind "$kernel_dir/lib/modules" /lib/modules
 modprobe configfs && mount -t configfs configfs /sys/kernel/config

@@ -30,12 +30,20 @@ struct LogicalUnitOptions {
   // learns it only after the device is enabled). Empty result: the device's serial is used.
   std::string (*serial_source)(void* context) = nullptr;
   void* serial_context = nullptr;
+  // Sees each command first (after a pending unit attention is reported): returns true when it
+  // takes the command, which it then finishes with complete_external().
+  bool (*raw_command)(void* context, Command& command) = nullptr;
+  void* raw_context = nullptr;
   uint8_t max_compare_and_write_blocks = 32;
   uint32_t max_write_same_blocks = 0x10000;
   uint32_t max_unmap_descriptors = 64;
 };
 
 struct LuState;
+
+// Finishes a command taken by LogicalUnitOptions::raw_command, whose status, sense and data_in_len
+// the taker has set: the transport's completion runs, exactly as for commands libscsi executes.
+void complete_external(Command& command);
 
 class LogicalUnit {
  public:
