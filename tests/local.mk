@@ -42,7 +42,8 @@ tests_unit_tcmu_manager_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
 tests_unit_tcmu_manager_test_LDADD = $(TCMU_TEST_LDADD)
 TESTS += tests/unit/tcmu_alloc_test
 check_PROGRAMS += tests/unit/tcmu_alloc_test
-tests_unit_tcmu_alloc_test_SOURCES = tests/unit/tcmu_alloc_test.cc bench/null_device.h
+tests_unit_tcmu_alloc_test_SOURCES = tests/unit/tcmu_alloc_test.cc tests/unit/count_allocations.h \
+	bench/null_device.h
 tests_unit_tcmu_alloc_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
 tests_unit_tcmu_alloc_test_LDADD = $(TCMU_TEST_LDADD)
 tests_unit_tcmu_uapi_test_SOURCES = tests/unit/tcmu_uapi_test.c tests/unit/tcmu_uapi_layout.cc
@@ -92,7 +93,7 @@ tests_unit_robustness_test_SOURCES = tests/unit/robustness_test.cc $(TEST_HELPER
 tests_unit_robustness_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
 tests_unit_robustness_test_LDADD = $(LIBSCSI_TEST_LDADD)
 
-tests_unit_alloc_test_SOURCES = tests/unit/alloc_test.cc
+tests_unit_alloc_test_SOURCES = tests/unit/alloc_test.cc tests/unit/count_allocations.h bench/null_device.h
 tests_unit_alloc_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
 tests_unit_alloc_test_LDADD = $(LIBSCSI_TEST_LDADD)
 

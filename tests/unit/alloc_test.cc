@@ -7,57 +7,15 @@
 #include <new>
 #include <vector>
 
+#include "bench/null_device.h"
 #include "lunkit/scsi/logical_unit.h"
 
-// The replacement operators below pair malloc with free on purpose.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-namespace {
-std::atomic<long> g_allocations{0};
-}
-
-void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-  return operator new(n);
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
+#include "tests/unit/count_allocations.h"
 
 namespace lunkit {
 namespace {
 
-class NullDevice : public BlockDevice {
- public:
-  NullDevice() {
-    info_.num_blocks = 1 << 20;
-    info_.logical_block_size = 512;
-    info_.physical_block_size = 4096;
-    info_.write_cache = true;
-  }
-  const DeviceInfo& info() const override { return info_; }
-  void read(BlockRequest& r) override { r.complete(0); }
-  void write(BlockRequest& r) override { r.complete(0); }
-  void flush(BlockRequest& r) override { r.complete(0); }
-  void unmap(BlockRequest& r) override { r.complete(0); }
-  void write_zeroes(BlockRequest& r) override { r.complete(0); }
-
- private:
-  DeviceInfo info_;
-};
+using bench::NullDevice;
 
 void done(void* ctx, scsi::Command&) {
   ++*static_cast<int*>(ctx);
