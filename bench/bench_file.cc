@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/collecting_reporter.h"
 #include "handlers/host/plugin.h"
 #include "handlers/host/plugin_device.h"
 #include "tcmu/device.h"
@@ -152,43 +153,24 @@ BENCHMARK(BM_PreadPwrite)->Arg(0)->Arg(1)->UseRealTime();
 BENCHMARK(BM_IoUringDirect)->Arg(0)->Arg(1)->UseRealTime();
 BENCHMARK(BM_LunkitFileHandler)->Arg(0)->Arg(1)->UseRealTime();
 
-class Summary : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) {
-      auto it = r.counters.find("items_per_second");
-      if (it != r.counters.end()) rate_[r.benchmark_name()] = it->second.value;
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-  void print() {
-    std::printf("\n4 KiB random I/O on a 64 MiB file (IOPS; ratio = lunkit / baseline):\n");
-    for (const char* rw : {"0", "1"}) {
-      std::string suffix = std::string("/") + rw + "/real_time";
-      double lunkit = rate_["BM_LunkitFileHandler" + suffix];
-      double uring = rate_["BM_IoUringDirect" + suffix];
-      double pread = rate_["BM_PreadPwrite" + suffix];
-      std::printf(
-          "  %-5s lunkit TCMU path %9.0f | io_uring QD32 %9.0f (ratio %.2f) | %s %9.0f (ratio "
-          "%.2f)\n",
-          rw[0] == '0' ? "read" : "write", lunkit, uring, uring ? lunkit / uring : 0,
-          rw[0] == '0' ? "pread " : "pwrite", pread, pread ? lunkit / pread : 0);
-    }
-  }
-
- private:
-  std::map<std::string, double> rate_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  Summary s;
-  benchmark::RunSpecifiedBenchmarks(&s);
-  s.print();
+  int rc =
+      lunkit::bench::run_benchmarks(argc, argv, [](const lunkit::bench::CollectingReporter& r) {
+        std::printf("\n4 KiB random I/O on a 64 MiB file (IOPS; ratio = lunkit / baseline):\n");
+        for (const char* rw : {"0", "1"}) {
+          std::string suffix = std::string("/") + rw + "/real_time";
+          double lunkit = r.get("BM_LunkitFileHandler" + suffix).items_per_second;
+          double uring = r.get("BM_IoUringDirect" + suffix).items_per_second;
+          double pread = r.get("BM_PreadPwrite" + suffix).items_per_second;
+          std::printf(
+              "  %-5s lunkit TCMU path %9.0f | io_uring QD32 %9.0f (ratio %.2f) | %s %9.0f (ratio "
+              "%.2f)\n",
+              rw[0] == '0' ? "read" : "write", lunkit, uring, uring ? lunkit / uring : 0,
+              rw[0] == '0' ? "pread " : "pwrite", pread, pread ? lunkit / pread : 0);
+        }
+      });
   unlink(file_path().c_str());
-  benchmark::Shutdown();
-  return 0;
+  return rc;
 }

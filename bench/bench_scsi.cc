@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/collecting_reporter.h"
 #include "bench/null_device.h"
 #include "lunkit/scsi/logical_unit.h"
 
@@ -95,38 +96,16 @@ BENCHMARK(BM_DirectDeviceRead4k);
 BENCHMARK(BM_ScsiRead4k);
 BENCHMARK(BM_ScsiWrite4k);
 
-class SummaryReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) ns_[r.benchmark_name()] = r.GetAdjustedRealTime();
-    ConsoleReporter::ReportRuns(runs);
-  }
-  void print_summary() const {
-    auto get = [&](const std::string& n) {
-      auto it = ns_.find(n);
-      return it == ns_.end() ? 0.0 : it->second;
-    };
-    double base = get("BM_DirectDeviceRead4k");
-    std::printf("\nlibscsi 4 KiB hot path (device completes inline):\n");
-    for (const char* n : {"BM_ScsiRead4k", "BM_ScsiWrite4k"}) {
-      double v = get(n);
-      std::printf("  %-16s %7.1f ns/command   %5.1fx the direct device call (%.1f ns)\n", n + 3, v,
-                  base > 0 ? v / base : 0.0, base);
-    }
-  }
-
- private:
-  std::map<std::string, double> ns_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  SummaryReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.print_summary();
-  benchmark::Shutdown();
-  return 0;
+  return lunkit::bench::run_benchmarks(argc, argv, [](const lunkit::bench::CollectingReporter& r) {
+    double base = r.get("BM_DirectDeviceRead4k").real_ns;
+    std::printf("\nlibscsi 4 KiB hot path (device completes inline):\n");
+    for (const char* n : {"BM_ScsiRead4k", "BM_ScsiWrite4k"}) {
+      double v = r.get(n).real_ns;
+      std::printf("  %-16s %7.1f ns/command   %5.1fx the direct device call (%.1f ns)\n", n + 3, v,
+                  base > 0 ? v / base : 0.0, base);
+    }
+  });
 }

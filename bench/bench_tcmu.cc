@@ -14,8 +14,10 @@
 
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <string>
 
+#include "bench/collecting_reporter.h"
 #include "bench/null_device.h"
 #include "lunkit/scsi/logical_unit.h"
 #include "tcmu/device.h"
@@ -52,35 +54,47 @@ double thread_cpu_seconds(pthread_t t) {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-void clear_unit_attention(RingEmulator& emu, Counter& counter, Device* inline_dev) {
-  const uint8_t tur[6] = {};
-  emu.submit(tur, Dir::kNone, {}, 0, 0);
-  uint64_t want = counter.done + 1;
-  while (counter.done < want) {
-    if (inline_dev) inline_dev->process();
-    emu.wait_and_service(inline_dev ? 0 : 100);
+// Emulator, null device and a device attached to them, past the power-on unit attention.
+struct Rig {
+  Counter counter;
+  RingEmulator emu{emulator_options(), Counter::on, &counter};
+  NullDevice null;
+  std::unique_ptr<Device> dev;
+
+  // Empty string on success. With `threaded`, the device runs its own event loop.
+  std::string start(bool threaded) {
+    auto d = Device::attach(emu.doorbell_fd(), emu.map_fd(), emu.map_size(), null, {});
+    if (!d) return d.error();
+    dev = std::move(*d);
+    if (threaded) dev->start();
+    const uint8_t tur[6] = {};
+    emu.submit(tur, Dir::kNone, {}, 0, 0);
+    while (counter.done < 1) {
+      if (!threaded) dev->process();
+      emu.wait_and_service(threaded ? 100 : 0);
+    }
+    counter.bad = 0;
+    return "";
   }
-  counter.bad = 0;
-}
+  void queue(int qd) {
+    for (int i = 0; i < qd; ++i) emu.submit(kRead10, Dir::kFromDevice, {}, 4096, i, false);
+    emu.notify();
+  }
+};
 
 void BM_TcmuRead4k(benchmark::State& state) {
   const int qd = static_cast<int>(state.range(0));
-  Counter counter;
-  RingEmulator emu(emulator_options(), Counter::on, &counter);
-  NullDevice null;
-  auto dev = Device::attach(emu.doorbell_fd(), emu.map_fd(), emu.map_size(), null, {});
-  if (!dev) return state.SkipWithError(dev.error().c_str());
-  clear_unit_attention(emu, counter, dev->get());
-  auto before = (*dev)->stats();
+  Rig rig;
+  if (std::string err = rig.start(false); !err.empty()) return state.SkipWithError(err.c_str());
+  auto before = rig.dev->stats();
   for (auto _ : state) {
-    for (int i = 0; i < qd; ++i) emu.submit(kRead10, Dir::kFromDevice, {}, 4096, i, false);
-    emu.notify();
-    (*dev)->process();
-    emu.service();
+    rig.queue(qd);
+    rig.dev->process();
+    rig.emu.service();
   }
-  auto after = (*dev)->stats();
+  auto after = rig.dev->stats();
   uint64_t commands = after.commands - before.commands;
-  if (counter.bad || emu.in_flight()) state.SkipWithError("commands failed or were lost");
+  if (rig.counter.bad || rig.emu.in_flight()) state.SkipWithError("commands failed or were lost");
   state.SetItemsProcessed(static_cast<int64_t>(commands));
   state.counters["syscalls_per_cmd"] =
       static_cast<double>((after.doorbell_reads - before.doorbell_reads) +
@@ -90,26 +104,20 @@ void BM_TcmuRead4k(benchmark::State& state) {
 
 void BM_TcmuLoopRead4k(benchmark::State& state) {
   const int qd = static_cast<int>(state.range(0));
-  Counter counter;
-  RingEmulator emu(emulator_options(), Counter::on, &counter);
-  NullDevice null;
-  auto dev = Device::attach(emu.doorbell_fd(), emu.map_fd(), emu.map_size(), null, {});
-  if (!dev) return state.SkipWithError(dev.error().c_str());
-  (*dev)->start();
-  clear_unit_attention(emu, counter, nullptr);
-  double cpu_before = thread_cpu_seconds((*dev)->loop_thread());
-  uint64_t done_before = counter.done;
+  Rig rig;
+  if (std::string err = rig.start(true); !err.empty()) return state.SkipWithError(err.c_str());
+  double cpu_before = thread_cpu_seconds(rig.dev->loop_thread());
+  uint64_t done_before = rig.counter.done;
   for (auto _ : state) {
-    uint64_t want = counter.done + static_cast<uint64_t>(qd);
-    for (int i = 0; i < qd; ++i) emu.submit(kRead10, Dir::kFromDevice, {}, 4096, i, false);
-    emu.notify();
-    while (counter.done < want) emu.wait_and_service(1000);
+    uint64_t want = rig.counter.done + static_cast<uint64_t>(qd);
+    rig.queue(qd);
+    while (rig.counter.done < want) rig.emu.wait_and_service(1000);
   }
-  double cpu = thread_cpu_seconds((*dev)->loop_thread()) - cpu_before;
-  uint64_t commands = counter.done - done_before;
-  (*dev)->stop();
-  auto s = (*dev)->stats();
-  if (counter.bad) state.SkipWithError("commands failed");
+  double cpu = thread_cpu_seconds(rig.dev->loop_thread()) - cpu_before;
+  uint64_t commands = rig.counter.done - done_before;
+  rig.dev->stop();
+  auto s = rig.dev->stats();
+  if (rig.counter.bad) state.SkipWithError("commands failed");
   state.SetItemsProcessed(static_cast<int64_t>(commands));
   state.counters["lunkit_cmds_per_cpu_s"] = cpu > 0 ? static_cast<double>(commands) / cpu : 0;
   state.counters["syscalls_per_cmd"] =
@@ -143,53 +151,19 @@ BENCHMARK(BM_LogicalUnitRead4k);
 BENCHMARK(BM_TcmuRead4k)->Arg(1)->Arg(32)->Arg(128);
 BENCHMARK(BM_TcmuLoopRead4k)->Arg(1)->Arg(32)->Arg(128)->UseRealTime();
 
-class SummaryReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) {
-      auto& row = rows_[r.benchmark_name()];
-      auto it = r.counters.find("items_per_second");
-      row.rate = it == r.counters.end() ? 0 : it->second.value;
-      for (const char* c : {"syscalls_per_cmd", "lunkit_cmds_per_cpu_s"})
-        if (auto f = r.counters.find(c); f != r.counters.end()) row.extra[c] = f->second.value;
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-  void print_summary() const {
-    auto rate = [&](const std::string& n) {
-      auto it = rows_.find(n);
-      return it == rows_.end() ? 0.0 : it->second.rate;
-    };
-    double base = rate("BM_LogicalUnitRead4k");
-    std::printf("\nTCMU transport, 4 KiB READ, null device:\n");
-    std::printf("  %-26s %12s %10s %14s %18s\n", "path", "cmds/s", "x libscsi", "syscalls/cmd",
-                "lunkit cmds/CPU-s");
-    for (const auto& [name, row] : rows_) {
-      auto sys = row.extra.find("syscalls_per_cmd");
-      auto cpu = row.extra.find("lunkit_cmds_per_cpu_s");
-      std::printf(
-          "  %-26s %12.0f %10.3f %14.3f %18s\n", name.c_str() + 3, row.rate,
-          base > 0 ? row.rate / base : 0, sys == row.extra.end() ? 0.0 : sys->second,
-          cpu == row.extra.end() ? "-" : std::to_string(static_cast<long>(cpu->second)).c_str());
-    }
-  }
-
- private:
-  struct Row {
-    double rate = 0;
-    std::map<std::string, double> extra;
-  };
-  std::map<std::string, Row> rows_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  SummaryReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.print_summary();
-  benchmark::Shutdown();
-  return 0;
+  return lunkit::bench::run_benchmarks(argc, argv, [](const lunkit::bench::CollectingReporter& r) {
+    double base = r.get("BM_LogicalUnitRead4k").items_per_second;
+    std::printf("\nTCMU transport, 4 KiB READ, null device:\n");
+    std::printf("  %-26s %12s %10s %14s %18s\n", "path", "cmds/s", "x libscsi", "syscalls/cmd",
+                "lunkit cmds/CPU-s");
+    for (const auto& [name, m] : r.results()) {
+      double cpu = m.counter("lunkit_cmds_per_cpu_s");
+      std::printf("  %-26s %12.0f %10.3f %14.3f %18s\n", name.c_str() + 3, m.items_per_second,
+                  base > 0 ? m.items_per_second / base : 0, m.counter("syscalls_per_cmd"),
+                  cpu > 0 ? std::to_string(static_cast<long>(cpu)).c_str() : "-");
+    }
+  });
 }

@@ -34,6 +34,19 @@ uint32_t round_up8(size_t v) {
 
 }  // namespace
 
+std::vector<uint8_t> data_in_bytes(const EmulatedCompletion& c) {
+  std::vector<uint8_t> out;
+  out.reserve(c.data_in_len);
+  size_t left = c.data_in_len;
+  for (const iovec& v : c.data_in) {
+    size_t n = std::min(left, v.iov_len);
+    auto* p = static_cast<const uint8_t*>(v.iov_base);
+    out.insert(out.end(), p, p + n);
+    left -= n;
+  }
+  return out;
+}
+
 RingEmulator::RingEmulator(Options options, CompletionFn on_complete, void* context)
     : options_(options), on_complete_(on_complete), context_(context) {
   data_off_ = kMailboxSize + options_.cmdr_size;

@@ -31,6 +31,9 @@ struct EmulatedCompletion {
   size_t data_in_len = 0;          // bytes the kernel would copy back (READ_LEN applied)
 };
 
+// The Data-In the kernel would copy to the initiator: data_in_len bytes of the command's blocks.
+std::vector<uint8_t> data_in_bytes(const EmulatedCompletion& completion);
+
 class RingEmulator {
  public:
   struct Options {

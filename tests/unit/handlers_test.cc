@@ -103,13 +103,7 @@ class Rig {
     Outcome o;
     o.status = c.status;
     o.sense.assign(c.sense.begin(), c.sense.end());
-    size_t left = c.data_in_len;
-    for (const iovec& v : c.data_in) {
-      size_t n = std::min(left, v.iov_len);
-      o.data.insert(o.data.end(), static_cast<uint8_t*>(v.iov_base),
-                    static_cast<uint8_t*>(v.iov_base) + n);
-      left -= n;
-    }
+    o.data = data_in_bytes(c);
     self->results_[c.tag] = o;
   }
 

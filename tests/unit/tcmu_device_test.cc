@@ -43,14 +43,7 @@ struct Completions {
     std::lock_guard lock(self->mu);
     self->status[c.tag] = c.status;
     self->count[c.tag]++;
-    std::vector<uint8_t> d;
-    size_t left = c.data_in_len;
-    for (const iovec& v : c.data_in) {
-      size_t n = std::min(left, v.iov_len);
-      d.insert(d.end(), static_cast<uint8_t*>(v.iov_base), static_cast<uint8_t*>(v.iov_base) + n);
-      left -= n;
-    }
-    self->data[c.tag] = d;
+    self->data[c.tag] = data_in_bytes(c);
     self->sense[c.tag].assign(c.sense.begin(), c.sense.end());
   }
 };

@@ -77,15 +77,8 @@ class ManagerTest : public ::testing::Test {
 
   static void on_done(void* ctx, const EmulatedCompletion& c) {
     auto* self = static_cast<ManagerTest*>(ctx);
-    std::vector<uint8_t> data;
-    size_t left = c.data_in_len;
-    for (const iovec& v : c.data_in) {
-      size_t n = std::min(left, v.iov_len);
-      data.insert(data.end(), static_cast<uint8_t*>(v.iov_base),
-                  static_cast<uint8_t*>(v.iov_base) + n);
-      left -= n;
-    }
-    self->results[c.tag] = {c.status, std::vector<uint8_t>(c.sense.begin(), c.sense.end()), data};
+    self->results[c.tag] = {c.status, std::vector<uint8_t>(c.sense.begin(), c.sense.end()),
+                            data_in_bytes(c)};
   }
 
   struct Result_ {

@@ -50,15 +50,7 @@ struct Done {
   static void record(void* ctx, const EmulatedCompletion& c) {
     auto* self = static_cast<Done*>(ctx);
     self->by_tag[c.tag] = c;
-    std::vector<uint8_t> data;
-    size_t left = c.data_in_len;
-    for (const iovec& v : c.data_in) {
-      size_t n = std::min(left, v.iov_len);
-      data.insert(data.end(), static_cast<uint8_t*>(v.iov_base),
-                  static_cast<uint8_t*>(v.iov_base) + n);
-      left -= n;
-    }
-    self->data_by_tag[c.tag] = data;
+    self->data_by_tag[c.tag] = data_in_bytes(c);
     self->sense_by_tag[c.tag].assign(c.sense.begin(), c.sense.end());
   }
 };
