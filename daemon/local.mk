@@ -1,6 +1,6 @@
 # lunkitd, the daemon.
 sbin_PROGRAMS = daemon/lunkitd
-noinst_LTLIBRARIES = daemon/liblunkitd.la
+noinst_LTLIBRARIES += daemon/liblunkitd.la
 daemon_liblunkitd_la_SOURCES = \
 	daemon/config.cc daemon/config.h \
 	daemon/dbus_service.cc daemon/dbus_service.h \

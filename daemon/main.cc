@@ -189,7 +189,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts
-  tcmu::UniqueFd sigfd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+  UniqueFd sigfd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
 
   spdlog::info("lunkitd {} starting; handlers from {}", PACKAGE_VERSION, config.handler_dir);
   auto loaded = plugins::load_plugins(config.handler_dir, geteuid() == 0);

@@ -26,14 +26,14 @@ pid_t lock_holder(const std::string& path) {
 
 }  // namespace
 
-Result<tcmu::UniqueFd> take_instance_lock(const std::string& path,
+Result<UniqueFd> take_instance_lock(const std::string& path,
                                           const std::string& tcmu_runner_lock) {
   if (pid_t pid = lock_holder(tcmu_runner_lock))
     return Error{"tcmu-runner (pid " + std::to_string(pid) + ") holds " + tcmu_runner_lock +
                  "; stop it first: only one TCMU daemon can serve the kernel"};
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  tcmu::UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!fd) return Error{path + ": " + std::strerror(errno)};
   struct flock fl {};
   fl.l_type = F_WRLCK;

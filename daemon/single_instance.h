@@ -4,13 +4,13 @@
 #include <string>
 
 #include "lunkit/result.h"
-#include "tcmu/fd.h"
+#include "common/fd.h"
 
 namespace lunkit::daemon {
 
 // Takes an exclusive lock on `path` (creating it and its directory). Fails with a message naming
 // who holds it: another lunkitd, or tcmu-runner (its /run/tcmu.lock).
-Result<tcmu::UniqueFd> take_instance_lock(const std::string& path,
+Result<UniqueFd> take_instance_lock(const std::string& path,
                                           const std::string& tcmu_runner_lock = "/run/tcmu.lock");
 
 }  // namespace lunkit::daemon

@@ -19,10 +19,6 @@ constexpr uint64_t kTagDoorbell = 1;
 constexpr uint64_t kTagWake = 2;
 constexpr uint8_t kStatusCheckCondition = 0x02;
 
-// The loop thread of the device that is running on this thread, if any: completions that arrive
-// here go straight into the ring instead of through the eventfd.
-thread_local const void* tls_loop_owner = nullptr;
-
 const char* tmr_name(uint8_t type) {
   switch (type) {
     case kTmrAbortTask:
@@ -146,14 +142,10 @@ void Device::complete_error(uint16_t cmd_id) {
 void Device::on_scsi_complete(void* context, scsi::Command& cmd) {
   auto* self = static_cast<Device*>(context);
   auto* s = static_cast<Slot*>(cmd.transport_context);
-  if (tls_loop_owner == self) return self->complete(*s);
+  // On the loop's own thread a completion goes straight into the ring, not through the eventfd.
+  if (IoLoop::current() == self) return self->complete(*s);
   // Another thread: queue it for the loop (lock-free), waking the loop on the first one.
-  Slot* head = self->remote_done_.load(std::memory_order_relaxed);
-  do {
-    s->next = head;
-  } while (!self->remote_done_.compare_exchange_weak(head, s, std::memory_order_release,
-                                                     std::memory_order_relaxed));
-  if (!head) {
+  if (self->remote_done_.push(s)) {
     uint64_t one = 1;
     (void)!write(self->wake_.get(), &one, sizeof one);
   }
@@ -173,25 +165,16 @@ void Device::complete(Slot& s) {
 }
 
 void Device::drain_remote_completions() {
-  Slot* list = remote_done_.exchange(nullptr, std::memory_order_acquire);
-  // The stack pops newest first; complete in arrival order.
-  Slot* ordered = nullptr;
-  while (list) {
-    Slot* next = list->next;
-    list->next = ordered;
-    ordered = list;
-    list = next;
-  }
-  while (ordered) {
-    Slot* next = ordered->next;
+  for (Slot* s = remote_done_.take_all(); s;) {
+    Slot* next = s->next;
     ++stats_.remote_completions;
-    complete(*ordered);
-    ordered = next;
+    complete(*s);
+    s = next;
   }
 }
 
 void Device::post(std::function<void()> task) {
-  if (tls_loop_owner == this || !thread_.joinable()) return task();
+  if (IoLoop::current() == this || !thread_.joinable()) return task();
   {
     std::lock_guard lock(tasks_mu_);
     tasks_.push_back(std::move(task));
@@ -221,11 +204,9 @@ void Device::kick_if_needed() {
 }
 
 size_t Device::process() {
-  const void* previous = tls_loop_owner;
-  tls_loop_owner = this;
+  IoLoop::Scope scope(this);
   size_t n = take_commands();
   settle();
-  tls_loop_owner = previous;
   return n;
 }
 
@@ -308,7 +289,7 @@ void Device::arm_wake() {
 }
 
 void Device::loop() {
-  tls_loop_owner = this;
+  IoLoop::Scope scope(this);
   arm_doorbell();
   arm_wake();
   take_commands();  // anything queued before the loop started
@@ -339,7 +320,6 @@ void Device::loop() {
   }
   run_tasks();
   settle();
-  tls_loop_owner = nullptr;
 }
 
 void Device::start() {

@@ -16,11 +16,12 @@
 #include <thread>
 #include <vector>
 
+#include "common/completion_stack.h"
+#include "common/fd.h"
 #include "handlers/host/io_loop.h"
 #include "lunkit/block_device.h"
 #include "lunkit/result.h"
 #include "lunkit/scsi/logical_unit.h"
-#include "tcmu/fd.h"
 #include "tcmu/ring.h"
 
 namespace lunkit::tcmu {
@@ -121,7 +122,7 @@ class Device : public IoLoop, private Ring::Sink {
   DeviceStats stats_;
 
   UniqueFd wake_;  // eventfd: remote completions and stop requests
-  std::atomic<Slot*> remote_done_{nullptr};
+  CompletionStack<Slot, &Slot::next> remote_done_;
   std::atomic<bool> stopping_{false};
   std::mutex tasks_mu_;
   std::vector<std::function<void()>> tasks_;

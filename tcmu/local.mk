@@ -5,7 +5,6 @@ tcmu_liblunkit_tcmu_la_SOURCES = \
 	tcmu/configfs.h \
 	tcmu/device.cc \
 	tcmu/device.h \
-	tcmu/fd.h \
 	tcmu/manager.cc \
 	tcmu/manager.h \
 	tcmu/netlink.cc \

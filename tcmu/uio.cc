@@ -9,7 +9,7 @@
 #include <charconv>
 #include <cstring>
 
-#include "tcmu/fd.h"
+#include "common/fd.h"
 
 namespace lunkit::tcmu {
 namespace {

@@ -115,7 +115,7 @@ endif
 BAD_PLUGIN_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -rpath /nowhere
 check_LTLIBRARIES += tests/plugins/bad_abi.la tests/plugins/no_entry.la \
 	tests/plugins/dup_ram.la tests/plugins/no_read.la tests/plugins/bad_name.la \
-	tests/plugins/blocking_mem.la tests/plugins/rawdev.la
+	tests/plugins/blocking_mem.la tests/plugins/rawdev.la tests/plugins/faulty.la
 tests_plugins_bad_abi_la_SOURCES = tests/plugins/bad_plugins.c
 tests_plugins_bad_abi_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_KIND=1
 tests_plugins_bad_abi_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
@@ -137,6 +137,9 @@ tests_plugins_blocking_mem_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
 tests_plugins_rawdev_la_SOURCES = tests/plugins/bad_plugins.c
 tests_plugins_rawdev_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_KIND=7
 tests_plugins_rawdev_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
+tests_plugins_faulty_la_SOURCES = tests/plugins/bad_plugins.c
+tests_plugins_faulty_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_KIND=8
+tests_plugins_faulty_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
 
 # Handler plugins: loading and each handler end to end through emulator, transport and libscsi.
 AM_TESTS_ENVIRONMENT = LUNKIT_HANDLER_BUILD_DIR='$(abs_builddir)/handlers/.libs'; \
@@ -169,3 +172,22 @@ tests_unit_lunkitd_test_LDADD = $(GTEST_LIBS) -lgtest_main
 
 TESTS += tests/install/run-install-test.sh
 EXTRA_DIST += tests/install/run-install-test.sh
+
+# The ublk frontend: its translations and records, its layout against the installed header, and
+# the command line through the real binary (serving devices is tested in the VM).
+UBLK_TESTS = tests/unit/ublk_params_test tests/unit/ublk_uapi_test tests/unit/ublk_cli_test
+check_PROGRAMS += $(UBLK_TESTS)
+TESTS += $(UBLK_TESTS)
+tests_unit_ublk_params_test_SOURCES = tests/unit/ublk_params_test.cc
+tests_unit_ublk_params_test_CPPFLAGS = $(UBLK_CPPFLAGS) $(GTEST_CFLAGS)
+tests_unit_ublk_params_test_LDADD = $(UBLK_LIBS) $(GTEST_LIBS) -lgtest_main
+tests_unit_ublk_uapi_test_SOURCES = tests/unit/ublk_uapi_test.c tests/unit/ublk_uapi_layout.cc
+tests_unit_ublk_uapi_test_CPPFLAGS = $(AM_CPPFLAGS)
+tests_unit_ublk_cli_test_SOURCES = tests/unit/ublk_cli_test.cc
+tests_unit_ublk_cli_test_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS)
+tests_unit_ublk_cli_test_LDADD = $(GTEST_LIBS) -lgtest_main
+
+# `make install` relinks the shared libraries in the build tree: run it after every other test,
+# which load them. (Last in this file, so that TESTS is complete here.)
+INSTALL_TEST_AFTER = $(addsuffix .log,$(filter-out tests/install/run-install-test.sh,$(TESTS)))
+tests/install/run-install-test.sh.log: $(INSTALL_TEST_AFTER)

@@ -266,4 +266,4 @@ LUNKIT_REGISTER_CXX_HANDLER(FileDevice, "file",
                             "The path of the backing file or block device, optionally followed by "
                             "options: <path>[;create=1][;direct=1]. Without create=1 the file must "
                             "exist and be exactly the size of the LUN.",
-                            LUNKIT_THREAD_NONBLOCKING, sizeof(FileIo))
+                            LUNKIT_THREAD_NONBLOCKING, sizeof(FileIo), LUNKIT_HANDLER_MULTI_QUEUE)

@@ -24,12 +24,22 @@ class Plugin {
   const lunkit_handler& handler() const { return *handler_; }
   const std::string& subtype() const { return subtype_; }
   const std::string& path() const { return path_; }
-  // A callback the plugin provides, given its declared struct size (fields past it are absent).
+  // A field of the plugin's struct, given its declared struct size: fields past it are absent
+  // and read as `absent` (a callback the plugin does not provide reads as null).
   template <typename F>
-  F callback(F lunkit_handler::*field) const {
-    size_t offset = static_cast<size_t>(reinterpret_cast<const char*>(&(handler_->*field)) -
+  F field(F lunkit_handler::*member, F absent = F{}) const {
+    size_t offset = static_cast<size_t>(reinterpret_cast<const char*>(&(handler_->*member)) -
                                         reinterpret_cast<const char*>(handler_));
-    return offset + sizeof(F) <= handler_->struct_size ? handler_->*field : nullptr;
+    return offset + sizeof(F) <= handler_->struct_size ? handler_->*member : absent;
+  }
+  template <typename F>
+  F callback(F lunkit_handler::*member) const {
+    return field(member);
+  }
+  // Whether one device may be served from several event loops at once (see handler.h).
+  bool multi_queue() const {
+    return handler_->thread_model == LUNKIT_THREAD_BLOCKING ||
+           (field(&lunkit_handler::flags) & LUNKIT_HANDLER_MULTI_QUEUE);
   }
 
   // check_config() with the plugin's default when it has none.

@@ -124,6 +124,7 @@ Result<std::unique_ptr<PluginBlockDevice>> PluginBlockDevice::open(const Plugin&
 }
 
 PluginBlockDevice::~PluginBlockDevice() {
+  if (pool_) pool_->wait_idle();  // no worker is still inside the handler
   if (handle_) plugin_.handler().close(handle_);
 }
 
@@ -302,7 +303,10 @@ __attribute__((visibility("default"))) void lunkit_cmd_complete(lunkit_cmd* cmd,
 
 __attribute__((visibility("default"))) io_uring_sqe* lunkit_get_sqe(
     lunkit_device* dev, lunkit_uring_completion* completion) {
-  return dev->loop ? dev->loop->get_sqe(completion) : nullptr;
+  // The ring of the loop this thread runs (with several ublk queues, the queue's own); the
+  // device's loop when called from elsewhere, as single-threaded tests do.
+  lunkit::IoLoop* loop = lunkit::IoLoop::current() ? lunkit::IoLoop::current() : dev->loop;
+  return loop ? loop->get_sqe(completion) : nullptr;
 }
 
 __attribute__((visibility("default"))) void lunkit_log(lunkit_device* dev, int level,

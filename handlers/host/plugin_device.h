@@ -48,6 +48,10 @@ class PluginBlockDevice : public BlockDevice {
   void compare_and_write(BlockRequest& r) override;
   void block_status(BlockRequest& r) override;
 
+  // Whether several event loops may call the handler for this device at once (ublk queues).
+  bool multi_queue() const { return plugin_.multi_queue(); }
+  const std::string& subtype() const { return plugin_.subtype(); }
+
   // Lets the handler's handle_cmd() see each command first (when it has one).
   void install_raw_hook(scsi::LogicalUnitOptions& options);
   // The handler's reconfig(), or its default: size and cfgstring changes refused.

@@ -39,18 +39,28 @@ void WorkerPool::run(BlockRequest& request, Job job) {
 }
 
 void WorkerPool::work() {
+  bool finished_one = false;
   for (;;) {
     BlockRequest* r;
     {
       std::unique_lock lock(mu_);
+      // The job just run is accounted for under the same lock that takes the next one.
+      if (finished_one && --busy_ == 0 && !head_) idle_cv_.notify_all();
       cv_.wait(lock, [&] { return stop_ || head_; });
       if (!head_) return;  // stopping with nothing queued
       r = head_;
       head_ = next_of(*r);
       if (!head_) tail_ = nullptr;
+      ++busy_;
     }
     reinterpret_cast<Job>(r->device_scratch[3])(*r);
+    finished_one = true;
   }
+}
+
+void WorkerPool::wait_idle() {
+  std::unique_lock lock(mu_);
+  idle_cv_.wait(lock, [&] { return busy_ == 0 && !head_; });
 }
 
 }  // namespace lunkit::plugins

@@ -19,6 +19,10 @@ class WorkerPool {
   // Runs job(request) on a worker; the job must eventually complete the request.
   void run(BlockRequest& request, Job job);
   unsigned size() const { return static_cast<unsigned>(threads_.size()); }
+  // Waits until nothing is queued and no worker is inside a job: a job may still be returning
+  // through a handler's code after it completed its request, so a handler is closed (and its
+  // code unloaded) only after this.
+  void wait_idle();
 
  private:
   void work();
@@ -27,6 +31,8 @@ class WorkerPool {
   BlockRequest* head_ = nullptr;
   BlockRequest* tail_ = nullptr;
   bool stop_ = false;
+  unsigned busy_ = 0;
+  std::condition_variable idle_cv_;
   std::vector<std::thread> threads_;
 };
 

@@ -58,6 +58,7 @@ static struct lunkit_handler null_handler = {
     .write = null_write,
     .unmap = null_discard,
     .write_zeroes = null_write_zeroes,
+    .flags = LUNKIT_HANDLER_MULTI_QUEUE, /* stateless: any number of loops at once */
 };
 
 LUNKIT_REGISTER_HANDLER(null_handler)

@@ -145,7 +145,17 @@ struct lunkit_handler {
    * any thread. For what lunkit's emulation does not describe: vendor commands, other device
    * types. Default: lunkit executes every command. */
   int (*handle_cmd)(void* handle, struct lunkit_cmd* cmd);
+
+  /* Optional. LUNKIT_HANDLER_* flags. Default: 0. */
+  uint32_t flags;
 };
+
+/* A NONBLOCKING handler whose callbacks for one device may run on several event loops at the same
+ * time: the ublk frontend serves a device with one loop per queue (`lunkit ublk add --queues N`).
+ * Each call still runs on one loop thread and lunkit_get_sqe() gives an SQE of that loop.
+ * Without the flag lunkit serves the device from one loop. BLOCKING handlers are called from
+ * several worker threads anyway; the flag changes nothing for them. */
+#define LUNKIT_HANDLER_MULTI_QUEUE (1u << 0)
 
 #define LUNKIT_CMD_DECLINED 0
 #define LUNKIT_CMD_ACCEPTED 1

@@ -120,7 +120,7 @@ struct Thunks {
 
 template <typename T>
 lunkit_handler make_handler(const char* subtype, const char* cfg_desc, lunkit_thread_model model,
-                            uint32_t io_private_size = 0) {
+                            uint32_t io_private_size = 0, uint32_t flags = 0) {
   using Th = detail::Thunks<T>;
   lunkit_handler h{};
   h.subtype = subtype;
@@ -137,6 +137,7 @@ lunkit_handler make_handler(const char* subtype, const char* cfg_desc, lunkit_th
   h.unmap = Th::unmap;
   h.write_zeroes = Th::write_zeroes;
   h.block_status = Th::block_status;
+  h.flags = flags;
   return h;
 }
 

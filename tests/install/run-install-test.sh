@@ -12,7 +12,7 @@ rm -f "$dest.log"
 prefix=$(sed -n 's/^prefix = //p' "$LUNKIT_BUILD_DIR/Makefile")
 sysconf=$(sed -n 's/^sysconfdir = //p' "$LUNKIT_BUILD_DIR/Makefile" | sed "s|\${prefix}|$prefix|")
 missing=0
-for f in "$prefix/sbin/lunkitd" "$prefix/lib/lunkit/file.so" "$prefix/lib/lunkit/ram.so" \
+for f in "$prefix/sbin/lunkitd" "$prefix/bin/lunkit" "$prefix/share/man/man1/lunkit.1" "$prefix/lib/lunkit/file.so" "$prefix/lib/lunkit/ram.so" \
          "$prefix/lib/lunkit/null.so" "$prefix/lib/systemd/system/lunkitd.service" \
          "$prefix/share/dbus-1/system-services/org.kernel.TCMUService1.service" \
          "$prefix/share/dbus-1/system.d/lunkit-dbus.conf" "$sysconf/logrotate.d/lunkit.logrotate" \

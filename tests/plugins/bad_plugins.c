@@ -2,7 +2,7 @@
 #include <lunkit/handler.h>
 #include <stddef.h>
 
-#if BAD_KIND != 6 && BAD_KIND != 7
+#if BAD_KIND < 6
 
 static void *p_open(struct lunkit_device *d, const char *c, struct lunkit_device_info *i, char *r,
                     size_t n) {
@@ -138,5 +138,81 @@ static int r_handle_cmd(void *h, struct lunkit_cmd *cmd) {
 }
 static struct lunkit_handler h = {.subtype = "rawdev", .open = r_open, .close = r_close,
                                   .read = r_read, .write = r_write, .handle_cmd = r_handle_cmd};
+LUNKIT_REGISTER_HANDLER(h)
+#endif
+
+#if BAD_KIND == 8 /* not broken on purpose: a blocking memory disk whose far end fails with EIO */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+/* cfgstring: "eio_from=<byte offset>": any I/O that reaches that offset fails with -EIO. */
+struct faulty {
+  unsigned char *mem;
+  uint64_t size, eio_from;
+};
+static int f_parse(const char *c, uint64_t *eio_from, char *r, size_t n) {
+  char *end;
+  if (strncmp(c, "eio_from=", 9) != 0) {
+    snprintf(r, n, "faulty needs eio_from=<byte offset> (got '%s')", c);
+    return -1;
+  }
+  *eio_from = strtoull(c + 9, &end, 10);
+  if (*end) {
+    snprintf(r, n, "eio_from takes a number (got '%s')", c + 9);
+    return -1;
+  }
+  return 0;
+}
+static int f_check(const char *c, char *r, size_t n) {
+  uint64_t v;
+  return f_parse(c, &v, r, n);
+}
+static void *f_open(struct lunkit_device *d, const char *c, struct lunkit_device_info *i, char *r,
+                    size_t n) {
+  (void)d;
+  struct faulty *f = calloc(1, sizeof *f);
+  if (!f || f_parse(c, &f->eio_from, r, n) != 0 || !(f->mem = calloc(1, i->size))) {
+    if (f && !r[0]) snprintf(r, n, "out of memory");
+    free(f);
+    return NULL;
+  }
+  f->size = i->size;
+  return f;
+}
+static void f_close(void *h) {
+  struct faulty *f = h;
+  free(f->mem);
+  free(f);
+}
+static void f_io(void *h, struct lunkit_io *io, const struct iovec *v, int n, uint64_t o,
+                 uint64_t l, int to_mem) {
+  struct faulty *f = h;
+  if (o + l > f->eio_from) {
+    lunkit_io_complete(io, -EIO);
+    return;
+  }
+  for (int i = 0; i < n; o += v[i].iov_len, i++) {
+    if (to_mem)
+      memcpy(f->mem + o, v[i].iov_base, v[i].iov_len);
+    else
+      memcpy(v[i].iov_base, f->mem + o, v[i].iov_len);
+  }
+  lunkit_io_complete(io, 0);
+}
+static void f_read(void *h, struct lunkit_io *io, const struct iovec *v, int n, uint64_t o,
+                   uint64_t l) {
+  f_io(h, io, v, n, o, l, 0);
+}
+static void f_write(void *h, struct lunkit_io *io, const struct iovec *v, int n, uint64_t o,
+                    uint64_t l, uint32_t fl) {
+  (void)fl;
+  f_io(h, io, v, n, o, l, 1);
+}
+/* Blocking: each call takes the pool's lock-free hand-back path to the loop. Not safe for
+ * overlapping writes, which the tests do not issue. */
+static struct lunkit_handler h = {.subtype = "faulty", .thread_model = LUNKIT_THREAD_BLOCKING,
+                                  .check_config = f_check, .open = f_open, .close = f_close,
+                                  .read = f_read, .write = f_write};
 LUNKIT_REGISTER_HANDLER(h)
 #endif

@@ -107,9 +107,9 @@ class Rig {
     self->results_[c.tag] = o;
   }
 
+  std::unique_ptr<Plugin> plugin_;  // unloaded last, after the pool's threads are gone
   WorkerPool pool_;
   RingEmulator emu_;
-  std::unique_ptr<Plugin> plugin_;
   std::unique_ptr<PluginBlockDevice> backend_;
   std::unique_ptr<tcmu::Device> device_;
   std::map<uint64_t, Outcome> results_;

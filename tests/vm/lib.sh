@@ -28,7 +28,7 @@ scenario() {  # scenario NAME FUNCTION
   ( set -eo pipefail; $fn ) >"$R/$name.log" 2>&1 &
   local pid=$! limit=${SCENARIO_TIMEOUT:-420}
   ( sleep "$limit"; echo "EXPECTATION FAILED: still running after ${limit}s" >>"$R/$name.log";
-    pkill -KILL -P "$pid"; kill -KILL "$pid"; pkill -KILL fio; pkill -KILL -f targetcli ) 2>/dev/null &
+    pkill -KILL -P "$pid"; kill -KILL "$pid"; pkill -KILL fio; pkill -KILL -f targetcli; pkill -KILL -f "lunkit ublk" ) 2>/dev/null &
   local dog=$!
   wait "$pid"
   local rc=$?
@@ -45,9 +45,7 @@ scenario() {  # scenario NAME FUNCTION
 }
 
 start_lunkitd() {
-  mkdir -p /tmp/handlers
-  cp "$B"/handlers/.libs/{file,ram,null}.so /tmp/handlers/
-  chmod 755 /tmp/handlers && chmod 644 /tmp/handlers/*.so
+  install_handlers
   printf 'log_level = "debug";\nlog_target = "file";\nlog_file = "%s";\n' "$LUNKITD_LOG" > /tmp/lunkit.conf
   "$B"/daemon/lunkitd --foreground --config /tmp/lunkit.conf --handler-dir /tmp/handlers \
     >>"$R/lunkitd.stderr" 2>&1 &
@@ -74,6 +72,11 @@ cleanup_targets() {
   for _ in $(seq 1 100); do pgrep -f daemon/.libs/lunkitd >/dev/null || break; sleep 0.1; done
   pkill -KILL -f daemon/.libs/lunkitd 2>/dev/null || true
   LUNKITD_PID=
+  # ublk servers and their devices.
+  pkill -TERM -f "lunkit ublk" 2>/dev/null || true
+  for _ in $(seq 1 100); do pgrep -f "lunkit ublk" >/dev/null || break; sleep 0.1; done
+  pkill -KILL -f "lunkit ublk" 2>/dev/null || true
+  for id in $(ublk_ids); do timeout 30 "$LUNKIT_CLI" ublk del "$id" 2>/dev/null || say "cleanup: ublk del $id failed"; done
 }
 stop_lunkitd() {  # stop_lunkitd [SIGNAL]
   local sig=${1:-TERM}
@@ -124,3 +127,40 @@ fio_verify() {  # fio_verify DISK SIZE OUTPUT [extra fio args]
       --iodepth=8 --direct=1 --verify=crc32c --do_verify=1 --verify_fatal=1 --output="$out" "$@"
 }
 
+
+# ---- ublk ----
+LUNKIT_CLI=$B/cli/lunkit
+# The handlers lunkitd and `lunkit ublk` load (plus the test-only faulty one), where root owns them.
+install_handlers() {
+  mkdir -p /tmp/handlers
+  cp "$B"/handlers/.libs/{file,ram,null}.so /tmp/handlers/
+  [ -f "$B"/tests/plugins/.libs/faulty.so ] && cp "$B"/tests/plugins/.libs/faulty.so /tmp/handlers/
+  chmod 755 /tmp/handlers && chmod 644 /tmp/handlers/*.so
+}
+# Starts `lunkit ublk add ARGS...` in the background; sets UBLK_PID and UBLK_DEV once the device
+# it prints exists.
+start_ublk() {
+  install_handlers
+  local out
+  out=$(mktemp /tmp/ublk-out.XXXX)
+  "$LUNKIT_CLI" ublk add --handler-dir /tmp/handlers --log-level info "$@" >"$out" 2>>"$R/ublk.stderr" &
+  UBLK_PID=$!
+  UBLK_DEV=
+  for _ in $(seq 1 600); do
+    UBLK_DEV=$(head -1 "$out")
+    [ -n "$UBLK_DEV" ] && [ -b "$UBLK_DEV" ] && { UBLK_ID=${UBLK_DEV#/dev/ublkb}; return 0; }
+    kill -0 "$UBLK_PID" 2>/dev/null || { echo "lunkit ublk add exited: $(tail -3 "$R/ublk.stderr")"; return 1; }
+    sleep 0.1
+  done
+  echo "no ublk device appeared"; return 1
+}
+# Waits for a background process with a limit: wait_pid PID SECONDS; returns its status (124: late).
+wait_pid() {
+  local pid=$1 limit=$2
+  for _ in $(seq 1 $((limit * 10))); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid"; return $?; }
+    sleep 0.1
+  done
+  return 124
+}
+ublk_ids() { ls /sys/class/ublk-char 2>/dev/null | sed -n 's/^ublkc//p'; }

@@ -3,6 +3,7 @@
 # /lunkit-results/results and its output to /lunkit-results/<name>.log.
 
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/ublk.sh"
 
 # ---- 1. targetcli ----
 s_targetcli() {
@@ -250,4 +251,10 @@ scenario resize s_resize
 scenario remove s_remove
 scenario saverestore s_saverestore
 scenario nohang s_nohang
+scenario ublk-cli s_ublk_cli
+scenario ublk s_ublk
+scenario ublk-queues s_ublk_queues
+scenario ublk-errors s_ublk_errors
+scenario ublk-stop s_ublk_stop
+scenario ublk-recover s_ublk_recover
 dmesg > "$R/dmesg.log"

@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <utility>
 
-namespace lunkit::tcmu {
+namespace lunkit {
 
 class UniqueFd {
  public:
@@ -53,4 +53,4 @@ class Mapping {
   size_t size_ = 0;
 };
 
-}  // namespace lunkit::tcmu
+}  // namespace lunkit

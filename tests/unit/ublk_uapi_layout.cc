@@ -1,0 +1,110 @@
+// lunkit's ublk layout by name, for tests/unit/ublk_uapi_test.c (which checks it against the
+// installed kernel header, where that header has the same thing).
+#include <cstddef>
+#include <cstring>
+#include <string_view>
+
+#include "ublk/uapi.h"
+
+using namespace lunkit::ublk;
+
+extern "C" long lunkit_ublk_layout(const char* name) {
+  struct Row {
+    std::string_view name;
+    long value;
+  };
+  static constexpr Row kRows[] = {
+      {"cmd.get_dev_info", kCmdGetDevInfo},
+      {"cmd.add_dev", kCmdAddDev},
+      {"cmd.del_dev", kCmdDelDev},
+      {"cmd.start_dev", kCmdStartDev},
+      {"cmd.stop_dev", kCmdStopDev},
+      {"cmd.set_params", kCmdSetParams},
+      {"cmd.get_params", kCmdGetParams},
+      {"cmd.start_user_recovery", kCmdStartUserRecovery},
+      {"cmd.end_user_recovery", kCmdEndUserRecovery},
+      {"io.fetch_req", kIoFetchReq},
+      {"io.commit_and_fetch_req", kIoCommitAndFetchReq},
+      {"io.res_ok", kIoResOk},
+      {"io.res_need_get_data", kIoResNeedGetData},
+      {"io.res_abort", kIoResAbort},
+      {"buf.cmd_offset", static_cast<long>(kCmdBufOffset)},
+      {"buf.io_offset", static_cast<long>(kIoBufOffset)},
+      {"max_queue_depth", kMaxQueueDepth},
+      {"f.zero_copy", static_cast<long>(kFlagSupportZeroCopy)},
+      {"f.comp_in_task", static_cast<long>(kFlagCompInTask)},
+      {"f.need_get_data", static_cast<long>(kFlagNeedGetData)},
+      {"f.user_recovery", static_cast<long>(kFlagUserRecovery)},
+      {"f.user_recovery_reissue", static_cast<long>(kFlagUserRecoveryReissue)},
+      {"state.dead", kStateDead},
+      {"state.live", kStateLive},
+      {"state.quiesced", kStateQuiesced},
+      {"ctrl_cmd.size", sizeof(CtrlCmd)},
+      {"ctrl_cmd.dev_id", offsetof(CtrlCmd, dev_id)},
+      {"ctrl_cmd.queue_id", offsetof(CtrlCmd, queue_id)},
+      {"ctrl_cmd.len", offsetof(CtrlCmd, len)},
+      {"ctrl_cmd.addr", offsetof(CtrlCmd, addr)},
+      {"ctrl_cmd.data", offsetof(CtrlCmd, data)},
+      {"dev_info.size", sizeof(DevInfo)},
+      {"dev_info.nr_hw_queues", offsetof(DevInfo, nr_hw_queues)},
+      {"dev_info.queue_depth", offsetof(DevInfo, queue_depth)},
+      {"dev_info.state", offsetof(DevInfo, state)},
+      {"dev_info.max_io_buf_bytes", offsetof(DevInfo, max_io_buf_bytes)},
+      {"dev_info.dev_id", offsetof(DevInfo, dev_id)},
+      {"dev_info.ublksrv_pid", offsetof(DevInfo, ublksrv_pid)},
+      {"dev_info.flags", offsetof(DevInfo, flags)},
+      {"dev_info.ublksrv_flags", offsetof(DevInfo, ublksrv_flags)},
+      {"op.read", kOpRead},
+      {"op.write", kOpWrite},
+      {"op.flush", kOpFlush},
+      {"op.discard", kOpDiscard},
+      {"op.write_same", kOpWriteSame},
+      {"op.write_zeroes", kOpWriteZeroes},
+      {"iof.failfast_dev", kIoFFailfastDev},
+      {"iof.failfast_transport", kIoFFailfastTransport},
+      {"iof.failfast_driver", kIoFFailfastDriver},
+      {"iof.meta", kIoFMeta},
+      {"iof.fua", kIoFFua},
+      {"iof.nounmap", kIoFNoUnmap},
+      {"iof.swap", kIoFSwap},
+      {"io_desc.size", sizeof(IoDesc)},
+      {"io_desc.op_flags", offsetof(IoDesc, op_flags)},
+      {"io_desc.nr_sectors", offsetof(IoDesc, nr_sectors)},
+      {"io_desc.start_sector", offsetof(IoDesc, start_sector)},
+      {"io_desc.addr", offsetof(IoDesc, addr)},
+      {"io_cmd.size", sizeof(IoCmd)},
+      {"io_cmd.q_id", offsetof(IoCmd, q_id)},
+      {"io_cmd.tag", offsetof(IoCmd, tag)},
+      {"io_cmd.result", offsetof(IoCmd, result)},
+      {"io_cmd.addr", offsetof(IoCmd, addr)},
+      {"attr.read_only", kAttrReadOnly},
+      {"attr.rotational", kAttrRotational},
+      {"attr.volatile_cache", kAttrVolatileCache},
+      {"attr.fua", kAttrFua},
+      {"basic.size", sizeof(ParamBasic)},
+      {"basic.attrs", offsetof(ParamBasic, attrs)},
+      {"basic.logical_bs_shift", offsetof(ParamBasic, logical_bs_shift)},
+      {"basic.physical_bs_shift", offsetof(ParamBasic, physical_bs_shift)},
+      {"basic.io_opt_shift", offsetof(ParamBasic, io_opt_shift)},
+      {"basic.io_min_shift", offsetof(ParamBasic, io_min_shift)},
+      {"basic.max_sectors", offsetof(ParamBasic, max_sectors)},
+      {"basic.chunk_sectors", offsetof(ParamBasic, chunk_sectors)},
+      {"basic.dev_sectors", offsetof(ParamBasic, dev_sectors)},
+      {"basic.virt_boundary_mask", offsetof(ParamBasic, virt_boundary_mask)},
+      {"discard.size", sizeof(ParamDiscard)},
+      {"discard.alignment", offsetof(ParamDiscard, discard_alignment)},
+      {"discard.granularity", offsetof(ParamDiscard, discard_granularity)},
+      {"discard.max_discard_sectors", offsetof(ParamDiscard, max_discard_sectors)},
+      {"discard.max_write_zeroes_sectors", offsetof(ParamDiscard, max_write_zeroes_sectors)},
+      {"discard.max_discard_segments", offsetof(ParamDiscard, max_discard_segments)},
+      {"params.len", offsetof(Params, len)},
+      {"params.types", offsetof(Params, types)},
+      {"params.basic", offsetof(Params, basic)},
+      {"params.discard", offsetof(Params, discard)},
+      {"param.basic", kParamBasic},
+      {"param.discard", kParamDiscard},
+  };
+  for (const Row& r : kRows)
+    if (r.name == name) return r.value;
+  return -999999;
+}

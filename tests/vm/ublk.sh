@@ -1,0 +1,242 @@
+#!/bin/bash
+# ublk scenarios for the test VM (sourced by scenarios.sh): `lunkit ublk` serving handlers as
+# /dev/ublkbN against the real ublk_drv.
+
+# The disk's counters (/sys/block/X/stat): field 16 is flush requests completed.
+flushes_of() { awk '{print $16}' "/sys/block/${1##*/}/stat"; }
+one_line_error() {  # one_line_error FILE PATTERN: exactly one line, which matches
+  cat "$1"
+  [ "$(wc -l < "$1")" -eq 1 ] && grep -q "$2" "$1"
+}
+nothing_left() { [ -z "$(ublk_ids)" ] && ! ls /dev/ublkb* >/dev/null 2>&1; }
+
+# ---- command-line errors: each one line, a non-zero exit, nothing left behind ----
+s_ublk_cli() {
+  install_handlers
+  modprobe -r ublk_drv 2>/dev/null || true
+  if "$LUNKIT_CLI" ublk add --handler null --size 64M --handler-dir /tmp/handlers 2>/tmp/e; then
+    fail_scenario "add succeeded without ublk_drv"
+  fi
+  expect "a missing module is one line naming it" one_line_error /tmp/e "ublk_drv"
+  modprobe ublk_drv
+  expect "the control device exists" test -c /dev/ublk-control
+  local rc=0
+  "$LUNKIT_CLI" ublk add --handler file --cfg /nonexistent/u.img --handler-dir /tmp/handlers 2>/tmp/e || rc=$?
+  expect "a handler that cannot open fails" test "$rc" -ne 0
+  expect "its reason in one line" one_line_error /tmp/e "No such file or directory"
+  expect "nothing left after a failed open" nothing_left
+  rc=0; "$LUNKIT_CLI" ublk add --handler nope --handler-dir /tmp/handlers 2>/tmp/e || rc=$?
+  expect "an unknown handler fails" test "$rc" -ne 0
+  expect "it names the handlers there are" one_line_error /tmp/e "no handler 'nope'.*file"
+  rc=0; "$LUNKIT_CLI" ublk add --handler null --size 64M --queues 99 2>/tmp/e || rc=$?
+  expect "--queues 99 is a usage error" test "$rc" -eq 2
+  expect "it says the range" one_line_error /tmp/e "must be 1 to 32"
+  rc=0; "$LUNKIT_CLI" ublk add --handler ram --size 64M --queues 2 --handler-dir /tmp/handlers 2>/tmp/e || rc=$?
+  expect "ram refuses two queues" test "$rc" -ne 0
+  expect "the reason" one_line_error /tmp/e "one queue at a time"
+  truncate -s 64M /var/lib/lunkit/small.img
+  rc=0; "$LUNKIT_CLI" ublk add --handler file --cfg /var/lib/lunkit/small.img --size 128M --handler-dir /tmp/handlers 2>/tmp/e || rc=$?
+  expect "a size that does not match the file fails" test "$rc" -ne 0
+  expect "and says so" one_line_error /tmp/e "67108864 bytes"
+  rc=0; "$LUNKIT_CLI" ublk add --handler null --handler-dir /tmp/handlers 2>/tmp/e || rc=$?
+  expect "null without a size fails" test "$rc" -ne 0
+  expect "asking for one" one_line_error /tmp/e "size"
+  rc=0; "$LUNKIT_CLI" ublk del 42 2>/tmp/e || rc=$?
+  expect "deleting a device that does not exist fails" test "$rc" -ne 0
+  expect "naming it" one_line_error /tmp/e "no ublk device 42"
+  expect "nothing left at all" nothing_left
+}
+
+# ---- a file-backed device: file systems, fio verify, discard, write zeroes, flush ----
+s_ublk() {
+  modprobe ublk_drv
+  truncate -s 256M /var/lib/lunkit/u0.img
+  start_ublk --handler file --cfg /var/lib/lunkit/u0.img
+  local dev=$UBLK_DEV id=$UBLK_ID
+  say "device $dev"
+  expect "the size is the file's" test "$(blockdev --getsize64 "$dev")" = 268435456
+  expect "a volatile write cache" grep -q "write back" "/sys/block/ublkb$id/queue/write_cache"
+  expect "discard is offered (the file can punch holes)" test "$(cat /sys/block/ublkb$id/queue/discard_max_bytes)" -gt 0
+  expect "write zeroes is offered" test "$(cat /sys/block/ublkb$id/queue/write_zeroes_max_bytes)" -gt 0
+  "$LUNKIT_CLI" ublk list | tee /tmp/list
+  expect "list shows it live, with its handler" grep -qE "ublkb$id +live .*file +/var/lib/lunkit/u0.img" /tmp/list
+  mkfs.ext4 -q -F "$dev"
+  mkdir -p /mnt/u && mount "$dev" /mnt/u
+  dd if=/dev/urandom of=/tmp/data bs=1M count=8 status=none
+  cp /tmp/data /mnt/u/data && sync
+  umount /mnt/u && mount "$dev" /mnt/u
+  expect "the file reads back" cmp /tmp/data /mnt/u/data
+  umount /mnt/u
+  expect "fsck finds it clean" fsck.ext4 -fn "$dev"
+  fio --name=verify --filename="$dev" --rw=randwrite --bs=4k --size=32M --ioengine=libaio \
+      --iodepth=16 --direct=1 --verify=crc32c --do_verify=1 --verify_fatal=1 --output=/tmp/fio.txt
+  cat /tmp/fio.txt
+  expect "fio verify without errors" grep -q "err= 0" /tmp/fio.txt
+  dd if=/dev/urandom of="$dev" bs=1M count=4 seek=64 oflag=direct status=none
+  blkdiscard -o $((64 << 20)) -l $((4 << 20)) "$dev"
+  expect "a discarded range reads zeros" cmp -n $((4 << 20)) /dev/zero <(dd if="$dev" bs=1M skip=64 count=4 iflag=direct status=none)
+  dd if=/dev/urandom of="$dev" bs=1M count=4 seek=80 oflag=direct status=none
+  blkdiscard -z -o $((80 << 20)) -l $((4 << 20)) "$dev"
+  expect "a zeroed range reads zeros" cmp -n $((4 << 20)) /dev/zero <(dd if="$dev" bs=1M skip=80 count=4 iflag=direct status=none)
+  local f0 f1
+  f0=$(flushes_of "$dev")
+  dd if=/dev/urandom of="$dev" bs=4k count=1 seek=10 conv=fsync status=none
+  f1=$(flushes_of "$dev")
+  say "flushes $f0 -> $f1"
+  expect "fsync reaches the device as a flush" test "$f1" -gt "$f0"
+  expect "the data is in the file" cmp <(dd if="$dev" bs=4k skip=10 count=1 iflag=direct status=none) <(dd if=/var/lib/lunkit/u0.img bs=4k skip=10 count=1 status=none)
+  kill -TERM "$UBLK_PID"
+  wait_pid "$UBLK_PID" 60 || fail_scenario "lunkit did not exit cleanly after SIGTERM"
+  expect "the device is deleted" nothing_left
+}
+
+# ---- several queues, the null, ram and a blocking handler, read-only ----
+s_ublk_queues() {
+  modprobe ublk_drv
+  truncate -s 128M /var/lib/lunkit/q.img
+  start_ublk --handler file --cfg /var/lib/lunkit/q.img --queues 2 --depth 64
+  local dev=$UBLK_DEV pid=$UBLK_PID
+  expect "two hardware queues" test "$(ls /sys/block/${dev##*/}/mq | wc -l)" -eq 2
+  # Two jobs on two CPUs, each on its own half: both queues carry I/O.
+  fio --name=q --filename="$dev" --rw=randwrite --bs=4k --size=32M --offset_increment=64M \
+      --numjobs=2 --cpus_allowed_policy=split --cpus_allowed=0,1 --ioengine=libaio --iodepth=16 \
+      --direct=1 --verify=crc32c --do_verify=1 --verify_fatal=1 --output=/tmp/fio-q.txt
+  cat /tmp/fio-q.txt
+  expect "fio verify on two queues" test "$(grep -c 'err= 0' /tmp/fio-q.txt)" -eq 2
+  kill -TERM "$pid"; wait_pid "$pid" 60 || fail_scenario "file server did not exit"
+
+  start_ublk --handler null --size 1G --queues 2
+  dev=$UBLK_DEV; pid=$UBLK_PID
+  fio --name=n --filename="$dev" --rw=randread --bs=4k --size=256M --numjobs=2 --ioengine=libaio \
+      --iodepth=32 --direct=1 --runtime=3 --time_based --group_reporting --output=/tmp/fio-n.txt
+  cat /tmp/fio-n.txt
+  expect "null serves reads on two queues" grep -q "err= 0" /tmp/fio-n.txt
+  expect "null reads zeros" cmp -n $((1 << 20)) /dev/zero <(dd if="$dev" bs=1M count=1 iflag=direct status=none)
+  kill -TERM "$pid"; wait_pid "$pid" 60 || fail_scenario "null server did not exit"
+
+  start_ublk --handler ram --size 64M
+  dev=$UBLK_DEV; pid=$UBLK_PID
+  dd if=/dev/urandom of=/tmp/ram bs=1M count=4 status=none
+  dd if=/tmp/ram of="$dev" bs=1M seek=3 oflag=direct status=none
+  expect "ram keeps what was written" cmp /tmp/ram <(dd if="$dev" bs=1M skip=3 count=4 iflag=direct status=none)
+  kill -TERM "$pid"; wait_pid "$pid" 60 || fail_scenario "ram server did not exit"
+
+  start_ublk --handler file --cfg /var/lib/lunkit/q.img --read-only
+  dev=$UBLK_DEV; pid=$UBLK_PID
+  expect "read-only" test "$(blockdev --getro "$dev")" = 1
+  if dd if=/dev/zero of="$dev" bs=4k count=1 oflag=direct status=none 2>/tmp/e; then
+    fail_scenario "a write to a read-only device succeeded"
+  fi
+  expect "reads work" dd if="$dev" of=/dev/null bs=1M count=4 iflag=direct status=none
+  kill -TERM "$pid"; wait_pid "$pid" 60 || fail_scenario "read-only server did not exit"
+  expect "all deleted" nothing_left
+}
+
+# ---- handler errors are I/O errors on the block device, not hangs ----
+s_ublk_errors() {
+  modprobe ublk_drv
+  dmesg -C
+  # A blocking handler (worker pool) that fails everything past 32 MiB with EIO.
+  start_ublk --handler faulty --cfg eio_from=$((32 << 20)) --size 64M
+  local dev=$UBLK_DEV pid=$UBLK_PID
+  dd if=/dev/urandom of=/tmp/good bs=1M count=2 status=none
+  dd if=/tmp/good of="$dev" bs=1M seek=4 oflag=direct status=none
+  expect "the good half works (through the pool)" cmp /tmp/good <(dd if="$dev" bs=1M skip=4 count=2 iflag=direct status=none)
+  local rc=0
+  timeout 60 dd if="$dev" of=/dev/null bs=4k skip=$((40 << 8)) count=1 iflag=direct 2>/tmp/e || rc=$?
+  cat /tmp/e
+  expect "a read past 32 MiB fails, without hanging" test "$rc" -ne 0 -a "$rc" -ne 124
+  expect "as an I/O error" grep -qi "Input/output error" /tmp/e
+  rc=0
+  timeout 60 dd if=/dev/zero of="$dev" bs=4k seek=$((40 << 8)) count=1 oflag=direct 2>/tmp/e || rc=$?
+  expect "a write past 32 MiB fails, without hanging" test "$rc" -ne 0 -a "$rc" -ne 124
+  dmesg | grep -i "${dev##*/}" | tail -5
+  expect "the kernel logged the I/O error" sh -c "dmesg | grep -qiE 'I/O error.*${dev##*/}|${dev##*/}.*I/O error'"
+  kill -TERM "$pid"; wait_pid "$pid" 60 || fail_scenario "faulty server did not exit"
+
+  # A full file system under the file handler: writes fail with ENOSPC.
+  mkdir -p /mnt/small && mount -t tmpfs -o size=8M tmpfs /mnt/small
+  truncate -s 64M /mnt/small/sparse.img
+  start_ublk --handler file --cfg /mnt/small/sparse.img
+  dev=$UBLK_DEV; pid=$UBLK_PID
+  rc=0
+  timeout 120 dd if=/dev/urandom of="$dev" bs=1M count=16 oflag=direct 2>/tmp/e || rc=$?
+  cat /tmp/e
+  expect "writing past the full file system fails, without hanging" test "$rc" -ne 0 -a "$rc" -ne 124
+  expect "as no space" grep -qiE "No space left|Input/output error" /tmp/e
+  expect "the server is still running" kill -0 "$pid"
+  expect "and still reads" dd if="$dev" of=/dev/null bs=1M count=1 iflag=direct status=none
+  kill -TERM "$pid"; wait_pid "$pid" 60 || fail_scenario "file server did not exit"
+  umount /mnt/small
+  expect "all deleted" nothing_left
+}
+
+# ---- stop and delete while fio runs ----
+s_ublk_stop() {
+  modprobe ublk_drv
+  truncate -s 128M /var/lib/lunkit/s.img
+  start_ublk --handler file --cfg /var/lib/lunkit/s.img
+  local dev=$UBLK_DEV pid=$UBLK_PID id=$UBLK_ID
+  fio --name=busy --filename="$dev" --rw=randwrite --bs=4k --size=64M --ioengine=libaio --iodepth=16 \
+      --direct=1 --time_based --runtime=120 --output=/tmp/fio-busy.txt &
+  local fio=$!
+  wait_for_writes "$dev" 2000
+  timeout 60 "$LUNKIT_CLI" ublk del "$id" || fail_scenario "lunkit ublk del did not return"
+  local frc=0
+  wait_pid "$fio" 60 || frc=$?
+  expect "fio ended" test "$frc" -ne 124
+  wait_pid "$pid" 60 || fail_scenario "the server did not exit 0 after its device was deleted"
+  expect "the server noticed" grep -q "was stopped by someone else" "$R/ublk.stderr"
+  expect "deleted under I/O" nothing_left
+
+  start_ublk --handler file --cfg /var/lib/lunkit/s.img
+  dev=$UBLK_DEV; pid=$UBLK_PID
+  fio --name=busy --filename="$dev" --rw=randrw --bs=4k --size=64M --ioengine=libaio --iodepth=16 \
+      --direct=1 --time_based --runtime=120 --output=/tmp/fio-busy2.txt &
+  fio=$!
+  wait_for_writes "$dev" 2000
+  kill -TERM "$pid"
+  wait_pid "$pid" 60 || fail_scenario "SIGTERM under I/O did not end the server cleanly"
+  frc=0
+  wait_pid "$fio" 60 || frc=$?
+  expect "fio ended" test "$frc" -ne 124
+  expect "deleted after SIGTERM under I/O" nothing_left
+}
+
+# ---- a killed server, recovered without losing the device or data ----
+s_ublk_recover() {
+  modprobe ublk_drv
+  dmesg -C
+  truncate -s 128M /var/lib/lunkit/r.img
+  start_ublk --handler file --cfg /var/lib/lunkit/r.img
+  local dev=$UBLK_DEV pid=$UBLK_PID id=$UBLK_ID
+  fio_verify "$dev" 48M /tmp/fio-recover.txt &
+  local fio=$!
+  wait_for_writes "$dev" 3000
+  say "SIGKILL the server"
+  kill -KILL "$pid"
+  wait "$pid" 2>/dev/null || true
+  local state=
+  for _ in $(seq 1 100); do
+    state=$("$LUNKIT_CLI" ublk list | awk -v d="ublkb$id" '$1 == d {print $2}')
+    [ "$state" = quiesced ] && break
+    sleep 0.1
+  done
+  "$LUNKIT_CLI" ublk list | tee /tmp/list
+  expect "the device waits, quiesced" test "$state" = quiesced
+  expect "in-flight I/O is reissued" grep -q " reissue " /tmp/list
+  expect "the block device is still there" test -b "$dev"
+  local out=/tmp/ublk-recover.out
+  "$LUNKIT_CLI" ublk recover "$id" --handler-dir /tmp/handlers --log-level info >"$out" 2>>"$R/ublk.stderr" &
+  pid=$!
+  for _ in $(seq 1 300); do grep -q "$dev" "$out" && break; sleep 0.1; done
+  expect "recover serves the same device" grep -q "^$dev\$" "$out"
+  wait_pid "$fio" 300 || fail_scenario "fio failed across the recovery"
+  cat /tmp/fio-recover.txt
+  expect "fio verify passed with zero errors" grep -q "err= 0" /tmp/fio-recover.txt
+  if dmesg | grep -i "${dev##*/}" | grep -qi "I/O error"; then
+    fail_scenario "the kernel logged I/O errors for ${dev##*/}"
+  fi
+  kill -TERM "$pid"; wait_pid "$pid" 60 || fail_scenario "the recovered server did not exit"
+  expect "deleted" nothing_left
+}

@@ -1,0 +1,425 @@
+#include "ublk/cli.h"
+
+#include <dirent.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/fd.h"
+#include "handlers/host/plugin.h"
+#include "handlers/host/plugin_device.h"
+#include "handlers/host/worker_pool.h"
+#include "ublk/control.h"
+#include "ublk/record.h"
+#include "ublk/server.h"
+
+#ifndef LUNKIT_HANDLER_DIR
+#define LUNKIT_HANDLER_DIR "/usr/lib/lunkit"
+#endif
+
+namespace lunkit::ublk {
+namespace {
+
+constexpr int kUsageError = 2;
+
+void usage(FILE* out) {
+  std::fprintf(
+      out,
+      "Usage: lunkit ublk add --handler NAME [--cfg CFGSTRING] [--size SIZE] [--block-size N]\n"
+      "                       [--queues N] [--depth D] [--io-size BYTES] [--read-only]\n"
+      "                       [--no-recovery] [--handler-dir DIR] [--log-level LEVEL]\n"
+      "       lunkit ublk recover ID [--handler-dir DIR] [--log-level LEVEL]\n"
+      "       lunkit ublk list\n"
+      "       lunkit ublk del ID\n"
+      "\n"
+      "add       serves a handler (file, ram, null, ...) as /dev/ublkbN: prints the device,\n"
+      "          serves it until SIGINT or SIGTERM, then stops and deletes it.\n"
+      "recover   serves a device again whose server was killed (kernels with user recovery).\n"
+      "list      shows the ublk devices.  del  stops and deletes one.\n"
+      "Handlers are loaded from %s unless --handler-dir says otherwise.\n",
+      LUNKIT_HANDLER_DIR);
+}
+
+int fail(const std::string& message, int status = 1) {
+  std::fprintf(stderr, "lunkit: %s\n", message.c_str());
+  return status;
+}
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("lunkit");
+  logger->set_pattern("lunkit: %^%l%$: %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(level.empty() ? spdlog::level::warn : spdlog::level::from_str(level));
+}
+
+bool valid_level(const std::string& level) {
+  static const char* kLevels[] = {"trace", "debug", "info",     "warning",
+                                  "warn",  "error", "critical", "off"};
+  return std::any_of(std::begin(kLevels), std::end(kLevels),
+                     [&](const char* l) { return level == l; });
+}
+
+Result<uint32_t> parse_id(const char* text) {
+  std::string s = text ? text : "";
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 7)
+    return Error{"device id must be a number, e.g. 0 for /dev/ublkb0 (got '" + s + "')"};
+  return static_cast<uint32_t>(std::stoul(s));
+}
+
+// A handler plugin opened for one device, with what it needs around it.
+struct OpenHandler {
+  std::unique_ptr<plugins::Plugin> plugin;
+  std::unique_ptr<plugins::WorkerPool> pool;
+  std::unique_ptr<plugins::PluginBlockDevice> device;
+};
+
+Result<std::unique_ptr<plugins::Plugin>> load_handler(const std::string& dir,
+                                                      const std::string& name) {
+  auto report = plugins::load_plugins(dir, geteuid() == 0);
+  std::string found;
+  for (auto& p : report.plugins) {
+    if (p->subtype() == name) return std::move(p);
+    found += (found.empty() ? "" : ", ") + p->subtype();
+  }
+  for (const std::string& e : report.errors) spdlog::debug("{}", e);
+  for (const std::string& e : report.errors)
+    if (e.find("/" + name + ".so") != std::string::npos) return Error{e};
+  if (!report.errors.empty() && report.plugins.empty()) return Error{report.errors.front()};
+  return Error{"no handler '" + name + "' in " + dir +
+               (found.empty() ? std::string(" (it has none)") : " (it has: " + found + ")")};
+}
+
+// Loads the handler, checks the configuration and opens the device. Nothing is created on
+// failure (check_config has no side effects and open() is only reached when it passed).
+Result<OpenHandler> open_handler(const std::string& dir, const std::string& name,
+                                 const std::string& cfg, uint64_t size, uint32_t block_size) {
+  OpenHandler h;
+  auto plugin = load_handler(dir, name);
+  if (!plugin) return Error{plugin.error()};
+  h.plugin = std::move(*plugin);
+  if (auto ok = h.plugin->check_config(cfg); !ok) return Error{name + ": " + ok.error()};
+  if (h.plugin->handler().thread_model == LUNKIT_THREAD_BLOCKING)
+    h.pool = std::make_unique<plugins::WorkerPool>(4);
+  plugins::OpenParams p;
+  p.name = "ublk:" + name;
+  p.cfgstring = cfg;
+  p.size = size;
+  p.block_size = block_size;
+  auto dev = plugins::PluginBlockDevice::open(*h.plugin, p, h.pool.get());
+  if (!dev) return Error{name + ": " + dev.error()};
+  h.device = std::move(*dev);
+  return h;
+}
+
+// Signals are taken from a signalfd: block them before any thread starts.
+UniqueFd block_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return UniqueFd(signalfd(-1, &set, SFD_CLOEXEC));
+}
+
+// Serves until a signal or until someone else stops the device, then removes it.
+int serve(Server& server, int sigfd) {
+  std::printf("%s\n", server.block_path().c_str());
+  std::fflush(stdout);
+  spdlog::info("serving {} ({} queue(s) of depth {}, flags {:#x})", server.block_path(),
+               server.info().nr_hw_queues, server.info().queue_depth, server.info().flags);
+  pollfd fds[2] = {{sigfd, POLLIN, 0}, {server.exit_fd(), POLLIN, 0}};
+  for (;;) {
+    int n = poll(fds, 2, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(std::string("poll: ") + std::strerror(errno));
+    if (fds[0].revents) {
+      signalfd_siginfo si;
+      (void)!read(sigfd, &si, sizeof si);
+      spdlog::info("signal {}: stopping {}", si.ssi_signo, server.block_path());
+      break;
+    }
+    if (fds[1].revents) {
+      spdlog::warn("{} was stopped by someone else", server.block_path());
+      break;
+    }
+  }
+  uint32_t id = server.id();
+  auto removed = server.remove();
+  remove_record(id);
+  QueueStats s = server.stats();
+  spdlog::info("{} removed: {} requests, {} errors", server.block_path(), s.requests, s.errors);
+  if (!removed) return fail(removed.error());
+  return 0;
+}
+
+struct AddArgs {
+  std::string handler, cfg, handler_dir = LUNKIT_HANDLER_DIR, log_level;
+  uint64_t size = 0;
+  uint32_t block_size = 512;
+  ServeOptions serve;
+};
+
+int parse_add(int argc, char** argv, AddArgs* a) {
+  enum {
+    kCfg = 256,
+    kSize,
+    kBlockSize,
+    kQueues,
+    kDepth,
+    kIoSize,
+    kReadOnly,
+    kNoRecovery,
+    kHandlerDir,
+    kLogLevel,
+    kHandler,
+    kHelp
+  };
+  static const option longopts[] = {{"handler", required_argument, nullptr, kHandler},
+                                    {"cfg", required_argument, nullptr, kCfg},
+                                    {"size", required_argument, nullptr, kSize},
+                                    {"block-size", required_argument, nullptr, kBlockSize},
+                                    {"queues", required_argument, nullptr, kQueues},
+                                    {"depth", required_argument, nullptr, kDepth},
+                                    {"io-size", required_argument, nullptr, kIoSize},
+                                    {"read-only", no_argument, nullptr, kReadOnly},
+                                    {"no-recovery", no_argument, nullptr, kNoRecovery},
+                                    {"handler-dir", required_argument, nullptr, kHandlerDir},
+                                    {"log-level", required_argument, nullptr, kLogLevel},
+                                    {"help", no_argument, nullptr, kHelp},
+                                    {nullptr, 0, nullptr, 0}};
+  optind = 1;
+  opterr = 0;
+  int c;
+  auto number = [&](const char* what, uint64_t max, uint64_t* out) -> bool {
+    auto v = parse_size(optarg);
+    if (!v || *v == 0 || *v > max) {
+      fail(std::string("--") + what + " " + optarg + ": " +
+           (v ? "must be 1 to " + std::to_string(max) : v.error()));
+      return false;
+    }
+    *out = *v;
+    return true;
+  };
+  uint64_t v = 0;
+  while ((c = getopt_long(argc, argv, ":", longopts, nullptr)) != -1) {
+    switch (c) {
+      case kHandler:
+        a->handler = optarg;
+        break;
+      case kCfg:
+        a->cfg = optarg;
+        if (a->cfg.find('\n') != std::string::npos)
+          return fail("--cfg cannot contain a newline", kUsageError);
+        break;
+      case kSize: {
+        auto s = parse_size(optarg);
+        if (!s) return fail("--size: " + s.error(), kUsageError);
+        a->size = *s;
+        break;
+      }
+      case kBlockSize:
+        if (!number("block-size", 4096, &v)) return kUsageError;
+        a->block_size = static_cast<uint32_t>(v);
+        break;
+      case kQueues:
+        if (!number("queues", 32, &v)) return kUsageError;
+        a->serve.queues = static_cast<uint16_t>(v);
+        break;
+      case kDepth:
+        if (!number("depth", kMaxQueueDepth, &v)) return kUsageError;
+        a->serve.depth = static_cast<uint16_t>(v);
+        break;
+      case kIoSize:
+        if (!number("io-size", kMaxIoBufBytes, &v)) return kUsageError;
+        a->serve.io_buf_bytes = static_cast<uint32_t>(v);
+        break;
+      case kReadOnly:
+        a->serve.read_only = true;
+        break;
+      case kNoRecovery:
+        a->serve.recovery = false;
+        break;
+      case kHandlerDir:
+        a->handler_dir = optarg;
+        break;
+      case kLogLevel:
+        if (!valid_level(optarg))
+          return fail(std::string("--log-level ") + optarg +
+                          ": use trace, debug, info, warning, error, critical or off",
+                      kUsageError);
+        a->log_level = optarg;
+        break;
+      case kHelp:
+        usage(stdout);
+        return 0;
+      case ':':
+        return fail(std::string(argv[optind - 1]) + " needs a value", kUsageError);
+      default:
+        return fail(std::string("unknown option ") + argv[optind - 1] + " (see lunkit ublk --help)",
+                    kUsageError);
+    }
+  }
+  if (optind < argc)
+    return fail(std::string("unexpected argument '") + argv[optind] + "'", kUsageError);
+  if (a->handler.empty())
+    return fail("add needs --handler NAME (file, ram, null, ...)", kUsageError);
+  return -1;
+}
+
+int cmd_add(int argc, char** argv) {
+  AddArgs a;
+  if (int rc = parse_add(argc, argv, &a); rc >= 0) return rc;
+  setup_logging(a.log_level);
+  UniqueFd sigfd = block_signals();
+  // The control device first: without it there is nothing to do, and nothing gets opened.
+  auto control = Control::open();
+  if (!control) return fail(control.error());
+  auto h = open_handler(a.handler_dir, a.handler, a.cfg, a.size, a.block_size);
+  if (!h) return fail(h.error());
+  if (a.serve.queues > 1 && !h->device->multi_queue())
+    return fail("handler '" + a.handler +
+                "' serves one queue at a time (it does not declare "
+                "LUNKIT_HANDLER_MULTI_QUEUE); use --queues 1");
+  auto server = Server::add(**control, *h->device, a.serve);
+  if (!server) return fail(server.error());
+  DeviceRecord record{a.handler,
+                      a.cfg,
+                      h->device->info().num_blocks * h->device->info().logical_block_size,
+                      h->device->info().logical_block_size,
+                      a.serve.read_only,
+                      getpid()};
+  if (auto ok = save_record((*server)->id(), record); !ok)
+    spdlog::warn("cannot remember the device for recovery: {}", ok.error());
+  return serve(**server, sigfd.get());
+}
+
+int cmd_recover(int argc, char** argv) {
+  std::string handler_dir = LUNKIT_HANDLER_DIR, log_level;
+  std::optional<uint32_t> id;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if ((arg == "--handler-dir" || arg == "--log-level") && i + 1 < argc) {
+      (arg == "--handler-dir" ? handler_dir : log_level) = argv[++i];
+    } else if (arg[0] == '-') {
+      return fail("unknown option " + arg + " (see lunkit ublk --help)", kUsageError);
+    } else if (!id) {
+      auto n = parse_id(argv[i]);
+      if (!n) return fail(n.error(), kUsageError);
+      id = *n;
+    } else {
+      return fail("unexpected argument '" + arg + "'", kUsageError);
+    }
+  }
+  if (!id) return fail("recover needs the device id", kUsageError);
+  if (!log_level.empty() && !valid_level(log_level))
+    return fail("--log-level " + log_level + ": unknown level", kUsageError);
+  setup_logging(log_level);
+  UniqueFd sigfd = block_signals();
+  auto control = Control::open();
+  if (!control) return fail(control.error());
+  auto record = load_record(*id);
+  if (!record) return fail(record.error());
+  auto h =
+      open_handler(handler_dir, record->handler, record->cfg, record->size, record->block_size);
+  if (!h) return fail(h.error());
+  auto server = Server::recover(**control, *id, *h->device, record->read_only);
+  if (!server) return fail(server.error());
+  record->pid = getpid();
+  (void)save_record(*id, *record);
+  return serve(**server, sigfd.get());
+}
+
+const char* state_name(uint16_t state) {
+  switch (state) {
+    case kStateDead:
+      return "dead";
+    case kStateLive:
+      return "live";
+    case kStateQuiesced:
+      return "quiesced";
+  }
+  return "unknown";
+}
+
+std::vector<uint32_t> device_ids() {
+  std::vector<uint32_t> ids;
+  if (DIR* d = opendir("/sys/class/ublk-char")) {
+    while (dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n.rfind("ublkc", 0) == 0 && n.size() > 5) {
+        if (auto id = parse_id(n.c_str() + 5)) ids.push_back(*id);
+      }
+    }
+    closedir(d);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+int cmd_list(int argc, char**) {
+  if (argc > 1) return fail("list takes no arguments", kUsageError);
+  auto control = Control::open();
+  if (!control) return fail(control.error());
+  std::printf("%-8s %-9s %8s %6s %6s %12s %-8s %-8s %s\n", "DEVICE", "STATE", "PID", "QUEUES",
+              "DEPTH", "SIZE", "RECOVERY", "HANDLER", "CFG");
+  for (uint32_t id : device_ids()) {
+    DevInfo info{};
+    if ((*control)->get_info(id, &info) < 0) continue;
+    Params params;
+    uint64_t bytes = (*control)->get_params(id, &params) == 0 ? params.basic.dev_sectors * 512 : 0;
+    auto record = load_record(id);
+    const char* recovery = !(info.flags & kFlagUserRecovery)         ? "no"
+                           : (info.flags & kFlagUserRecoveryReissue) ? "reissue"
+                                                                     : "yes";
+    std::printf("ublkb%-3u %-9s %8d %6u %6u %12llu %-8s %-8s %s\n", id, state_name(info.state),
+                info.ublksrv_pid, info.nr_hw_queues, info.queue_depth,
+                static_cast<unsigned long long>(bytes), recovery,
+                record ? record->handler.c_str() : "-", record ? record->cfg.c_str() : "");
+  }
+  return 0;
+}
+
+int cmd_del(int argc, char** argv) {
+  if (argc != 2) return fail("del needs exactly one device id", kUsageError);
+  auto id = parse_id(argv[1]);
+  if (!id) return fail(id.error(), kUsageError);
+  auto control = Control::open();
+  if (!control) return fail(control.error());
+  int rc = (*control)->stop(*id);
+  if (rc == -ENODEV) return fail("there is no ublk device " + std::to_string(*id));
+  if (rc < 0) return fail("STOP_DEV: " + std::string(std::strerror(-rc)));
+  rc = (*control)->remove(*id);  // waits until its server (if any) has let go
+  remove_record(*id);
+  if (rc < 0 && rc != -ENODEV) return fail("DEL_DEV: " + std::string(std::strerror(-rc)));
+  return 0;
+}
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "help") == 0) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? kUsageError : 0;
+  }
+  std::string sub = argv[1];
+  if (sub == "add") return cmd_add(argc - 1, argv + 1);
+  if (sub == "recover") return cmd_recover(argc - 1, argv + 1);
+  if (sub == "list") return cmd_list(argc - 1, argv + 1);
+  if (sub == "del") return cmd_del(argc - 1, argv + 1);
+  return fail("unknown command 'ublk " + sub + "' (add, recover, list, del)", kUsageError);
+}
+
+}  // namespace lunkit::ublk

@@ -1,0 +1,28 @@
+# The ublk frontend: the same handler plugins served as a plain block device (/dev/ublkbN).
+noinst_LTLIBRARIES += ublk/liblunkit-ublk.la
+ublk_liblunkit_ublk_la_SOURCES = \
+	ublk/cli.cc \
+	ublk/cli.h \
+	ublk/control.cc \
+	ublk/control.h \
+	ublk/params.cc \
+	ublk/params.h \
+	ublk/queue.cc \
+	ublk/queue.h \
+	ublk/record.cc \
+	ublk/record.h \
+	ublk/server.cc \
+	ublk/server.h \
+	ublk/uapi.h
+UBLK_CPPFLAGS = $(AM_CPPFLAGS) $(URING_CFLAGS) $(SPDLOG_CFLAGS) \
+	-DLUNKIT_HANDLER_DIR='"$(pkglibdir)"'
+ublk_liblunkit_ublk_la_CPPFLAGS = $(UBLK_CPPFLAGS)
+UBLK_LIBS = ublk/liblunkit-ublk.la handlers/liblunkit-handler.la libscsi/liblunkit-scsi.la \
+	$(URING_LIBS) $(SPDLOG_LIBS)
+
+# lunkit, the command-line tool (`lunkit ublk ...`).
+bin_PROGRAMS = cli/lunkit
+cli_lunkit_SOURCES = cli/lunkit.cc
+cli_lunkit_CPPFLAGS = $(UBLK_CPPFLAGS)
+cli_lunkit_LDADD = $(UBLK_LIBS)
+EXTRA_DIST += ublk/README.md

@@ -1,0 +1,302 @@
+#include "ublk/queue.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstring>
+
+namespace lunkit::ublk {
+namespace {
+
+constexpr uint64_t kWakeTag = 1;  // user_data of the eventfd read (never a valid pointer)
+constexpr size_t kPage = 4096;
+
+size_t round_up(size_t v, size_t to) {
+  return (v + to - 1) / to * to;
+}
+
+void notify(int fd) {
+  uint64_t one = 1;
+  (void)!write(fd, &one, sizeof one);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Queue>> Queue::create(const QueueConfig& config, BlockDevice& device) {
+  if (config.depth == 0 || config.depth > kMaxQueueDepth)
+    return Error{"queue depth must be 1 to " + std::to_string(kMaxQueueDepth)};
+  std::unique_ptr<Queue> q(new Queue(config, device));
+  q->char_fd_.reset(fcntl(config.char_fd, F_DUPFD_CLOEXEC, 3));
+  if (!q->char_fd_) return Error{std::string("dup ublk char device: ") + std::strerror(errno)};
+  // The kernel's descriptor array of this queue: read-only, one 24-byte entry per tag.
+  off_t offset = static_cast<off_t>(kCmdBufOffset +
+                                    config.q_id * round_up(kMaxQueueDepth * sizeof(IoDesc), kPage));
+  size_t length = round_up(config.depth * sizeof(IoDesc), kPage);
+  void* d = mmap(nullptr, length, PROT_READ, MAP_SHARED | MAP_POPULATE, q->char_fd_.get(), offset);
+  if (d == MAP_FAILED)
+    return Error{"mmap the descriptors of queue " + std::to_string(config.q_id) + ": " +
+                 std::strerror(errno)};
+  q->descriptors_ = Mapping(d, length);
+  size_t buffers = size_t{config.depth} * config.io_buf_bytes;
+  void* b = mmap(nullptr, buffers, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (b == MAP_FAILED)
+    return Error{"allocate " + std::to_string(buffers) +
+                 " bytes of request buffers: " + std::strerror(errno)};
+  q->buffers_ = Mapping(b, buffers);
+  const DeviceInfo& info = device.info();
+  q->block_size_ = info.logical_block_size;
+  q->device_bytes_ = info.num_blocks * info.logical_block_size;
+  q->can_unmap_ = info.thin_provisioning;
+  q->tags_ = std::make_unique<Tag[]>(config.depth);
+  for (uint16_t i = 0; i < config.depth; ++i) {
+    Tag& t = q->tags_[i];
+    t.completion.uring.done = &Queue::on_tag_cqe;
+    t.completion.tag = &t;
+    t.queue = q.get();
+    t.tag = i;
+    t.buffer = static_cast<uint8_t*>(b) + size_t{i} * config.io_buf_bytes;
+  }
+  q->wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!q->wake_) return Error{std::string("eventfd: ") + std::strerror(errno)};
+  return q;
+}
+
+Queue::~Queue() {
+  stop();
+  join();
+}
+
+void Queue::start(int exit_fd) {
+  exit_fd_ = exit_fd;
+  thread_ = std::thread([this] { run(); });
+}
+
+Result<bool> Queue::wait_ready() {
+  std::unique_lock lock(ready_mu_);
+  ready_cv_.wait(lock, [&] { return ready_; });
+  if (!ready_error_.empty()) return Error{ready_error_};
+  return true;
+}
+
+void Queue::set_ready(std::string error) {
+  std::lock_guard lock(ready_mu_);
+  ready_ = true;
+  ready_error_ = std::move(error);
+  ready_cv_.notify_all();
+}
+
+void Queue::stop() {
+  stop_.store(true, std::memory_order_release);
+  notify(wake_.get());
+}
+
+void Queue::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+Result<bool> Queue::setup_ring() {
+  // Room for one command per tag, one handler I/O per tag and the eventfd read: after a submit
+  // there is always a free SQE, and the CQ (twice as large) cannot overflow.
+  unsigned entries = std::bit_ceil(2u * config_.depth + 16u);
+  io_uring_params p{};
+  // One submitter, and completions run only when the thread waits for them: the queue thread is
+  // the only one that touches the ring (the kernel requires it for ublk commands anyway).
+  p.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+            IORING_SETUP_CQSIZE;
+  p.cq_entries = 2 * entries;
+  int rc = io_uring_queue_init_params(entries, &ring_, &p);
+  if (rc == -EINVAL) {  // a kernel older than 6.1: plain ring
+    p = io_uring_params{};
+    p.flags = IORING_SETUP_CQSIZE;
+    p.cq_entries = 2 * entries;
+    rc = io_uring_queue_init_params(entries, &ring_, &p);
+  }
+  if (rc < 0) return Error{std::string("io_uring_queue_init: ") + std::strerror(-rc)};
+  ring_ready_ = true;
+  int fd = char_fd_.get();
+  rc = io_uring_register_files(&ring_, &fd, 1);
+  if (rc < 0) return Error{std::string("io_uring_register_files: ") + std::strerror(-rc)};
+  cqes_.reserve(p.cq_entries);
+  return true;
+}
+
+io_uring_sqe* Queue::next_sqe() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (!sqe) {  // hand what is queued to the kernel: that frees the SQ
+    io_uring_submit(&ring_);
+    sqe = io_uring_get_sqe(&ring_);
+  }
+  return sqe;
+}
+
+io_uring_sqe* Queue::get_sqe(lunkit_uring_completion* completion) {
+  io_uring_sqe* sqe = next_sqe();
+  if (sqe) io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(completion));
+  return sqe;
+}
+
+void Queue::submit_io_cmd(Tag& t, uint32_t op, int32_t result) {
+  io_uring_sqe* sqe = next_sqe();
+  if (!sqe) {  // cannot happen with the ring sized as in setup_ring(); never lose it silently
+    spdlog::critical("{}: no SQE for tag {}; the request is lost", config_.name, t.tag);
+    return;
+  }
+  std::memset(sqe, 0, sizeof *sqe);
+  sqe->opcode = IORING_OP_URING_CMD;
+  sqe->fd = 0;  // the registered /dev/ublkcN
+  sqe->flags = IOSQE_FIXED_FILE;
+  sqe->cmd_op = op;
+  IoCmd cmd{config_.q_id, t.tag, result, reinterpret_cast<uint64_t>(t.buffer)};
+  std::memcpy(reinterpret_cast<uint8_t*>(sqe) + 48, &cmd, sizeof cmd);  // the command area
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&t.completion.uring));
+}
+
+void Queue::arm_wake() {
+  io_uring_sqe* sqe = next_sqe();
+  if (!sqe) return;
+  io_uring_prep_read(sqe, wake_.get(), &wake_value_, sizeof wake_value_, 0);
+  io_uring_sqe_set_data64(sqe, kWakeTag);
+  wake_armed_ = true;
+}
+
+void Queue::on_tag_cqe(lunkit_uring_completion* c, int32_t res) {
+  Tag& t = *reinterpret_cast<TagCompletion*>(c)->tag;
+  Queue& q = *t.queue;
+  if (res == kIoResOk) return q.serve(t);
+  // The tag is no longer the kernel's to hand out: aborted by STOP_DEV, or refused.
+  ++q.aborted_;
+  if (res != kIoResAbort)
+    spdlog::error("{}: tag {}: the kernel refused the command: {}", q.config_.name, t.tag,
+                  std::strerror(-res));
+}
+
+void Queue::serve(Tag& t) {
+  IoDesc desc;
+  std::memcpy(&desc, static_cast<const uint8_t*>(descriptors_.base()) + t.tag * sizeof(IoDesc),
+              sizeof desc);
+  ++stats_.requests;
+  int rc = decode(desc, device_bytes_, block_size_, config_.io_buf_bytes, can_unmap_,
+                  config_.read_only, &t.request);
+  if (rc) {
+    ++stats_.errors;
+    return submit_io_cmd(t, kUIoCommitAndFetchReq, rc);
+  }
+  const Request& r = t.request;
+  BlockRequest& b = t.block;
+  b.offset = r.offset;
+  b.length = r.length;
+  b.flags = r.flags;
+  t.iov = iovec{t.buffer, static_cast<size_t>(r.length)};
+  b.iov = (r.op == Op::kRead || r.op == Op::kWrite) ? std::span<const iovec>(&t.iov, 1)
+                                                    : std::span<const iovec>();
+  b.extents = {};
+  b.extent_count = 0;
+  b.miscompare_offset = 0;
+  b.on_complete = &Queue::on_block_complete;
+  b.context = &t;
+  t.with_device = true;
+  ++with_device_;
+  switch (r.op) {
+    case Op::kRead:
+      return device_.read(b);
+    case Op::kWrite:
+      return device_.write(b);
+    case Op::kFlush:
+      return device_.flush(b);
+    case Op::kDiscard:
+      return device_.unmap(b);
+    case Op::kWriteZeroes:
+      return device_.write_zeroes(b);
+  }
+}
+
+void Queue::on_block_complete(BlockRequest& r, int status) {
+  Tag& t = *static_cast<Tag*>(r.context);
+  Queue& q = *t.queue;
+  t.result = commit_result(t.request, status);
+  // On the queue's own thread the result goes straight into the ring.
+  if (IoLoop::current() == &q) return q.commit(t);
+  if (q.remote_done_.push(&t)) notify(q.wake_.get());
+}
+
+void Queue::commit(Tag& t) {
+  t.with_device = false;
+  --with_device_;
+  if (t.result < 0) ++stats_.errors;
+  submit_io_cmd(t, kUIoCommitAndFetchReq, t.result);
+}
+
+void Queue::reap() {
+  io_uring_cqe* cqe;
+  unsigned head, seen = 0;
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    ++seen;
+    cqes_.emplace_back(io_uring_cqe_get_data64(cqe), cqe->res);
+  }
+  io_uring_cq_advance(&ring_, seen);
+  // Completions run after the CQ is advanced: they queue new commands and I/O.
+  for (auto [data, res] : cqes_) {
+    if (data == kWakeTag) {
+      wake_armed_ = false;
+      continue;
+    }
+    auto* c = reinterpret_cast<lunkit_uring_completion*>(data);
+    c->done(c, res);
+  }
+  cqes_.clear();
+  for (Tag* t = remote_done_.take_all(); t;) {
+    Tag* next = t->next;
+    ++stats_.remote_completions;
+    commit(*t);
+    t = next;
+  }
+  if (!wake_armed_) arm_wake();
+}
+
+bool Queue::done() const {
+  if (with_device_) return false;  // a request the kernel waits for is still with the device
+  return aborted_ == config_.depth || stop_.load(std::memory_order_acquire);
+}
+
+void Queue::run() {
+  IoLoop::Scope scope(this);
+  if (auto ok = setup_ring(); !ok) {
+    set_ready(ok.error());
+  } else {
+    arm_wake();
+    for (uint16_t i = 0; i < config_.depth; ++i) submit_io_cmd(tags_[i], kUIoFetchReq, 0);
+    int rc = io_uring_submit(&ring_);
+    // A fetch the kernel refuses fails at once; START_DEV would wait for this queue forever.
+    reap();
+    if (rc < 0)
+      set_ready("submit the fetch commands: " + std::string(std::strerror(-rc)));
+    else if (aborted_)
+      set_ready("the kernel refused the fetch commands of queue " + std::to_string(config_.q_id));
+    else
+      set_ready("");
+    if (rc >= 0 && !aborted_) {
+      while (!done()) {
+        rc = io_uring_submit_and_wait(&ring_, 1);
+        ++stats_.waits;
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+          spdlog::error("{}: io_uring wait failed: {}", config_.name, std::strerror(-rc));
+          break;
+        }
+        reap();
+      }
+    }
+  }
+  // Closing the ring cancels whatever the kernel still holds of this queue.
+  if (ring_ready_) io_uring_queue_exit(&ring_);
+  ring_ready_ = false;
+  finished_.store(true, std::memory_order_release);
+  if (exit_fd_ >= 0) notify(exit_fd_);
+}
+
+}  // namespace lunkit::ublk

@@ -1,0 +1,132 @@
+// One ublk hardware queue: one thread, one io_uring. The ring carries the queue's FETCH and
+// COMMIT_AND_FETCH commands on /dev/ublkcN and the io_uring I/O that nonblocking handlers queue
+// with lunkit_get_sqe(); handlers that complete on other threads (the worker pool, a library's
+// own threads) hand their results back through an eventfd on the same ring. Every tag has its
+// buffer and BlockRequest preallocated: a request allocates nothing.
+#pragma once
+
+#include <liburing.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/completion_stack.h"
+#include "common/fd.h"
+#include "handlers/host/io_loop.h"
+#include "lunkit/block_device.h"
+#include "lunkit/handler.h"
+#include "lunkit/result.h"
+#include "ublk/params.h"
+
+namespace lunkit::ublk {
+
+struct QueueConfig {
+  int char_fd = -1;  // /dev/ublkcN, shared by the device's queues (the queue keeps its own dup)
+  uint16_t q_id = 0;
+  uint16_t depth = 0;
+  uint32_t io_buf_bytes = kDefaultIoBytes;
+  bool read_only = false;
+  std::string name;  // for log lines, "ublk0/q0"
+};
+
+struct QueueStats {
+  uint64_t requests = 0;
+  uint64_t errors = 0;  // requests completed with an error
+  uint64_t remote_completions = 0;
+  uint64_t waits = 0;
+};
+
+class Queue : public IoLoop {
+ public:
+  // Maps the queue's descriptors and allocates its buffers; the thread starts with start().
+  static Result<std::unique_ptr<Queue>> create(const QueueConfig& config, BlockDevice& device);
+  ~Queue() override;
+
+  // Starts the queue thread. It sets up its ring, fetches every tag and then serves requests
+  // until the kernel aborts every tag (STOP_DEV) or stop() is called; when it ends it writes to
+  // `exit_fd` (an eventfd).
+  void start(int exit_fd);
+  // Waits until every tag's FETCH is submitted (START_DEV / END_USER_RECOVERY wait for that in
+  // the kernel). An error means the thread could not set itself up and has ended.
+  Result<bool> wait_ready();
+  // Ends the thread once the requests it is serving complete, without waiting for the kernel:
+  // closing the ring cancels its fetches, which the kernel treats as the server going away.
+  void stop();
+  void join();
+  bool finished() const { return finished_.load(std::memory_order_acquire); }
+  // Read after join().
+  QueueStats stats() const { return stats_; }
+
+  io_uring_sqe* get_sqe(lunkit_uring_completion* completion) override;
+
+ private:
+  struct Tag;
+  // What a CQE of a tag's ublk command points to (the first member, so the pointer converts).
+  struct TagCompletion {
+    lunkit_uring_completion uring;
+    Tag* tag;
+  };
+  struct Tag {
+    TagCompletion completion;
+    Queue* queue = nullptr;
+    uint16_t tag = 0;
+    bool with_device = false;  // the BlockDevice owns the request
+    Request request;
+    int32_t result = 0;
+    Tag* next = nullptr;  // completion stack link
+    uint8_t* buffer = nullptr;
+    iovec iov{};
+    BlockRequest block;
+  };
+
+  Queue(const QueueConfig& config, BlockDevice& device) : config_(config), device_(device) {}
+  void run();
+  Result<bool> setup_ring();
+  void set_ready(std::string error);
+  io_uring_sqe* next_sqe();
+  void submit_io_cmd(Tag& t, uint32_t op, int32_t result);
+  static void on_tag_cqe(lunkit_uring_completion* c, int32_t res);
+  void serve(Tag& t);
+  static void on_block_complete(BlockRequest& r, int status);
+  void commit(Tag& t);
+  void reap();
+  void arm_wake();
+  bool done() const;
+
+  QueueConfig config_;
+  BlockDevice& device_;
+  uint64_t device_bytes_ = 0;
+  uint32_t block_size_ = 512;
+  bool can_unmap_ = false;
+  UniqueFd char_fd_;
+  Mapping descriptors_;
+  Mapping buffers_;
+  std::unique_ptr<Tag[]> tags_;
+  std::vector<std::pair<uint64_t, int32_t>> cqes_;
+
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  UniqueFd wake_;
+  uint64_t wake_value_ = 0;
+  bool wake_armed_ = false;
+  CompletionStack<Tag, &Tag::next> remote_done_;
+  int exit_fd_ = -1;
+  uint32_t aborted_ = 0;
+  uint32_t with_device_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> finished_{false};
+  QueueStats stats_;
+
+  std::mutex ready_mu_;
+  std::condition_variable ready_cv_;
+  bool ready_ = false;
+  std::string ready_error_;
+  std::thread thread_;
+};
+
+}  // namespace lunkit::ublk

@@ -1,0 +1,194 @@
+#include "ublk/server.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+namespace lunkit::ublk {
+namespace {
+
+std::string errno_text(int negative) {
+  return std::strerror(-negative);
+}
+
+}  // namespace
+
+Result<uint64_t> kernel_features(Control& control) {
+  uint64_t features = 0;
+  int rc = control.get_features(&features);
+  if (rc < 0)
+    return Error{"the ublk driver does not answer GET_FEATURES (" + errno_text(rc) +
+                 "); lunkit needs Linux 6.1 or later"};
+  return features;
+}
+
+Server::~Server() {
+  end_queues();
+}
+
+Result<bool> Server::open_char_device() {
+  std::string path = "/dev/ublkc" + std::to_string(info_.dev_id);
+  // The node appears when devtmpfs or udev creates it; give that a moment.
+  for (int attempt = 0;; ++attempt) {
+    char_fd_.reset(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    if (char_fd_) return true;
+    if (errno != ENOENT || attempt >= 300) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Error{path + ": " + std::strerror(errno)};
+}
+
+Result<bool> Server::start_queues(bool read_only) {
+  exit_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!exit_fd_) return Error{std::string("eventfd: ") + std::strerror(errno)};
+  for (uint16_t q = 0; q < info_.nr_hw_queues; ++q) {
+    QueueConfig c;
+    c.char_fd = char_fd_.get();
+    c.q_id = q;
+    c.depth = info_.queue_depth;
+    c.io_buf_bytes = info_.max_io_buf_bytes;
+    c.read_only = read_only;
+    c.name = "ublk" + std::to_string(info_.dev_id) + "/q" + std::to_string(q);
+    auto queue = Queue::create(c, device_);
+    if (!queue) return Error{queue.error()};
+    queues_.push_back(std::move(*queue));
+  }
+  for (auto& q : queues_) q->start(exit_fd_.get());
+  for (auto& q : queues_)
+    if (auto ok = q->wait_ready(); !ok) return ok;
+  return true;
+}
+
+void Server::end_queues() {
+  for (auto& q : queues_) q->stop();
+  for (auto& q : queues_) q->join();
+}
+
+bool Server::all_queues_finished() const {
+  for (const auto& q : queues_)
+    if (!q->finished()) return false;
+  return true;
+}
+
+QueueStats Server::stats() const {
+  QueueStats s = ended_stats_;
+  for (const auto& q : queues_) {
+    QueueStats t = q->stats();
+    s.requests += t.requests;
+    s.errors += t.errors;
+    s.remote_completions += t.remote_completions;
+    s.waits += t.waits;
+  }
+  return s;
+}
+
+Result<std::unique_ptr<Server>> Server::add(Control& control, BlockDevice& device,
+                                            const ServeOptions& options) {
+  auto params = make_params(device.info(), options.io_buf_bytes, options.read_only);
+  if (!params) return Error{params.error()};
+  if (options.queues == 0 || options.queues > 32)
+    return Error{"--queues must be 1 to 32 (got " + std::to_string(options.queues) + ")"};
+  if (options.depth == 0 || options.depth > kMaxQueueDepth)
+    return Error{"--depth must be 1 to 4096 (got " + std::to_string(options.depth) + ")"};
+  auto features = kernel_features(control);
+  if (!features) return Error{features.error()};
+
+  std::unique_ptr<Server> s(new Server(control, device));
+  DevInfo& info = s->info_;
+  info.nr_hw_queues = options.queues;
+  info.queue_depth = options.depth;
+  info.max_io_buf_bytes = options.io_buf_bytes;
+  info.dev_id = ~0u;
+  info.flags = kFlagCmdIoctlEncode;
+  if (options.recovery && (*features & kFlagUserRecovery))
+    info.flags |= kFlagUserRecovery | (*features & kFlagUserRecoveryReissue);
+  int rc = control.add_device(&info);
+  if (rc < 0) return Error{"ADD_DEV: " + errno_text(rc)};
+  s->added_ = true;
+  // From here on a failure deletes the device again (the destructor of the caller's Server
+  // does not: remove() does, so do it here).
+  auto fail = [&](std::string why) -> Result<std::unique_ptr<Server>> {
+    (void)s->remove();
+    return Error{std::move(why)};
+  };
+  rc = control.set_params(info.dev_id, *params);
+  if (rc < 0) return fail("SET_PARAMS: " + errno_text(rc));
+  if (auto ok = s->open_char_device(); !ok) return fail(ok.error());
+  if (auto ok = s->start_queues(options.read_only); !ok) return fail(ok.error());
+  // START_DEV adds the disk, and the kernel reads its partition table: the queues serve that.
+  rc = control.start(info.dev_id, getpid());
+  if (rc < 0) return fail("START_DEV: " + errno_text(rc));
+  s->started_ = true;
+  control.get_info(info.dev_id, &info);
+  return s;
+}
+
+Result<std::unique_ptr<Server>> Server::recover(Control& control, uint32_t dev_id,
+                                                BlockDevice& device, bool read_only) {
+  std::unique_ptr<Server> s(new Server(control, device));
+  DevInfo& info = s->info_;
+  int rc = control.get_info(dev_id, &info);
+  if (rc == -ENODEV) return Error{"there is no ublk device " + std::to_string(dev_id)};
+  if (rc < 0) return Error{"GET_DEV_INFO: " + errno_text(rc)};
+  if (!(info.flags & kFlagUserRecovery))
+    return Error{"ublk" + std::to_string(dev_id) +
+                 " was created without user recovery; it cannot be served again"};
+  Params params;
+  rc = control.get_params(dev_id, &params);
+  if (rc < 0) return Error{"GET_PARAMS: " + errno_text(rc)};
+  const DeviceInfo& di = device.info();
+  uint64_t bytes = di.num_blocks * di.logical_block_size;
+  if (bytes != params.basic.dev_sectors * 512 ||
+      di.logical_block_size != (1u << params.basic.logical_bs_shift))
+    return Error{"the handler's device (" + std::to_string(bytes) + " bytes, blocks of " +
+                 std::to_string(di.logical_block_size) + ") is not the one ublk" +
+                 std::to_string(dev_id) + " had (" +
+                 std::to_string(params.basic.dev_sectors * 512) + " bytes)"};
+  // The dying server must have released the char device and the kernel quiesced the device;
+  // both take a moment after the process is gone.
+  for (int attempt = 0;; ++attempt) {
+    rc = control.start_recovery(dev_id);
+    if (rc != -EBUSY || attempt >= 500) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (rc == -EBUSY)
+    return Error{"ublk" + std::to_string(dev_id) + " is still served by a running process"};
+  if (rc < 0) return Error{"START_USER_RECOVERY: " + errno_text(rc)};
+  s->started_ = true;  // from now on STOP_DEV is what takes the device down
+  if (auto ok = s->open_char_device(); !ok) return Error{ok.error()};
+  if (auto ok = s->start_queues(read_only || (params.basic.attrs & kAttrReadOnly)); !ok)
+    return Error{ok.error()};
+  rc = control.end_recovery(dev_id, getpid());
+  if (rc < 0) return Error{"END_USER_RECOVERY: " + errno_text(rc)};
+  s->added_ = true;
+  control.get_info(dev_id, &info);
+  return s;
+}
+
+Result<bool> Server::remove() {
+  std::string problem;
+  if (started_) {
+    int rc = control_.stop(info_.dev_id);  // the queues keep serving until del_gendisk is done
+    if (rc < 0 && rc != -ENODEV) problem = "STOP_DEV: " + errno_text(rc);
+    started_ = false;
+  }
+  end_queues();  // they end by themselves once every tag is aborted
+  ended_stats_ = stats();
+  queues_.clear();  // unmaps the descriptors: DEL_DEV waits for every reference to the char device
+  char_fd_.reset();
+  if (added_) {
+    int rc = control_.remove(info_.dev_id);
+    if (rc < 0 && rc != -ENODEV && problem.empty()) problem = "DEL_DEV: " + errno_text(rc);
+    added_ = false;
+  }
+  if (!problem.empty()) return Error{problem};
+  return true;
+}
+
+}  // namespace lunkit::ublk

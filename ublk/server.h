@@ -1,0 +1,75 @@
+// A ublk device served by lunkit: the control sequence that creates (or recovers) it and the
+// queues that serve it.
+//
+//   add:      ADD_DEV, SET_PARAMS, open /dev/ublkcN, start the queues (each fetches all its tags
+//             from its own thread), START_DEV from this thread: /dev/ublkbN appears.
+//   recover:  (after the previous server died, with USER_RECOVERY) START_USER_RECOVERY, open
+//             /dev/ublkcN, start the queues, END_USER_RECOVERY: queued I/O resumes.
+//   remove:   STOP_DEV (the queues finish what is in flight, then the kernel aborts their tags),
+//             join the queues, close /dev/ublkcN, DEL_DEV.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/fd.h"
+#include "lunkit/block_device.h"
+#include "lunkit/result.h"
+#include "ublk/control.h"
+#include "ublk/params.h"
+#include "ublk/queue.h"
+
+namespace lunkit::ublk {
+
+struct ServeOptions {
+  uint16_t queues = 1;
+  uint16_t depth = 128;
+  uint32_t io_buf_bytes = kDefaultIoBytes;
+  bool read_only = false;
+  // Ask for UBLK_F_USER_RECOVERY (with REISSUE) when the kernel offers it: a server that dies
+  // leaves the device quiesced, its I/O waiting, until `lunkit ublk recover` serves it again.
+  bool recovery = true;
+};
+
+class Server {
+ public:
+  static Result<std::unique_ptr<Server>> add(Control& control, BlockDevice& device,
+                                             const ServeOptions& options);
+  static Result<std::unique_ptr<Server>> recover(Control& control, uint32_t dev_id,
+                                                 BlockDevice& device, bool read_only);
+  ~Server();
+
+  uint32_t id() const { return info_.dev_id; }
+  const DevInfo& info() const { return info_; }
+  std::string block_path() const { return "/dev/ublkb" + std::to_string(info_.dev_id); }
+  // Readable (an eventfd) when a queue has ended: someone stopped the device.
+  int exit_fd() const { return exit_fd_.get(); }
+  bool all_queues_finished() const;
+  QueueStats stats() const;  // summed over the queues, after remove()
+
+  // Stops and deletes the device. Safe to call when someone else already did either.
+  Result<bool> remove();
+
+ private:
+  Server(Control& control, BlockDevice& device) : control_(control), device_(device) {}
+  Result<bool> open_char_device();
+  Result<bool> start_queues(bool read_only);
+  void end_queues();
+
+  Control& control_;
+  BlockDevice& device_;
+  DevInfo info_{};
+  UniqueFd char_fd_;
+  UniqueFd exit_fd_;
+  std::vector<std::unique_ptr<Queue>> queues_;
+  QueueStats ended_stats_;  // of the queues remove() has ended
+  bool added_ = false;      // DEL_DEV is ours to send
+  bool started_ = false;    // STOP_DEV is ours to send
+};
+
+// The kernel's feature flags, or an error naming what is missing.
+Result<uint64_t> kernel_features(Control& control);
+
+}  // namespace lunkit::ublk
