@@ -31,7 +31,7 @@ struct DeviceStats {
   uint64_t completions = 0;
   uint64_t bad_commands = 0;
   uint64_t tmrs = 0;
-  uint64_t doorbell_reads = 0;
+  uint64_t doorbell_events = 0;  // ring walks (a doorbell wakeup, or process())
   uint64_t kicks = 0;
   uint64_t waits = 0;  // io_uring_enter calls that waited for events
   uint64_t remote_completions = 0;

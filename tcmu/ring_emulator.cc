@@ -254,9 +254,11 @@ std::optional<uint16_t> RingEmulator::submit_raw(std::span<const uint8_t> entry,
 }
 
 void RingEmulator::notify() {
-  // Like uio_event_notify(): the reader sees one event however many were raised before it read.
-  int pending = 0;
-  if (ioctl(user_fd_, FIONREAD, &pending) == 0 && pending > 0) return;
+  // Like uio_event_notify(): every event wakes the pollers, and a reader sees one event however
+  // many were raised before it read (an unread one is replaced, not queued behind).
+  uint32_t stale;
+  while (recv(user_fd_, &stale, sizeof stale, MSG_DONTWAIT) > 0) {
+  }
   uint32_t count = static_cast<uint32_t>(++notifications_);
   (void)!send(kernel_fd_, &count, sizeof count, MSG_DONTWAIT | MSG_NOSIGNAL);
 }

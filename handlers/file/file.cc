@@ -1,6 +1,9 @@
 // user:file — a LUN backed by a file (or block device). I/O runs on io_uring on the device's
 // event loop: readv/writev (RWF_DSYNC for FUA), fdatasync for flush, fallocate for unmap and
-// write zeroes, SEEK_DATA/SEEK_HOLE for block status.
+// write zeroes, SEEK_DATA/SEEK_HOLE for block status. A file in memory (tmpfs, ramfs) is read
+// and written with plain system calls instead: those are memory copies that never wait for a
+// device, and io_uring would hand each one to a kernel worker thread (tmpfs cannot do
+// non-blocking I/O), which costs two thread switches per command.
 //
 // cfgstring: <path>[;create=1][;direct=1]
 //   create=1   create the file (sized to the LUN) when it does not exist; otherwise it must exist
@@ -9,8 +12,11 @@
 #include <liburing.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <lunkit/handler.hpp>
 
@@ -120,6 +126,8 @@ class FileDevice : public lunkit::HandlerDevice {
     }
     std::unique_ptr<FileDevice> d(new FileDevice(dev, fd));
     d->path_ = o.path;
+    struct statfs fs;
+    d->in_memory_ = fstatfs(fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
     struct stat st;
     fstat(fd, &st);
     uint64_t size = static_cast<uint64_t>(st.st_size);
@@ -169,6 +177,8 @@ class FileDevice : public lunkit::HandlerDevice {
   }
 
   void read(lunkit_io* io, std::span<const iovec> iov, uint64_t offset, uint64_t length) override {
+    if (in_memory_)
+      return finish(io, length, preadv(fd_, iov.data(), static_cast<int>(iov.size()), offset));
     if (io_uring_sqe* sqe = start(io, length)) {
       io_uring_prep_readv(sqe, fd_, iov.data(), static_cast<unsigned>(iov.size()), offset);
     }
@@ -176,6 +186,7 @@ class FileDevice : public lunkit::HandlerDevice {
 
   void write(lunkit_io* io, std::span<const iovec> iov, uint64_t offset, uint64_t length,
              uint32_t flags) override {
+    if (in_memory_) return lunkit_io_complete(io, write_all(iov, offset, flags));
     if (io_uring_sqe* sqe = start(io, length)) {
       io_uring_prep_writev(sqe, fd_, iov.data(), static_cast<unsigned>(iov.size()), offset);
       if (flags & LUNKIT_IO_FUA) sqe->rw_flags = RWF_DSYNC;
@@ -225,6 +236,42 @@ class FileDevice : public lunkit::HandlerDevice {
 
   static FileIo* state(lunkit_io* io) { return static_cast<FileIo*>(lunkit_io_private(io)); }
 
+  // A synchronous write of everything: a short write (a file system filling up) is continued,
+  // so that what stops it is reported as itself (ENOSPC), not as a short count.
+  int write_all(std::span<const iovec> iov, uint64_t offset, uint32_t flags) {
+    size_t i = 0, skip = 0;
+    while (i < iov.size()) {
+      iovec first = {static_cast<uint8_t*>(iov[i].iov_base) + skip, iov[i].iov_len - skip};
+      iovec rest[16];
+      int n = 0;
+      rest[n++] = first;
+      for (size_t j = i + 1; j < iov.size() && n < 16; ++j) rest[n++] = iov[j];
+      ssize_t done = pwritev2(fd_, rest, n, static_cast<off_t>(offset),
+                              (flags & LUNKIT_IO_FUA) ? RWF_DSYNC : 0);
+      if (done < 0) return -errno;
+      if (done == 0) return -EIO;
+      offset += static_cast<uint64_t>(done);
+      for (size_t left = static_cast<size_t>(done); left && i < iov.size();) {
+        size_t in_this = iov[i].iov_len - skip;
+        if (left < in_this) {
+          skip += left;
+          left = 0;
+        } else {
+          left -= in_this;
+          skip = 0;
+          ++i;
+        }
+      }
+    }
+    return 0;
+  }
+
+  // A synchronous read that returned `done` (bytes, or -1 with errno).
+  static void finish(lunkit_io* io, uint64_t expected, ssize_t done) {
+    int r = done < 0 ? -errno : static_cast<uint64_t>(done) == expected ? 0 : -EIO;
+    lunkit_io_complete(io, r);
+  }
+
   // Prepares the per-I/O state and returns an SQE to fill; completes the I/O when there is none.
   io_uring_sqe* start(lunkit_io* io, uint64_t expected) {
     FileIo* s = state(io);
@@ -255,6 +302,7 @@ class FileDevice : public lunkit::HandlerDevice {
   lunkit_device* dev_;
   int fd_;
   bool can_punch_ = false;
+  bool in_memory_ = false;  // tmpfs or ramfs: plain system calls, see the top of this file
   std::string path_;
 };
 

@@ -26,6 +26,10 @@ hostname lunkit-vm
 ip link set lo up
 mkdir -p /run/dbus /run/lock /etc/rtslib-fb-target/pr /etc/target /var/lib/lunkit
 cp "$LUNKIT_SRC/conf/lunkit-dbus.conf" /etc/dbus-1/system.d/
+# If the host has Debian's tcmu-runner (the benchmark compares with it), D-Bus would start it on
+# the first call to org.kernel.TCMUService1 while lunkitd is down; in the guest, only the tests
+# decide who serves that name.
+rm -f /usr/share/dbus-1/system-services/org.kernel.TCMUService1.service
 dbus-daemon --system --fork
 echo "guest: $(uname -r), scenario $scenario"
 bash "$scenario"

@@ -1,0 +1,173 @@
+#!/usr/bin/python3
+"""The comparison benchmark's numbers: one JSON line per fio run (`row`, `failure`, used inside the
+VM by bench/vm/compare-guest.sh) and, from those lines, a Markdown table and a PNG chart (`report`,
+run by bench/compare.sh on the host). Debian's python3 and python3-matplotlib; nothing else."""
+import json
+import sys
+
+CONFIGS = [  # (name, what it is), in the order of the table
+    ("lunkit-tcmu-file", "lunkit TCMU (tcm_loop), file handler"),
+    ("lunkit-tcmu-ram", "lunkit TCMU (tcm_loop), ram handler"),
+    ("lunkit-tcmu-null", "lunkit TCMU (tcm_loop), null handler"),
+    ("lunkit-ublk-file", "lunkit ublk, file handler"),
+    ("lunkit-ublk-ram", "lunkit ublk, ram handler"),
+    ("lunkit-ublk-null", "lunkit ublk, null handler"),
+    ("tcmu-runner-qcow", "tcmu-runner 1.5.4 user:qcow, raw image (tcm_loop)"),
+    ("kernel-fileio", "kernel fileio backstore (tcm_loop)"),
+    ("kernel-ramdisk", "kernel ramdisk backstore (tcm_loop)"),
+    ("kernel-loop", "kernel loop device"),
+]
+WORKLOADS = ["randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1", "randwrite-4k-qd32",
+             "read-128k", "write-128k"]
+
+
+def row(fio_json, config, workload, bs, qd, server_ticks, busy_ticks, tick):
+    with open(fio_json) as f:
+        job = json.load(f)["jobs"][0]
+    side = job["read"] if job["read"]["total_ios"] else job["write"]
+    ios = job["read"]["total_ios"] + job["write"]["total_ios"]
+    pct = side["clat_ns"].get("percentile", {})
+    per_mio = lambda ticks: (int(ticks) / int(tick)) / ios * 1e6 if ios else None
+    out = {
+        "config": config, "workload": workload, "bs": bs, "iodepth": int(qd),
+        "iops": round(side["iops"], 1), "mib_s": round(side["bw"] / 1024, 2),
+        "p50_us": round(pct.get("50.000000", 0) / 1000, 1),
+        "p99_us": round(pct.get("99.000000", 0) / 1000, 1),
+        "ios": ios, "errors": job.get("error", 0),
+        "server_cpu_s_per_mio": None if int(server_ticks) == 0 and config.startswith("kernel")
+        else round(per_mio(server_ticks), 1),
+        "vm_cpu_s_per_mio": round(per_mio(busy_ticks), 1),
+    }
+    print(json.dumps(out))
+
+
+def failure(config, why):
+    print(json.dumps({"config": config, "failure": why}))
+
+
+def load(path):
+    meta, rows, failures = {}, {}, []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            r = json.loads(line)
+            if "meta" in r:
+                meta = r["meta"]
+            elif "failure" in r:
+                failures.append(r)
+            else:
+                rows[(r["config"], r["workload"])] = r
+    return meta, rows, failures
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "—"
+    return f"{v:,.{digits}f}"
+
+
+def ratio(rows, a, b, workload, key="iops"):
+    ra, rb = rows.get((a, workload)), rows.get((b, workload))
+    if not ra or not rb or not rb.get(key) or ra.get(key) is None:
+        return None
+    return ra[key] / rb[key]
+
+
+def goal_lines(rows):
+    lines = []
+    def check(text, value, want, above=True):
+        if value is None:
+            lines.append(f"| {text} | not measured | {'≥' if above else '≤'} {want} | — |")
+        else:
+            met = value >= want if above else value <= want
+            lines.append(f"| {text} | {value:.2f}× | {'≥' if above else '≤'} {want}× | "
+                         f"{'met' if met else '**not met**'} |")
+    for w in ("randread-4k-qd32", "randwrite-4k-qd32"):
+        check(f"lunkit TCMU file / tcmu-runner IOPS, {w}",
+              ratio(rows, "lunkit-tcmu-file", "tcmu-runner-qcow", w), 1.5)
+        check(f"lunkit TCMU file / tcmu-runner server CPU per I/O, {w}",
+              ratio(rows, "lunkit-tcmu-file", "tcmu-runner-qcow", w, "server_cpu_s_per_mio"),
+              0.5, above=False)
+    for w in WORKLOADS:
+        key = "iops" if "4k" in w else "mib_s"
+        check(f"lunkit ublk file / kernel loop {'IOPS' if key == 'iops' else 'MiB/s'}, {w}",
+              ratio(rows, "lunkit-ublk-file", "kernel-loop", w, key), 0.9)
+    return lines
+
+
+def report(jsonl, outdir, build_note):
+    import os
+    meta, rows, failures = load(jsonl)
+    os.makedirs(outdir, exist_ok=True)
+    md = ["# lunkit comparison benchmark", "",
+          f"Linux {meta.get('kernel', '?')} in QEMU (software emulation, {meta.get('cpus', '?')} "
+          f"vCPUs), one boot; fio libaio, direct I/O, one job, {meta.get('runtime_s', '?')} s per "
+          f"workload, {meta.get('size_mib', '?')} MiB devices (file-backed ones on the same "
+          "tmpfs-backed image). " + build_note, "",
+          "Absolute numbers are those of an emulated CPU: compare rows, not machines. "
+          "*server CPU* is the serving process's user+system time (lunkitd, `lunkit ublk`, "
+          "tcmu-runner; the kernel's backstores have none), *VM CPU* all busy CPU time in the "
+          "guest, both in seconds per million I/Os.", ""]
+    md += ["## Goals (ratios from this boot)", "", "| comparison | measured | goal | |",
+           "|---|---|---|---|"] + goal_lines(rows) + [""]
+    for w in WORKLOADS:
+        big = "128k" in w
+        md += [f"## {w}", "",
+               f"| path | {'MiB/s' if big else 'IOPS'} | p50 µs | p99 µs | server CPU s/MIO | "
+               "VM CPU s/MIO |", "|---|---:|---:|---:|---:|---:|"]
+        for name, label in CONFIGS:
+            r = rows.get((name, w))
+            if not r:
+                md.append(f"| {label} | — | — | — | — | — |")
+                continue
+            md.append(f"| {label} | {fmt(r['mib_s'] if big else r['iops'], 1 if big else 0)} | "
+                      f"{fmt(r['p50_us'], 1)} | {fmt(r['p99_us'], 1)} | "
+                      f"{fmt(r['server_cpu_s_per_mio'], 1)} | {fmt(r['vm_cpu_s_per_mio'], 1)} |")
+        md.append("")
+    if failures:
+        md += ["## What did not run", ""]
+        md += [f"- **{f['config']}**: {f['failure']}" for f in failures]
+        md.append("")
+    md += ["![chart](compare.png)", ""]
+    with open(os.path.join(outdir, "compare.md"), "w") as f:
+        f.write("\n".join(md))
+    chart(rows, os.path.join(outdir, "compare.png"), meta)
+
+
+def chart(rows, path, meta):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    names = [c for c, _ in CONFIGS]
+    fig, axes = plt.subplots(3, 1, figsize=(13, 12))
+    panels = [(WORKLOADS[:4], "iops", "IOPS (4 KiB random)"),
+              (WORKLOADS[4:], "mib_s", "MiB/s (128 KiB sequential)"),
+              (["randread-4k-qd32", "randwrite-4k-qd32"], "vm_cpu_s_per_mio",
+               "VM CPU seconds per million I/Os (4 KiB, depth 32; lower is better)")]
+    for ax, (workloads, key, title) in zip(axes, panels):
+        width = 0.8 / len(names)
+        for i, name in enumerate(names):
+            values = [(rows.get((name, w)) or {}).get(key) or 0 for w in workloads]
+            ax.bar([x + i * width for x in range(len(workloads))], values, width, label=name)
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(workloads))])
+        ax.set_xticklabels(workloads)
+        ax.set_title(title)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(ncol=4, fontsize=8)
+    fig.suptitle(f"lunkit comparison — Linux {meta.get('kernel', '?')} under QEMU TCG, one boot")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "row":
+        row(*args)
+    elif cmd == "failure":
+        failure(*args)
+    elif cmd == "report":
+        report(args[0], args[1], args[2] if len(args) > 2 else "")
+    else:
+        sys.exit(f"compare_report.py: unknown command {cmd}")
