@@ -17,7 +17,7 @@ pkginclude_HEADERS += include/lunkit/handler.h include/lunkit/handler.hpp
 
 # Handler plugins, installed in $(pkglibdir) (lunkitd's default handler directory).
 PLUGIN_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
-pkglib_LTLIBRARIES = handlers/null.la handlers/ram.la handlers/file.la
+pkglib_LTLIBRARIES = handlers/null.la handlers/ram.la handlers/file.la handlers/rbd.la
 handlers_null_la_SOURCES = handlers/null/null.c
 handlers_null_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 handlers_ram_la_SOURCES = handlers/ram/ram.cc
@@ -25,3 +25,6 @@ handlers_ram_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 handlers_file_la_SOURCES = handlers/file/file.cc
 handlers_file_la_CPPFLAGS = $(AM_CPPFLAGS) $(URING_CFLAGS)
 handlers_file_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+handlers_rbd_la_SOURCES = handlers/rbd/rbd.cc
+handlers_rbd_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+handlers_rbd_la_LIBADD = $(RBD_LIBS)

@@ -82,7 +82,12 @@ LuState::LuState(BlockDevice& device, CompletionFn fn, void* ctx, LogicalUnitOpt
       block_size(info.logical_block_size),
       block_shift(static_cast<uint8_t>(std::countr_zero(info.logical_block_size))),
       capacity(info.num_blocks),
-      write_cache(info.write_cache) {}
+      write_cache(info.write_cache) {
+  // A device's own COMPARE AND WRITE limit lowers what the unit accepts (and reports in VPD B0).
+  if (info.max_compare_and_write_blocks &&
+      info.max_compare_and_write_blocks < options.max_compare_and_write_blocks)
+    options.max_compare_and_write_blocks = static_cast<uint8_t>(info.max_compare_and_write_blocks);
+}
 
 LogicalUnit::LogicalUnit(BlockDevice& device, CompletionFn on_complete, void* completion_context,
                          LogicalUnitOptions options)

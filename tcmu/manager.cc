@@ -110,6 +110,11 @@ void Manager::detach(uint32_t minor, bool block) {
       spdlog::warn("{}: {}", name, r.error());
   }
   e.device->stop();
+  e.factory->on_detached(*e.backend);
+  DeviceStats st = e.device->stats();
+  spdlog::info(
+      "{}: {} commands, {} waits, {} doorbell events, {} kicks, {} completed from other threads",
+      name, st.commands, st.waits, st.doorbell_events, st.kicks, st.remote_completions);
   e.device.reset();
   e.backend.reset();
   if (block) {

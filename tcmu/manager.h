@@ -39,11 +39,13 @@ class BackendFactory {
     (void)write_cache;
     return (new_size || new_cfgstring) ? -EOPNOTSUPP : 0;
   }
-  // The device is attached: `loop` is the event loop its commands run on.
-  virtual void on_attached(BlockDevice& backend, IoLoop& loop) {
+  // The device is attached: `device` runs its commands (and is the handlers' event loop).
+  virtual void on_attached(BlockDevice& backend, Device& device) {
     (void)backend;
-    (void)loop;
+    (void)device;
   }
+  // The device has stopped and is about to go: nothing may reach it from the backend any more.
+  virtual void on_detached(BlockDevice& backend) { (void)backend; }
 };
 
 // The fds of an attached UIO device: for the kernel both are /dev/uioN.

@@ -155,7 +155,7 @@ HANDLER_TEST_LDADD = handlers/liblunkit-handler.la $(TCMU_TEST_LDADD)
 tests_unit_plugin_loader_test_SOURCES = tests/unit/plugin_loader_test.cc tests/unit/plugin_dir.h
 tests_unit_plugin_loader_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
 tests_unit_plugin_loader_test_LDADD = $(HANDLER_TEST_LDADD)
-tests_unit_handlers_test_SOURCES = tests/unit/handlers_test.cc tests/unit/plugin_dir.h
+tests_unit_handlers_test_SOURCES = tests/unit/handlers_test.cc tests/unit/plugin_dir.h tests/unit/plugin_rig.h
 tests_unit_handlers_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
 tests_unit_handlers_test_LDADD = $(HANDLER_TEST_LDADD)
 
@@ -186,6 +186,16 @@ tests_unit_ublk_uapi_test_CPPFLAGS = $(AM_CPPFLAGS)
 tests_unit_ublk_cli_test_SOURCES = tests/unit/ublk_cli_test.cc
 tests_unit_ublk_cli_test_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS)
 tests_unit_ublk_cli_test_LDADD = $(GTEST_LIBS) -lgtest_main
+
+# The rbd handler against a throwaway single-node Ceph cluster on 127.0.0.1.
+check_PROGRAMS += tests/unit/rbd_test tests/ceph/hold_lock
+TESTS += tests/ceph/run-rbd-tests.sh
+EXTRA_DIST += tests/ceph/run-rbd-tests.sh tests/ceph/ceph-cluster.sh
+tests_unit_rbd_test_SOURCES = tests/unit/rbd_test.cc tests/unit/plugin_rig.h tests/unit/plugin_dir.h
+tests_unit_rbd_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
+tests_unit_rbd_test_LDADD = $(HANDLER_TEST_LDADD)
+tests_ceph_hold_lock_SOURCES = tests/ceph/hold_lock.c
+tests_ceph_hold_lock_LDADD = $(RBD_LIBS)
 
 # `make install` relinks the shared libraries in the build tree: run it after every other test,
 # which load them. (Last in this file, so that TESTS is complete here.)

@@ -4,13 +4,17 @@ set -euo pipefail
 packages=(
   g++ make autoconf automake libtool pkg-config
   liburing-dev libnl-3-dev libnl-genl-3-dev libconfig++-dev libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libsdbus-c++-dev libsystemd-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libsdbus-c++-dev libsystemd-dev librbd-dev librados-dev
+  # a throwaway Ceph cluster for the rbd handler's tests
+  ceph-mon ceph-osd ceph-common uuid-runtime
   clang libclang-rt-14-dev
   dbus-daemon libglib2.0-bin
   # the real-kernel test VM and what runs inside it
   qemu-system-x86 busybox-static cpio xz-utils kmod iproute2 targetcli-fb python3-rtslib-fb
   python3-dbus python3-gi sg3-utils lsscsi fio open-iscsi e2fsprogs xfsprogs util-linux
 )
+# Arguments name more packages to install (tools/bench.sh vm adds what the comparison needs).
+[ $# -gt 0 ] && packages=("$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -121,6 +121,13 @@ Result<OpenHandler> open_handler(const std::string& dir, const std::string& name
   auto dev = plugins::PluginBlockDevice::open(*h.plugin, p, h.pool.get());
   if (!dev) return Error{name + ": " + dev.error()};
   h.device = std::move(*dev);
+  // Linux 6.12's ublk cannot change a started device's size (UBLK_F_UPDATE_SIZE is 6.16's).
+  h.device->on_resized([](uint64_t blocks) {
+    spdlog::warn(
+        "the storage now has {} blocks; a ublk device keeps the size it was added with: "
+        "delete it and add it again to use the new size",
+        blocks);
+  });
   return h;
 }
 

@@ -94,7 +94,9 @@ Result<std::unique_ptr<PluginBlockDevice>> PluginBlockDevice::open(const Plugin&
     return fail("physical block size " + std::to_string(pbs) + " does not fit the block size");
 
   DeviceInfo& info = dev->info_;
+  dev->device_.block_size = ci.block_size;
   info.num_blocks = ci.size / ci.block_size;
+  dev->device_.blocks = info.num_blocks;
   info.logical_block_size = ci.block_size;
   info.physical_block_size = pbs;
   uint32_t caps = ci.capabilities;
@@ -105,6 +107,10 @@ Result<std::unique_ptr<PluginBlockDevice>> PluginBlockDevice::open(const Plugin&
   info.rotational = caps & LUNKIT_CAP_ROTATIONAL;
   info.read_only = caps & LUNKIT_CAP_READ_ONLY;
   info.native_compare_and_write = plugin.callback(&lunkit_handler::compare_and_write) != nullptr;
+  if (info.native_compare_and_write && ci.max_compare_and_write) {
+    info.max_compare_and_write_blocks = ci.max_compare_and_write / ci.block_size;
+    if (!info.max_compare_and_write_blocks) info.native_compare_and_write = false;
+  }
   info.native_block_status = plugin.callback(&lunkit_handler::block_status) != nullptr;
   uint32_t max_blocks = ci.max_transfer ? ci.max_transfer / ci.block_size : 0;
   if (params.max_sectors && (!max_blocks || params.max_sectors < max_blocks))
@@ -212,7 +218,11 @@ bool PluginBlockDevice::raw_command(void* context, scsi::Command& cmd) {
 int PluginBlockDevice::reconfigure(uint64_t new_size, const char* new_cfgstring, int write_cache) {
   if (auto fn = plugin_.callback(&lunkit_handler::reconfig)) {
     int rc = fn(handle_, new_size, new_cfgstring, write_cache);
-    if (rc == 0 && new_size) info_.num_blocks = new_size / info_.logical_block_size;
+    if (rc == 0 && new_size) {
+      info_.num_blocks = new_size / info_.logical_block_size;
+      std::lock_guard lock(device_.resize_mu);
+      device_.blocks = info_.num_blocks;
+    }
     return rc;
   }
   return (new_size || new_cfgstring) ? -EOPNOTSUPP : 0;
@@ -307,6 +317,20 @@ __attribute__((visibility("default"))) io_uring_sqe* lunkit_get_sqe(
   // device's loop when called from elsewhere, as single-threaded tests do.
   lunkit::IoLoop* loop = lunkit::IoLoop::current() ? lunkit::IoLoop::current() : dev->loop;
   return loop ? loop->get_sqe(completion) : nullptr;
+}
+
+__attribute__((visibility("default"))) void lunkit_device_resized(lunkit_device* dev,
+                                                                  uint64_t size) {
+  std::lock_guard lock(dev->resize_mu);
+  if (size % dev->block_size) {
+    spdlog::error("{}: the handler reported a size of {} bytes, not a multiple of the block size",
+                  dev->name, size);
+    return;
+  }
+  if (size / dev->block_size == dev->blocks) return;
+  dev->blocks = size / dev->block_size;
+  spdlog::info("{}: the storage is now {} bytes", dev->name, size);
+  if (dev->on_resized) dev->on_resized(dev->blocks);
 }
 
 __attribute__((visibility("default"))) void lunkit_log(lunkit_device* dev, int level,

@@ -2,7 +2,9 @@
 // every optional callback.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "handlers/host/io_loop.h"
@@ -16,6 +18,12 @@
 struct lunkit_device {
   std::string name;
   lunkit::IoLoop* loop = nullptr;
+  // Who hears about lunkit_device_resized() (the transport, once the device is served); the
+  // handler may call from any thread, so it is guarded.
+  std::mutex resize_mu;
+  std::function<void(uint64_t blocks)> on_resized;
+  uint32_t block_size = 512;
+  uint64_t blocks = 0;  // the size last reported, by open(), reconfig() or a resize
 };
 
 namespace lunkit::plugins {
@@ -38,6 +46,12 @@ class PluginBlockDevice : public BlockDevice {
 
   // The event loop the device's commands run on (nonblocking handlers queue io_uring I/O there).
   void bind_loop(IoLoop* loop) { device_.loop = loop; }
+  // Who is told when the handler reports that the storage changed size (lunkit_device_resized);
+  // `fn` gets the new size in blocks, on whatever thread the handler called from.
+  void on_resized(std::function<void(uint64_t blocks)> fn) {
+    std::lock_guard lock(device_.resize_mu);
+    device_.on_resized = std::move(fn);
+  }
 
   const DeviceInfo& info() const override { return info_; }
   void read(BlockRequest& r) override;

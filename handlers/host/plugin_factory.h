@@ -6,6 +6,15 @@
 
 namespace lunkit::plugins {
 
+// Serves a plugin device on a TCMU device loop: its handlers' io_uring I/O runs there, and a
+// size the storage reports changing becomes the new capacity with its unit attention.
+inline void attach_to_loop(PluginBlockDevice& backend, tcmu::Device& device) {
+  backend.bind_loop(&device);
+  backend.on_resized([&device](uint64_t blocks) {
+    device.post([&device, blocks] { device.logical_unit().set_capacity(blocks); });
+  });
+}
+
 class PluginFactory : public tcmu::BackendFactory {
  public:
   // `options` (from lunkit.conf) are appended to every device's cfgstring.
@@ -36,8 +45,11 @@ class PluginFactory : public tcmu::BackendFactory {
                                                                 write_cache);
   }
 
-  void on_attached(BlockDevice& backend, IoLoop& loop) override {
-    static_cast<PluginBlockDevice&>(backend).bind_loop(&loop);
+  void on_attached(BlockDevice& backend, tcmu::Device& device) override {
+    attach_to_loop(static_cast<PluginBlockDevice&>(backend), device);
+  }
+  void on_detached(BlockDevice& backend) override {
+    static_cast<PluginBlockDevice&>(backend).on_resized(nullptr);  // waits for one in progress
   }
 
  private:

@@ -80,7 +80,8 @@ struct DeviceInfo {
 
   uint32_t max_transfer_blocks = 0;  // 0: no limit beyond what the transport imposes
   uint32_t optimal_granularity_blocks = 0;
-  uint32_t max_unmap_blocks = 0;  // per UNMAP descriptor; 0: as max write same
+  uint32_t max_unmap_blocks = 0;              // per UNMAP descriptor; 0: as max write same
+  uint32_t max_compare_and_write_blocks = 0;  // native compare_and_write's limit; 0: none
   uint32_t unmap_granularity_blocks = 1;
 
   // Identity; empty strings take lunkit's defaults.

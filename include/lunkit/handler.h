@@ -70,6 +70,9 @@ struct lunkit_device_info {
   char product[17];
   char revision[5];
   char unit_serial[65];
+  /* The largest compare_and_write() the handler can do atomically, in bytes; 0: any size lunkit
+   * sends (up to 32 blocks). Less than one block: lunkit emulates COMPARE AND WRITE instead. */
+  uint32_t max_compare_and_write;
 };
 
 struct lunkit_device; /* one open device, owned by lunkit */
@@ -189,6 +192,13 @@ struct lunkit_uring_completion {
 };
 struct io_uring_sqe* lunkit_get_sqe(struct lunkit_device* dev,
                                     struct lunkit_uring_completion* completion);
+
+/* The storage changed size on its own (someone resized it behind lunkit, e.g. `rbd resize`):
+ * lunkit tells the initiator about the new size, `size` bytes (a multiple of the block size) — on
+ * a TCMU LUN with a CAPACITY DATA HAS CHANGED unit attention and the new READ CAPACITY. Any
+ * thread, any time after open() returned; a size that did not change is ignored. (A resize asked
+ * for through configfs arrives as reconfig() instead and needs no call.) */
+void lunkit_device_resized(struct lunkit_device* dev, uint64_t size);
 
 /* A log line, attributed to the device ("user_0/disk0: ..."). level: 0 error .. 3 debug. */
 void lunkit_log(struct lunkit_device* dev, int level, const char* fmt, ...)

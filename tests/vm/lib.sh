@@ -77,6 +77,8 @@ cleanup_targets() {
   for _ in $(seq 1 100); do pgrep -f "lunkit ublk" >/dev/null || break; sleep 0.1; done
   pkill -KILL -f "lunkit ublk" 2>/dev/null || true
   for id in $(ublk_ids); do timeout 30 "$LUNKIT_CLI" ublk del "$id" 2>/dev/null || say "cleanup: ublk del $id failed"; done
+  # A Ceph cluster a scenario started.
+  for d in /tmp/ceph-*; do [ -f "$d/ceph.conf" ] && "$SRC/tests/ceph/ceph-cluster.sh" destroy "$d"; done
 }
 stop_lunkitd() {  # stop_lunkitd [SIGNAL]
   local sig=${1:-TERM}
@@ -133,7 +135,7 @@ LUNKIT_CLI=$B/cli/lunkit
 # The handlers lunkitd and `lunkit ublk` load (plus the test-only faulty one), where root owns them.
 install_handlers() {
   mkdir -p /tmp/handlers
-  cp "$B"/handlers/.libs/{file,ram,null}.so /tmp/handlers/
+  cp "$B"/handlers/.libs/{file,ram,null,rbd}.so /tmp/handlers/
   [ -f "$B"/tests/plugins/.libs/faulty.so ] && cp "$B"/tests/plugins/.libs/faulty.so /tmp/handlers/
   chmod 755 /tmp/handlers && chmod 644 /tmp/handlers/*.so
 }

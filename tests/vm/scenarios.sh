@@ -4,6 +4,7 @@
 
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ublk.sh"
+source "$(dirname "$0")/rbd.sh"
 
 # ---- 1. targetcli ----
 s_targetcli() {
@@ -257,4 +258,5 @@ scenario ublk-queues s_ublk_queues
 scenario ublk-errors s_ublk_errors
 scenario ublk-stop s_ublk_stop
 scenario ublk-recover s_ublk_recover
+scenario rbd s_rbd
 dmesg > "$R/dmesg.log"

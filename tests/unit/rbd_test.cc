@@ -1,0 +1,460 @@
+// The rbd handler against a live single-node Ceph cluster (tests/ceph/run-rbd-tests.sh starts one
+// on 127.0.0.1 and names it in LUNKIT_CEPH_DIR): ring emulator -> transport -> libscsi -> rbd
+// handler -> librbd -> the cluster's daemons. Outages are real: the OSD is paused, stopped and
+// restarted, the monitor stopped, this client blocklisted.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "tests/unit/plugin_rig.h"
+
+namespace lunkit::plugins {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string ceph_dir() {
+  const char* d = std::getenv("LUNKIT_CEPH_DIR");
+  return d ? d : "";
+}
+std::string conf() {
+  return ceph_dir() + "/ceph.conf";
+}
+
+// Runs a shell command; returns its exit status and (with `out`) its standard output.
+int sh(const std::string& cmd, std::string* out = nullptr) {
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return -1;
+  char buf[512];
+  std::string text;
+  while (fgets(buf, sizeof buf, p)) text += buf;
+  int st = pclose(p);
+  if (out) *out = text;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+int cluster(const std::string& what) {
+  std::string src = std::getenv("LUNKIT_SRC_DIR") ? std::getenv("LUNKIT_SRC_DIR") : "../..";
+  return sh(src + "/tests/ceph/ceph-cluster.sh " + what + " " + ceph_dir());
+}
+int rbd(const std::string& args, std::string* out = nullptr) {
+  return sh("timeout 120 rbd -c " + conf() + " " + args, out);
+}
+int ceph(const std::string& args, std::string* out = nullptr) {
+  return sh("timeout 120 ceph -c " + conf() + " " + args, out);
+}
+
+// A fresh image for each test; 64 KiB objects so that requests cross object boundaries.
+class RbdImage {
+ public:
+  explicit RbdImage(const std::string& name, const std::string& size = "16M",
+                    const std::string& extra = "--object-size 64K")
+      : name_(name) {
+    rbd("rm rbd/" + name_);
+    EXPECT_EQ(rbd("create --size " + size + " " + extra + " rbd/" + name_), 0);
+  }
+  ~RbdImage() { rbd("rm --no-progress rbd/" + name_); }
+  std::string cfg(const std::string& more = "") const {
+    return "rbd/" + name_ + ";conf=" + conf() + ";osd_op_timeout=5" + more;
+  }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+};
+
+class Rbd : public testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(ceph_dir().empty()) << "run through tests/ceph/run-rbd-tests.sh";
+    // Whatever a failed test did to the cluster, it starts whole.
+    cluster("resume-osd");
+    cluster("start-osd");
+    cluster("start-mon");
+  }
+  std::unique_ptr<Rig> open(const RbdImage& image, uint64_t size = 16 << 20,
+                            const std::string& more = "") {
+    auto rig =
+        std::make_unique<Rig>(test::handler_build_dir(), "rbd.so", params(image.cfg(more), size));
+    EXPECT_TRUE(rig->ok()) << rig->error();
+    return rig;
+  }
+};
+
+Bytes read16(uint64_t lba, uint32_t blocks) {
+  return {0x88,
+          0,
+          uint8_t(lba >> 56),
+          uint8_t(lba >> 48),
+          uint8_t(lba >> 40),
+          uint8_t(lba >> 32),
+          uint8_t(lba >> 24),
+          uint8_t(lba >> 16),
+          uint8_t(lba >> 8),
+          uint8_t(lba),
+          uint8_t(blocks >> 24),
+          uint8_t(blocks >> 16),
+          uint8_t(blocks >> 8),
+          uint8_t(blocks),
+          0,
+          0};
+}
+Bytes read_capacity16() {
+  return {0x9E, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0};
+}
+uint64_t last_lba(const Outcome& o) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = v << 8 | o.data[i];
+  return v;
+}
+
+TEST_F(Rbd, PatternsAcrossObjectsReadBack) {
+  RbdImage img("patterns");
+  auto rig = open(img);
+  ASSERT_TRUE(rig->ok());
+  // 64 KiB objects: LBA 120 + 16 blocks crosses the first boundary (LBA 128).
+  struct {
+    uint32_t lba;
+    uint16_t blocks;
+  } spots[] = {{0, 8}, {120, 16}, {1000, 256}, {32760, 8}};
+  uint8_t seed = 1;
+  for (auto s : spots)
+    EXPECT_EQ(rig->run(cdb10(0x2A, s.lba, s.blocks), pattern(s.blocks * 512u, seed++)).status, 0);
+  seed = 1;
+  for (auto s : spots) {
+    Outcome o = rig->run(cdb10(0x28, s.lba, s.blocks), {}, s.blocks * 512u);
+    EXPECT_EQ(o.status, 0);
+    EXPECT_EQ(o.data, pattern(s.blocks * 512u, seed++)) << "LBA " << s.lba;
+  }
+  EXPECT_EQ(rig->run(cdb10(0x2A, 50, 8, 0x08), pattern(4096, 77)).status, 0) << "FUA write";
+  EXPECT_EQ(rig->run(cdb10(0x35, 0, 0)).status, 0) << "SYNCHRONIZE CACHE";
+  // Another client sees what lunkit wrote: the data is in the cluster.
+  std::string path = "/tmp/lunkit-rbd-export-" + std::to_string(getpid());
+  ASSERT_EQ(rbd("export --no-progress rbd/patterns " + path), 0);
+  FILE* f = fopen(path.c_str(), "rb");
+  ASSERT_NE(f, nullptr);
+  Bytes got(4096);
+  fseek(f, 50 * 512, SEEK_SET);
+  ASSERT_EQ(fread(got.data(), 1, got.size(), f), got.size());
+  fclose(f);
+  unlink(path.c_str());
+  EXPECT_EQ(got, pattern(4096, 77));
+}
+
+TEST_F(Rbd, CapabilitiesComeFromTheImage) {
+  RbdImage img("caps");
+  auto rig = open(img);
+  ASSERT_TRUE(rig->ok());
+  Outcome cap = rig->run(read_capacity16(), {}, 32);
+  ASSERT_EQ(cap.status, 0);
+  EXPECT_EQ(last_lba(cap), (16u << 20) / 512 - 1);
+  EXPECT_EQ(cap.data[14] & 0xC0, 0xC0)
+      << "thin provisioned (LBPME) and unmapped reads zero (LBPRZ)";
+  Outcome bl = rig->run({0x12, 0x01, 0xB0, 0, 64, 0}, {}, 64);  // VPD Block Limits
+  ASSERT_EQ(bl.status, 0);
+  uint32_t granularity = uint32_t(bl.data[6]) << 8 | bl.data[7];
+  EXPECT_EQ(granularity, 65536u / 512) << "optimal transfer granularity = one object";
+  EXPECT_TRUE(rig->backend().info().native_compare_and_write);
+}
+
+TEST_F(Rbd, UnmapAndWriteSameReadBackZeros) {
+  RbdImage img("zeros");
+  auto rig = open(img);
+  ASSERT_TRUE(rig->ok());
+  for (uint32_t lba : {64u, 200u})
+    EXPECT_EQ(rig->run(cdb10(0x2A, lba, 64), pattern(32768, 3)).status, 0);
+  // UNMAP of a range that starts and ends inside objects: zeros all the same.
+  EXPECT_EQ(rig->run({0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0}, unmap_list(70, 40)).status, 0);
+  Outcome o = rig->run(cdb10(0x28, 64, 64), {}, 32768);
+  Bytes want = pattern(32768, 3);
+  std::fill(want.begin() + 6 * 512, want.begin() + 46 * 512, 0);
+  EXPECT_EQ(o.data, want);
+  // WRITE SAME (16) of zeros without UNMAP, then with it.
+  Bytes ws = {0x93, 0, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0, 0, 32, 0, 0};
+  EXPECT_EQ(rig->run(ws, Bytes(512, 0)).status, 0);
+  ws[1] = 0x08;  // UNMAP
+  ws[9] = 232;
+  EXPECT_EQ(rig->run(ws, Bytes(512, 0)).status, 0);
+  EXPECT_EQ(rig->run(cdb10(0x28, 200, 64), {}, 32768).data, Bytes(32768, 0));
+}
+
+TEST_F(Rbd, CompareAndWriteNative) {
+  RbdImage img("caw");
+  auto rig = open(img);
+  ASSERT_TRUE(rig->ok());
+  // librbd compares and writes one 512-byte sector: the LUN says so in VPD B0.
+  Outcome bl = rig->run({0x12, 0x01, 0xB0, 0, 64, 0}, {}, 64);
+  EXPECT_EQ(bl.data[5], 1) << "MAXIMUM COMPARE AND WRITE LENGTH";
+  Bytes old_data = pattern(512, 5), new_data = pattern(512, 9);
+  new_data[0] = old_data[0];  // the first difference is at byte 1
+  ASSERT_EQ(rig->run(cdb10(0x2A, 10, 1), old_data).status, 0);
+  Bytes caw = {0x89, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 1, 0, 0};
+  Bytes out = old_data;
+  out.insert(out.end(), new_data.begin(), new_data.end());
+  EXPECT_EQ(rig->run(caw, out).status, 0) << "the compare matched: written";
+  EXPECT_EQ(rig->run(cdb10(0x28, 10, 1), {}, 512).data, new_data);
+  // Stale compare data: MISCOMPARE, the offset of the first difference in INFORMATION.
+  Outcome miss = rig->run(caw, out);
+  EXPECT_EQ(miss.status, 2);
+  EXPECT_EQ(miss.key(), 0x0E);
+  EXPECT_EQ(miss.asc(), 0x1D);
+  uint32_t info =
+      uint32_t(miss.sense[3]) << 24 | miss.sense[4] << 16 | miss.sense[5] << 8 | miss.sense[6];
+  EXPECT_EQ(info, 1u);
+  EXPECT_EQ(rig->run(cdb10(0x28, 10, 1), {}, 512).data, new_data) << "nothing written";
+  // Two blocks are more than the LUN reported: refused, nothing touched.
+  Bytes caw2 = {0x89, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 2, 0, 0};
+  Outcome big = rig->run(caw2, Bytes(2048, 0));
+  EXPECT_EQ(big.status, 2);
+  EXPECT_EQ(big.key(), 0x05);
+  EXPECT_EQ(big.asc(), 0x24);
+}
+
+TEST_F(Rbd, ResizeWithRbdIsSeenAsAUnitAttention) {
+  RbdImage img("grow");
+  auto rig = open(img);
+  ASSERT_TRUE(rig->ok());
+  EXPECT_EQ(rig->run({0, 0, 0, 0, 0, 0}).status, 0);
+  ASSERT_EQ(rbd("resize --no-progress --size 32M rbd/grow"), 0);
+  // The header watch fires; the next command reports CAPACITY DATA HAS CHANGED.
+  Outcome ua;
+  for (int i = 0; i < 100; ++i) {
+    ua = rig->run({0, 0, 0, 0, 0, 0});
+    if (ua.status == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(ua.status, 2);
+  EXPECT_EQ(ua.key(), 0x06);
+  EXPECT_EQ(ua.asc(), 0x2A);
+  EXPECT_EQ(ua.ascq(), 0x09);
+  Outcome cap = rig->run(read_capacity16(), {}, 32);
+  EXPECT_EQ(last_lba(cap), (32u << 20) / 512 - 1);
+  Outcome tail = rig->run(read16((32u << 20) / 512 - 8, 8), {}, 4096);
+  EXPECT_EQ(tail.status, 0) << "the new end is readable";
+}
+
+TEST_F(Rbd, ResizeAskedForThroughConfigfsGrowsTheImage) {
+  RbdImage img("reconfig");
+  auto rig = open(img);
+  ASSERT_TRUE(rig->ok());
+  EXPECT_EQ(rig->backend().reconfigure(24 << 20, nullptr, -1), 0);
+  std::string info;
+  ASSERT_EQ(rbd("info --format json rbd/reconfig", &info), 0);
+  EXPECT_NE(info.find("\"size\":25165824"), std::string::npos) << info;
+  EXPECT_EQ(rig->backend().reconfigure(8 << 20, nullptr, -1), -EINVAL) << "never shrinks";
+}
+
+TEST_F(Rbd, OpenAndCheckConfigErrorsSayWhy) {
+  auto plugin = Plugin::load(test::handler_build_dir() + "/rbd.so", false);
+  ASSERT_TRUE(plugin) << plugin.error();
+  struct Case {
+    std::string cfg, says;
+  } cases[] = {
+      {"rbd/nope;conf=" + conf() + ";osd_op_timeout=5", "image 'rbd/nope' does not exist"},
+      {"nopool/img;conf=" + conf() + ";osd_op_timeout=5", "pool 'nopool' does not exist"},
+      {"justone", "rbd needs <pool>/<image>"},
+      {"rbd/x;osd_op_timeout=0", "osd_op_timeout takes seconds"},
+      {"rbd/x;colour=blue", "unknown rbd option 'colour'"},
+      {"rbd/x;conf=relative.conf", "absolute path"},
+      {"rbd/x;conf=/nonexistent/ceph.conf", "/nonexistent/ceph.conf"},
+  };
+  for (const Case& c : cases) {
+    auto r = plugin->get()->check_config(c.cfg);
+    ASSERT_FALSE(r) << c.cfg;
+    EXPECT_NE(r.error().find(c.says), std::string::npos) << c.cfg << ": " << r.error();
+    auto dev = PluginBlockDevice::open(**plugin, params(c.cfg), nullptr);
+    ASSERT_FALSE(dev) << c.cfg;
+    EXPECT_NE(dev.error().find(c.says), std::string::npos) << c.cfg << ": " << dev.error();
+  }
+  std::string ls;
+  rbd("ls rbd", &ls);
+  EXPECT_EQ(ls.find("nope"), std::string::npos) << "checking created nothing";
+  RbdImage img("checked");
+  EXPECT_TRUE(plugin->get()->check_config(img.cfg())) << "an image that exists";
+  // The LUN and the image must agree on the size.
+  auto wrong = PluginBlockDevice::open(**plugin, params(img.cfg(), 8 << 20), nullptr);
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().find("is 16777216 bytes but the LUN is 8388608"), std::string::npos)
+      << wrong.error();
+}
+
+TEST_F(Rbd, AnUnreachableClusterIsReportedWithinTheTimeout) {
+  // A configuration whose monitor address nobody listens on.
+  std::string bad = "/tmp/lunkit-rbd-bad-" + std::to_string(getpid()) + ".conf";
+  ASSERT_EQ(sh("sed 's/^mon_host = .*/mon_host = v2:127.0.0.1:9/' " + conf() + " > " + bad), 0);
+  auto plugin = Plugin::load(test::handler_build_dir() + "/rbd.so", false);
+  ASSERT_TRUE(plugin);
+  auto t0 = Clock::now();
+  auto r = plugin->get()->check_config("rbd/x;conf=" + bad + ";osd_op_timeout=3");
+  double took = std::chrono::duration<double>(Clock::now() - t0).count();
+  unlink(bad.c_str());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("cannot reach the Ceph cluster"), std::string::npos) << r.error();
+  EXPECT_LT(took, 20.0) << "check_config answered within its timeout";
+}
+
+// Writes `blocks` blocks at `lba` until one completes GOOD; every other answer must be BUSY.
+// Returns how many BUSY answers came first.
+// FUA writes reach the cluster even when librbd caches.
+int write_until_good(Rig& rig, uint32_t lba, const Bytes& data, int seconds, bool fua = false) {
+  int busy = 0;
+  auto deadline = Clock::now() + std::chrono::seconds(seconds);
+  while (Clock::now() < deadline) {
+    Bytes cdb = cdb10(0x2A, lba, static_cast<uint16_t>(data.size() / 512), fua ? 0x08 : 0);
+    Outcome o = rig.wait(rig.submit(cdb, data), 30);
+    if (o.status == 0) return busy;
+    EXPECT_EQ(o.status, 0x08) << "an outage is BUSY, never a medium error (sense key " << o.key()
+                              << ")";
+    if (o.status != 0x08) return -1;
+    ++busy;
+  }
+  ADD_FAILURE() << "no write succeeded within " << seconds << " s";
+  return -1;
+}
+
+TEST_F(Rbd, AnOsdThatStopsAnsweringGivesBusyThenRecovers) {
+  RbdImage img("pause");
+  auto rig = open(img);
+  ASSERT_TRUE(rig->ok());
+  Bytes before = pattern(8192, 21);
+  ASSERT_EQ(rig->run(cdb10(0x2A, 0, 16), before).status, 0);
+  ASSERT_EQ(cluster("pause-osd"), 0);
+  auto t0 = Clock::now();
+  Outcome o = rig->wait(rig->submit(cdb10(0x2A, 100, 8), pattern(4096, 22)), 30);
+  double took = std::chrono::duration<double>(Clock::now() - t0).count();
+  EXPECT_EQ(o.status, 0x08) << "BUSY once osd_op_timeout passed";
+  EXPECT_GE(took, 4.0);
+  EXPECT_LT(took, 20.0) << "not a hang";
+  o = rig->wait(rig->submit(cdb10(0x28, 0, 16), {}, 8192), 30);
+  EXPECT_EQ(o.status, 0x08) << "reads too";
+  ASSERT_EQ(cluster("resume-osd"), 0);
+  EXPECT_GE(write_until_good(*rig, 100, pattern(4096, 22), 60), 0);
+  EXPECT_EQ(rig->run(cdb10(0x28, 0, 16), {}, 8192).data, before) << "nothing lost";
+  EXPECT_EQ(rig->run(cdb10(0x28, 100, 8), {}, 4096).data, pattern(4096, 22));
+}
+
+TEST_F(Rbd, AnOsdRestartLosesNothing) {
+  RbdImage img("restart");
+  auto rig = open(img);
+  ASSERT_TRUE(rig->ok());
+  Bytes before = pattern(65536, 31);
+  ASSERT_EQ(rig->run(cdb10(0x2A, 256, 128), before).status, 0);
+  ASSERT_EQ(rig->run(cdb10(0x35, 0, 0)).status, 0);
+  ASSERT_EQ(cluster("stop-osd"), 0);
+  // FUA: with librbd's cache on, a plain write is only in the cache; this one must reach the OSD.
+  Outcome o = rig->wait(rig->submit(cdb10(0x2A, 512, 8, 0x08), pattern(4096, 32)), 30);
+  EXPECT_EQ(o.status, 0x08) << "BUSY while the OSD is down";
+  ASSERT_EQ(cluster("start-osd"), 0);
+  EXPECT_GE(write_until_good(*rig, 512, pattern(4096, 32), 120, true), 0);
+  EXPECT_EQ(rig->run(cdb10(0x28, 256, 128), {}, 65536).data, before)
+      << "data from before the restart";
+  EXPECT_EQ(rig->run(cdb10(0x28, 512, 8), {}, 4096).data, pattern(4096, 32));
+}
+
+TEST_F(Rbd, IoGoesOnWithoutTheMonitor) {
+  RbdImage img("nomon");
+  auto rig = open(img);
+  ASSERT_TRUE(rig->ok());
+  ASSERT_EQ(cluster("stop-mon"), 0);
+  // The OSD map is cached: data I/O needs no monitor. Whatever happens, never a medium error.
+  EXPECT_GE(write_until_good(*rig, 8, pattern(4096, 41), 60), 0);
+  Outcome o = rig->wait(rig->submit(cdb10(0x28, 8, 8), {}, 4096), 30);
+  EXPECT_TRUE(o.status == 0 || o.status == 0x08);
+  ASSERT_EQ(cluster("start-mon"), 0);
+  EXPECT_GE(write_until_good(*rig, 16, pattern(4096, 42), 60), 0);
+  EXPECT_EQ(rig->run(cdb10(0x28, 8, 8), {}, 4096).data, pattern(4096, 41));
+}
+
+// The address this process's client has on the image (rbd status lists watchers).
+std::string watcher_address(const std::string& image) {
+  std::string out;
+  rbd("status --format json rbd/" + image, &out);
+  size_t at = out.find("\"address\":\"");
+  if (at == std::string::npos) return "";
+  at += 11;
+  return out.substr(at, out.find('"', at) - at);
+}
+
+TEST_F(Rbd, BlocklistingIsRecoveredWithoutReopening) {
+  RbdImage img("fenced");
+  auto rig = open(img);
+  ASSERT_TRUE(rig->ok());
+  Bytes before = pattern(4096, 51);
+  ASSERT_EQ(rig->run(cdb10(0x2A, 0, 8), before).status, 0);
+  std::string addr = watcher_address("fenced");
+  ASSERT_FALSE(addr.empty());
+  ASSERT_EQ(ceph("osd blocklist add " + addr), 0);
+  // Once the OSD has the new map it drops the fenced client's watch: from then on its I/O fails.
+  for (int i = 0; i < 150 && watcher_address("fenced") == addr; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_NE(watcher_address("fenced"), addr) << "the OSD never dropped the fenced client";
+  // The next commands are BUSY while the handler reconnects as a new client; then they work.
+  int busy = write_until_good(*rig, 8, pattern(4096, 52), 120, true);
+  EXPECT_GE(busy, 1) << "the fenced client's writes were refused first";
+  EXPECT_EQ(rig->run(cdb10(0x28, 0, 8), {}, 4096).data, before);
+  EXPECT_EQ(rig->run(cdb10(0x28, 8, 8), {}, 4096).data, pattern(4096, 52));
+  std::string now = watcher_address("fenced");
+  EXPECT_FALSE(now.empty());
+  EXPECT_NE(now, addr) << "a new client instance";
+  // The handler removes the stale entry once the new instance holds the lock (librbd adds it
+  // again when it breaks the old instance's lock, at the first write).
+  std::string list;
+  for (int i = 0; i < 100; ++i) {
+    ceph("osd blocklist ls", &list);
+    if (list.find(addr) == std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(list.find(addr), std::string::npos) << "the stale entry was removed: " << list;
+}
+
+TEST_F(Rbd, AnImageHeldExclusivelyRefusesWritesAtOnce) {
+  RbdImage img("held");
+  std::string holder =
+      std::string(std::getenv("LUNKIT_BUILD_DIR") ? std::getenv("LUNKIT_BUILD_DIR") : ".") +
+      "/tests/ceph/hold_lock";
+  FILE* h = popen((holder + " " + conf() + " rbd held").c_str(), "r");
+  ASSERT_NE(h, nullptr);
+  char line[64] = {};
+  ASSERT_NE(fgets(line, sizeof line, h), nullptr);
+  ASSERT_STREQ(line, "locked\n");
+  {
+    auto rig = open(img);
+    ASSERT_TRUE(rig->ok());
+    EXPECT_EQ(rig->run(cdb10(0x28, 0, 8), {}, 4096).status, 0) << "reads need no lock";
+    auto t0 = Clock::now();
+    Outcome o = rig->run(cdb10(0x2A, 0, 8), pattern(4096, 71));
+    double took = std::chrono::duration<double>(Clock::now() - t0).count();
+    EXPECT_EQ(o.status, 2);
+    EXPECT_EQ(o.key(), 0x07) << "DATA PROTECT";
+    EXPECT_EQ(o.asc(), 0x27) << "WRITE PROTECTED";
+    EXPECT_LT(took, 10.0) << "reported, not retried";
+  }
+  sh("pkill -f 'hold_lock " + conf() + "'");
+  pclose(h);
+  auto rig = open(img);
+  ASSERT_TRUE(rig->ok());
+  EXPECT_EQ(rig->run(cdb10(0x2A, 0, 8), pattern(4096, 72)).status, 0) << "once the holder is gone";
+}
+
+TEST_F(Rbd, ClientsThatHandTheLockOverShareTheImage) {
+  RbdImage img("shared");
+  auto a = open(img);
+  ASSERT_TRUE(a->ok());
+  ASSERT_EQ(a->run(cdb10(0x2A, 0, 8), pattern(4096, 61)).status, 0);  // a takes the lock
+  auto b = open(img);  // the lock is a's, but a hands it over on request
+  ASSERT_TRUE(b->ok());
+  EXPECT_EQ(b->run(cdb10(0x2A, 8, 8), pattern(4096, 62)).status, 0);
+  EXPECT_EQ(a->run(cdb10(0x2A, 16, 8), pattern(4096, 63)).status, 0) << "and back";
+  EXPECT_EQ(b->run(cdb10(0x2A, 24, 8), pattern(4096, 64)).status, 0);
+  EXPECT_EQ(a->run(cdb10(0x28, 8, 8), {}, 4096).data, pattern(4096, 62));
+  EXPECT_EQ(b->run(cdb10(0x28, 16, 8), {}, 4096).data, pattern(4096, 63));
+}
+
+}  // namespace
+}  // namespace lunkit::plugins
