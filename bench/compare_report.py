@@ -5,21 +5,38 @@ run by bench/compare.sh on the host). Debian's python3 and python3-matplotlib; n
 import json
 import sys
 
-CONFIGS = [  # (name, what it is), in the order of the table
-    ("lunkit-tcmu-file", "lunkit TCMU (tcm_loop), file handler"),
-    ("lunkit-tcmu-ram", "lunkit TCMU (tcm_loop), ram handler"),
-    ("lunkit-tcmu-null", "lunkit TCMU (tcm_loop), null handler"),
-    ("lunkit-ublk-file", "lunkit ublk, file handler"),
-    ("lunkit-ublk-ram", "lunkit ublk, ram handler"),
-    ("lunkit-ublk-null", "lunkit ublk, null handler"),
-    ("tcmu-runner-qcow", "tcmu-runner 1.5.4 user:qcow, raw image (tcm_loop)"),
-    ("kernel-fileio", "kernel fileio backstore (tcm_loop)"),
-    ("kernel-ramdisk", "kernel ramdisk backstore (tcm_loop)"),
-    ("kernel-loop", "kernel loop device"),
-]
-WORKLOADS = ["randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1", "randwrite-4k-qd32",
-             "read-128k", "write-128k"]
-
+# Each suite: the paths in the order of its tables, its workloads, and its goals.
+SUITES = {
+    "compare": {
+        "title": "lunkit comparison benchmark",
+        "configs": [
+            ("lunkit-tcmu-file", "lunkit TCMU (tcm_loop), file handler"),
+            ("lunkit-tcmu-ram", "lunkit TCMU (tcm_loop), ram handler"),
+            ("lunkit-tcmu-null", "lunkit TCMU (tcm_loop), null handler"),
+            ("lunkit-ublk-file", "lunkit ublk, file handler"),
+            ("lunkit-ublk-ram", "lunkit ublk, ram handler"),
+            ("lunkit-ublk-null", "lunkit ublk, null handler"),
+            ("tcmu-runner-qcow", "tcmu-runner 1.5.4 user:qcow, raw image (tcm_loop)"),
+            ("kernel-fileio", "kernel fileio backstore (tcm_loop)"),
+            ("kernel-ramdisk", "kernel ramdisk backstore (tcm_loop)"),
+            ("kernel-loop", "kernel loop device"),
+        ],
+        "workloads": ["randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1",
+                      "randwrite-4k-qd32", "read-128k", "write-128k"],
+    },
+    "rbd": {
+        "title": "lunkit rbd benchmark",
+        "configs": [
+            ("lunkit-tcmu-rbd", "lunkit TCMU (tcm_loop), rbd handler"),
+            ("lunkit-ublk-rbd", "lunkit ublk, rbd handler"),
+            ("tcmu-runner-rbd", "tcmu-runner 1.5.4 user:rbd (tcm_loop)"),
+            ("fio-librbd", "fio's rbd engine: librbd in the benchmark process"),
+            ("rbd-bench", "rbd bench (librbd directly; IOPS only)"),
+        ],
+        "workloads": ["randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1",
+                      "randwrite-4k-qd32"],
+    },
+}
 
 def row(fio_json, config, workload, bs, qd, server_ticks, busy_ticks, tick):
     with open(fio_json) as f:
@@ -27,16 +44,36 @@ def row(fio_json, config, workload, bs, qd, server_ticks, busy_ticks, tick):
     side = job["read"] if job["read"]["total_ios"] else job["write"]
     ios = job["read"]["total_ios"] + job["write"]["total_ios"]
     pct = side["clat_ns"].get("percentile", {})
-    per_mio = lambda ticks: (int(ticks) / int(tick)) / ios * 1e6 if ios else None
+    per_mio = lambda ticks: (float(ticks) / int(tick)) / ios * 1e6 if ios else None
+    if str(server_ticks).startswith("seconds:"):  # librbd inside fio: fio's whole process
+        server_ticks = float(server_ticks[8:]) * int(tick)
     out = {
         "config": config, "workload": workload, "bs": bs, "iodepth": int(qd),
         "iops": round(side["iops"], 1), "mib_s": round(side["bw"] / 1024, 2),
         "p50_us": round(pct.get("50.000000", 0) / 1000, 1),
         "p99_us": round(pct.get("99.000000", 0) / 1000, 1),
         "ios": ios, "errors": job.get("error", 0),
-        "server_cpu_s_per_mio": None if int(server_ticks) == 0 and config.startswith("kernel")
+        "server_cpu_s_per_mio": None if float(server_ticks) == 0 and config.startswith("kernel")
         else round(per_mio(server_ticks), 1),
         "vm_cpu_s_per_mio": round(per_mio(busy_ticks), 1),
+    }
+    print(json.dumps(out))
+
+
+def rbd_bench_row(output_file, config, workload, bs, qd, cpu_seconds):
+    """A row from `rbd bench` output: its summary line has elapsed seconds, ops and ops/sec."""
+    import re
+    text = open(output_file).read()
+    m = re.search(r"elapsed:\s*([\d.]+)\s+ops:\s*(\d+)\s+ops/sec:\s*([\d.]+)\s+bytes/sec:\s*([\d.]+)", text)
+    if not m:
+        return failure(config + "/" + workload, "no summary in rbd bench output: " + text[-200:])
+    ios = int(m.group(2))
+    out = {
+        "config": config, "workload": workload, "bs": bs, "iodepth": int(qd),
+        "iops": round(float(m.group(3)), 1), "mib_s": round(float(m.group(4)) / 1048576, 2),
+        "p50_us": None, "p99_us": None, "ios": ios, "errors": 0,
+        "server_cpu_s_per_mio": round(float(cpu_seconds) / ios * 1e6, 1) if ios else None,
+        "vm_cpu_s_per_mio": None,
     }
     print(json.dumps(out))
 
@@ -75,7 +112,7 @@ def ratio(rows, a, b, workload, key="iops"):
     return ra[key] / rb[key]
 
 
-def goal_lines(rows):
+def goal_lines(suite, rows):
     lines = []
     def check(text, value, want, above=True):
         if value is None:
@@ -84,24 +121,32 @@ def goal_lines(rows):
             met = value >= want if above else value <= want
             lines.append(f"| {text} | {value:.2f}× | {'≥' if above else '≤'} {want}× | "
                          f"{'met' if met else '**not met**'} |")
+    if suite == "rbd":
+        for w in ("randread-4k-qd32", "randwrite-4k-qd32"):
+            check(f"lunkit TCMU rbd / rbd bench IOPS, {w}",
+                  ratio(rows, "lunkit-tcmu-rbd", "rbd-bench", w), 0.8)
+            check(f"lunkit TCMU rbd / tcmu-runner rbd IOPS, {w}",
+                  ratio(rows, "lunkit-tcmu-rbd", "tcmu-runner-rbd", w), 1.0)
+        return lines
     for w in ("randread-4k-qd32", "randwrite-4k-qd32"):
         check(f"lunkit TCMU file / tcmu-runner IOPS, {w}",
               ratio(rows, "lunkit-tcmu-file", "tcmu-runner-qcow", w), 1.5)
         check(f"lunkit TCMU file / tcmu-runner server CPU per I/O, {w}",
               ratio(rows, "lunkit-tcmu-file", "tcmu-runner-qcow", w, "server_cpu_s_per_mio"),
               0.5, above=False)
-    for w in WORKLOADS:
+    for w in SUITES["compare"]["workloads"]:
         key = "iops" if "4k" in w else "mib_s"
         check(f"lunkit ublk file / kernel loop {'IOPS' if key == 'iops' else 'MiB/s'}, {w}",
               ratio(rows, "lunkit-ublk-file", "kernel-loop", w, key), 0.9)
     return lines
 
 
-def report(jsonl, outdir, build_note):
+def report(suite, jsonl, outdir, build_note):
     import os
     meta, rows, failures = load(jsonl)
+    configs, workloads = SUITES[suite]["configs"], SUITES[suite]["workloads"]
     os.makedirs(outdir, exist_ok=True)
-    md = ["# lunkit comparison benchmark", "",
+    md = [f"# {SUITES[suite]['title']}", "",
           f"Linux {meta.get('kernel', '?')} in QEMU (software emulation, {meta.get('cpus', '?')} "
           f"vCPUs), one boot; fio libaio, direct I/O, one job, {meta.get('runtime_s', '?')} s per "
           f"workload, {meta.get('size_mib', '?')} MiB devices (file-backed ones on the same "
@@ -111,13 +156,13 @@ def report(jsonl, outdir, build_note):
           "tcmu-runner; the kernel's backstores have none), *VM CPU* all busy CPU time in the "
           "guest, both in seconds per million I/Os.", ""]
     md += ["## Goals (ratios from this boot)", "", "| comparison | measured | goal | |",
-           "|---|---|---|---|"] + goal_lines(rows) + [""]
-    for w in WORKLOADS:
+           "|---|---|---|---|"] + goal_lines(suite, rows) + [""]
+    for w in workloads:
         big = "128k" in w
         md += [f"## {w}", "",
                f"| path | {'MiB/s' if big else 'IOPS'} | p50 µs | p99 µs | server CPU s/MIO | "
                "VM CPU s/MIO |", "|---|---:|---:|---:|---:|---:|"]
-        for name, label in CONFIGS:
+        for name, label in configs:
             r = rows.get((name, w))
             if not r:
                 md.append(f"| {label} | — | — | — | — | — |")
@@ -130,22 +175,27 @@ def report(jsonl, outdir, build_note):
         md += ["## What did not run", ""]
         md += [f"- **{f['config']}**: {f['failure']}" for f in failures]
         md.append("")
-    md += ["![chart](compare.png)", ""]
-    with open(os.path.join(outdir, "compare.md"), "w") as f:
+    md += [f"![chart]({suite}.png)", ""]
+    with open(os.path.join(outdir, f"{suite}.md"), "w") as f:
         f.write("\n".join(md))
-    chart(rows, os.path.join(outdir, "compare.png"), meta)
+    chart(suite, rows, os.path.join(outdir, f"{suite}.png"), meta)
 
 
-def chart(rows, path, meta):
+def chart(suite, rows, path, meta):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    names = [c for c, _ in CONFIGS]
-    fig, axes = plt.subplots(3, 1, figsize=(13, 12))
-    panels = [(WORKLOADS[:4], "iops", "IOPS (4 KiB random)"),
-              (WORKLOADS[4:], "mib_s", "MiB/s (128 KiB sequential)"),
-              (["randread-4k-qd32", "randwrite-4k-qd32"], "vm_cpu_s_per_mio",
-               "VM CPU seconds per million I/Os (4 KiB, depth 32; lower is better)")]
+    names = [c for c, _ in SUITES[suite]["configs"]]
+    workloads = SUITES[suite]["workloads"]
+    panels = [(workloads[:4], "iops", "IOPS (4 KiB random)")]
+    if len(workloads) > 4:
+        panels.append((workloads[4:], "mib_s", "MiB/s (128 KiB sequential)"))
+        panels.append((["randread-4k-qd32", "randwrite-4k-qd32"], "vm_cpu_s_per_mio",
+                       "VM CPU seconds per million I/Os (4 KiB, depth 32; lower is better)"))
+    else:
+        panels.append((workloads, "server_cpu_s_per_mio",
+                       "serving process CPU seconds per million I/Os (lower is better)"))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(13, 4 * len(panels)))
     for ax, (workloads, key, title) in zip(axes, panels):
         width = 0.8 / len(names)
         for i, name in enumerate(names):
@@ -156,7 +206,7 @@ def chart(rows, path, meta):
         ax.set_title(title)
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(ncol=4, fontsize=8)
-    fig.suptitle(f"lunkit comparison — Linux {meta.get('kernel', '?')} under QEMU TCG, one boot")
+    fig.suptitle(f"{SUITES[suite]['title']} — Linux {meta.get('kernel', '?')} under QEMU TCG, one boot")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
 
@@ -165,9 +215,11 @@ if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "row":
         row(*args)
+    elif cmd == "rbd-bench-row":
+        rbd_bench_row(*args)
     elif cmd == "failure":
         failure(*args)
-    elif cmd == "report":
-        report(args[0], args[1], args[2] if len(args) > 2 else "")
+    elif cmd == "report":  # report SUITE JSONL OUTDIR [NOTE]
+        report(args[0], args[1], args[2], args[3] if len(args) > 3 else "")
     else:
         sys.exit(f"compare_report.py: unknown command {cmd}")

@@ -46,7 +46,8 @@ tests_unit_tcmu_alloc_test_SOURCES = tests/unit/tcmu_alloc_test.cc tests/unit/co
 	bench/null_device.h
 tests_unit_tcmu_alloc_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
 tests_unit_tcmu_alloc_test_LDADD = $(TCMU_TEST_LDADD)
-tests_unit_tcmu_uapi_test_SOURCES = tests/unit/tcmu_uapi_test.c tests/unit/tcmu_uapi_layout.cc
+tests_unit_tcmu_uapi_test_SOURCES = tests/unit/tcmu_uapi_test.c tests/unit/tcmu_uapi_layout.cc \
+	tests/unit/layout_check.h
 tests_unit_tcmu_uapi_test_CPPFLAGS = $(AM_CPPFLAGS)
 
 tests_unit_sense_test_SOURCES = tests/unit/sense_test.cc
@@ -181,7 +182,8 @@ TESTS += $(UBLK_TESTS)
 tests_unit_ublk_params_test_SOURCES = tests/unit/ublk_params_test.cc
 tests_unit_ublk_params_test_CPPFLAGS = $(UBLK_CPPFLAGS) $(GTEST_CFLAGS)
 tests_unit_ublk_params_test_LDADD = $(UBLK_LIBS) $(GTEST_LIBS) -lgtest_main
-tests_unit_ublk_uapi_test_SOURCES = tests/unit/ublk_uapi_test.c tests/unit/ublk_uapi_layout.cc
+tests_unit_ublk_uapi_test_SOURCES = tests/unit/ublk_uapi_test.c tests/unit/ublk_uapi_layout.cc \
+	tests/unit/layout_check.h
 tests_unit_ublk_uapi_test_CPPFLAGS = $(AM_CPPFLAGS)
 tests_unit_ublk_cli_test_SOURCES = tests/unit/ublk_cli_test.cc
 tests_unit_ublk_cli_test_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS)

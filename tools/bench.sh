@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds lunkit optimised without sanitizers in build/bench and runs the benchmarks in bench/:
 #   tools/bench.sh [BENCHMARK ARGS]   the in-process Google Benchmarks (a few minutes)
-#   tools/bench.sh vm                 the comparison in a Linux 6.12 VM: lunkit TCMU and ublk,
-#                                     tcmu-runner, the kernel's backstores (bench/results/)
+#   tools/bench.sh vm                 the VM comparisons (bench/results/): lunkit TCMU and ublk
+#                                     against tcmu-runner and the kernel's backstores; and RBD
+#                                     through lunkit, tcmu-runner and librbd directly
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -17,7 +18,8 @@ cd build/bench
 [ -f Makefile ] || "$top"/configure CXXFLAGS="-O2 -g" >configure.out 2>&1 || { cat configure.out; exit 1; }
 make -j"$(nproc)" >make.out 2>&1 || { tail -50 make.out; exit 1; }
 if [ "${1:-}" = vm ]; then
-  exec "$top"/bench/compare.sh "$PWD"
+  "$top"/bench/compare.sh "$PWD" compare
+  exec "$top"/bench/compare.sh "$PWD" rbd
 fi
 export LUNKIT_HANDLER_BUILD_DIR="$PWD/handlers/.libs"
 for b in ./bench/bench_scsi ./bench/bench_tcmu ./bench/bench_file; do "$b" --benchmark_color=false "$@"; done

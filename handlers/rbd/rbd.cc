@@ -1,6 +1,9 @@
 // user:rbd — a LUN backed by a Ceph RBD image, through librbd's asynchronous C API.
 //
 // cfgstring (tcmu-runner's): <pool>/<image>[;osd_op_timeout=N][;conf=<path>][;id=<user>]
+//            and lunkit's [;cache=1]: librbd's write-back cache, off by default (as tcmu-runner
+//            has it): a gateway that can crash or be fenced should not hold acknowledged writes.
+//            With it on, the LUN reports a volatile write cache and SYNCHRONIZE CACHE flushes it.
 //
 // I/O: rbd_aio_readv/writev, flush, discard, write_zeroes and compare_and_write, submitted from
 // the device's event loop(s) and completed from librbd's own threads with lunkit_io_complete().
@@ -42,6 +45,7 @@ constexpr uint64_t kNoOffset = ~0ull;
 struct RbdOptions {
   std::string pool, image, conf, id;
   int op_timeout = kDefaultOpTimeout;
+  bool cache = false;
   std::string spec() const { return pool + "/" + image; }
 };
 
@@ -85,8 +89,14 @@ bool parse_options(std::string_view cfg, RbdOptions* o, std::string* why) {
         return false;
       }
       o->id = value.rfind("client.", 0) == 0 ? value.substr(7) : value;
+    } else if (key == "cache") {
+      if (value != "0" && value != "1") {
+        *why = "cache takes 0 or 1 (got '" + value + "')";
+        return false;
+      }
+      o->cache = value == "1";
     } else {
-      *why = "unknown rbd option '" + key + "' (known: osd_op_timeout, conf, id)";
+      *why = "unknown rbd option '" + key + "' (known: osd_op_timeout, conf, id, cache)";
       return false;
     }
   }
@@ -119,6 +129,7 @@ class Connection {
     // A cluster that stops answering fails operations instead of hanging them.
     for (const char* key : {"rados_osd_op_timeout", "rados_mon_op_timeout", "client_mount_timeout"})
       rados_conf_set(c->cluster_, key, t.c_str());
+    rados_conf_set(c->cluster_, "rbd_cache", o.cache ? "true" : "false");
     // Discards zero what they cover, even partial objects: unmapped blocks read as zeros.
     rados_conf_set(c->cluster_, "rbd_skip_partial_discard", "false");
     r = rados_connect(c->cluster_);
@@ -616,9 +627,10 @@ lunkit_handler rbd_handler = [] {
   lunkit_handler h{};
   h.subtype = "rbd";
   h.cfg_desc =
-      "<pool>/<image>[;osd_op_timeout=N][;conf=<path>][;id=<user>]: an RBD image of the Ceph "
-      "cluster that conf (default: the standard ceph.conf) names, as Ceph user id. Operations time "
-      "out after osd_op_timeout seconds (default 25) and the initiator retries them.";
+      "<pool>/<image>[;osd_op_timeout=N][;conf=<path>][;id=<user>][;cache=1]: an RBD image of "
+      "the Ceph cluster that conf (default: the standard ceph.conf) names, as Ceph user id. "
+      "Operations time out after osd_op_timeout seconds (default 25) and the initiator retries "
+      "them. cache=1 turns librbd's write-back cache on (off by default).";
   h.thread_model = LUNKIT_THREAD_NONBLOCKING;
   h.io_private_size = sizeof(RbdIo);
   h.check_config = rbd_check_config;

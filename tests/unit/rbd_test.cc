@@ -161,6 +161,17 @@ TEST_F(Rbd, CapabilitiesComeFromTheImage) {
   uint32_t granularity = uint32_t(bl.data[6]) << 8 | bl.data[7];
   EXPECT_EQ(granularity, 65536u / 512) << "optimal transfer granularity = one object";
   EXPECT_TRUE(rig->backend().info().native_compare_and_write);
+  // librbd's cache is off unless asked for: no volatile cache, and writes are durable (FUA).
+  EXPECT_FALSE(rig->backend().info().write_cache);
+  EXPECT_TRUE(rig->backend().info().fua);
+  rig.reset();
+  auto cached = open(img, 16 << 20, ";cache=1");
+  ASSERT_TRUE(cached->ok());
+  EXPECT_TRUE(cached->backend().info().write_cache) << "cache=1: reported as a write cache";
+  EXPECT_FALSE(cached->backend().info().fua) << "FUA then means write + flush";
+  Outcome caching = cached->run({0x1A, 0x08, 0x08, 0, 64, 0}, {}, 64);  // MODE SENSE caching page
+  ASSERT_EQ(caching.status, 0);
+  EXPECT_TRUE(caching.data[4 + 2] & 0x04) << "WCE";
 }
 
 TEST_F(Rbd, UnmapAndWriteSameReadBackZeros) {
@@ -261,6 +272,7 @@ TEST_F(Rbd, OpenAndCheckConfigErrorsSayWhy) {
       {"justone", "rbd needs <pool>/<image>"},
       {"rbd/x;osd_op_timeout=0", "osd_op_timeout takes seconds"},
       {"rbd/x;colour=blue", "unknown rbd option 'colour'"},
+      {"rbd/x;cache=yes", "cache takes 0 or 1"},
       {"rbd/x;conf=relative.conf", "absolute path"},
       {"rbd/x;conf=/nonexistent/ceph.conf", "/nonexistent/ceph.conf"},
   };
@@ -347,7 +359,7 @@ TEST_F(Rbd, AnOsdRestartLosesNothing) {
   ASSERT_EQ(rig->run(cdb10(0x2A, 256, 128), before).status, 0);
   ASSERT_EQ(rig->run(cdb10(0x35, 0, 0)).status, 0);
   ASSERT_EQ(cluster("stop-osd"), 0);
-  // FUA: with librbd's cache on, a plain write is only in the cache; this one must reach the OSD.
+  // FUA: the write must be on the OSD when it completes, cache or not.
   Outcome o = rig->wait(rig->submit(cdb10(0x2A, 512, 8, 0x08), pattern(4096, 32)), 30);
   EXPECT_EQ(o.status, 0x08) << "BUSY while the OSD is down";
   ASSERT_EQ(cluster("start-osd"), 0);

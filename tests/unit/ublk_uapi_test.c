@@ -8,19 +8,10 @@
 
 long lunkit_ublk_layout(const char* name);
 
-static int passed, failed;
-
-static void check(const char* name, long kernel) {
-  long ours = lunkit_ublk_layout(name);
-  if (ours == kernel) {
-    passed++;
-  } else {
-    failed++;
-    printf("MISMATCH %s: kernel %ld, lunkit %ld\n", name, kernel, ours);
-  }
-}
+#include "tests/unit/layout_check.h"
 
 int main(void) {
+  layout_lookup = lunkit_ublk_layout;
   check("cmd.get_dev_info", UBLK_CMD_GET_DEV_INFO);
   check("cmd.add_dev", UBLK_CMD_ADD_DEV);
   check("cmd.del_dev", UBLK_CMD_DEL_DEV);
@@ -111,7 +102,5 @@ int main(void) {
   check("params.discard", offsetof(struct ublk_params, discard));
   check("param.basic", UBLK_PARAM_TYPE_BASIC);
   check("param.discard", UBLK_PARAM_TYPE_DISCARD);
-  printf("%d layout values checked, %d differ\n", passed + failed, failed);
-  printf("lunkit-test: %d passed, %d failed\n", failed ? 0 : 1, failed ? 1 : 0);
-  return failed ? 1 : 0;
+  return layout_report();
 }
