@@ -200,6 +200,9 @@ tests_ceph_hold_lock_SOURCES = tests/ceph/hold_lock.c
 tests_ceph_hold_lock_LDADD = $(RBD_LIBS)
 
 # `make install` relinks the shared libraries in the build tree: run it after every other test,
-# which load them. (Last in this file, so that TESTS is complete here.)
+# which load them. (Last in this file, so that TESTS is complete here.) The target is spelled
+# through a variable so that automake keeps its own rule (the recipe) for that log and make only
+# adds these prerequisites to it; a literal target would replace the rule with an empty one.
+INSTALL_TEST_LOG = tests/install/run-install-test.sh.log
 INSTALL_TEST_AFTER = $(addsuffix .log,$(filter-out tests/install/run-install-test.sh,$(TESTS)))
-tests/install/run-install-test.sh.log: $(INSTALL_TEST_AFTER)
+$(INSTALL_TEST_LOG): $(INSTALL_TEST_AFTER)

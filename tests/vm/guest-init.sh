@@ -14,8 +14,22 @@ for arg in $(cat /proc/cmdline); do
 done
 exec >/lunkit-results/guest.log 2>&1
 ln -sf /proc/self/fd /dev/fd; ln -sf fd/0 /dev/stdin; ln -sf fd/1 /dev/stdout; ln -sf fd/2 /dev/stderr
-# /tmp stays as the host's (under the writable overlay): the checkout may live there.
 mount -t tmpfs tmpfs /run
+# A private /tmp: the host's (seen through the overlay) may hold anything, even a directory where a
+# scenario writes a file. The checkout, the build or the kernel may live under the host's /tmp, so
+# their top-level directories are bound back in.
+mkdir -p /run/host-tmp && mount --bind /tmp /run/host-tmp
+mount -t tmpfs -o size=1g tmpfs /tmp
+for path in "$LUNKIT_SRC" "$LUNKIT_BUILD" "$kernel_dir"; do
+  case "$path" in
+    /tmp/?*)
+      top=${path#/tmp/}
+      top=${top%%/*}
+      if [ ! -d "/tmp/$top" ]; then mkdir "/tmp/$top" && mount --bind "/run/host-tmp/$top" "/tmp/$top"; fi
+      ;;
+  esac
+done
+chmod 1777 /tmp
 mkdir -p /lib/modules
 mount --bind "$kernel_dir/lib/modules" /lib/modules
 modprobe configfs && mount -t configfs configfs /sys/kernel/config
