@@ -6,8 +6,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc != 4) {
     fprintf(stderr, "usage: hold_lock CONF POOL IMAGE\n");
     return 2;
@@ -17,6 +18,9 @@ int main(int argc, char **argv) {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigprocmask(SIG_BLOCK, &set, NULL);
+  /* A test that lost track of it must not leave it behind, holding the lock or waiting on a
+   * cluster that is gone: SIGALRM ends it whatever it is doing. */
+  alarm(120);
   rados_t cluster;
   rados_ioctx_t io;
   rbd_image_t image;

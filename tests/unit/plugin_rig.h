@@ -35,6 +35,14 @@ inline Bytes cdb10(uint8_t op, uint32_t lba, uint16_t blocks, uint8_t flags = 0)
   return {op,           flags, uint8_t(lba >> 24),   uint8_t(lba >> 16), uint8_t(lba >> 8),
           uint8_t(lba), 0,     uint8_t(blocks >> 8), uint8_t(blocks),    0};
 }
+inline Bytes cdb16(uint8_t op, uint64_t lba, uint32_t blocks, uint8_t flags = 0) {
+  Bytes cdb(16, 0);
+  cdb[0] = op;
+  cdb[1] = flags;
+  for (int i = 0; i < 8; ++i) cdb[2 + i] = uint8_t(lba >> (56 - 8 * i));
+  for (int i = 0; i < 4; ++i) cdb[10 + i] = uint8_t(blocks >> (24 - 8 * i));
+  return cdb;
+}
 inline Bytes pattern(size_t n, uint8_t seed) {
   Bytes b(n);
   for (size_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>(seed + i * 13 + (i >> 8));

@@ -87,24 +87,6 @@ class Rbd : public testing::Test {
   }
 };
 
-Bytes read16(uint64_t lba, uint32_t blocks) {
-  return {0x88,
-          0,
-          uint8_t(lba >> 56),
-          uint8_t(lba >> 48),
-          uint8_t(lba >> 40),
-          uint8_t(lba >> 32),
-          uint8_t(lba >> 24),
-          uint8_t(lba >> 16),
-          uint8_t(lba >> 8),
-          uint8_t(lba),
-          uint8_t(blocks >> 24),
-          uint8_t(blocks >> 16),
-          uint8_t(blocks >> 8),
-          uint8_t(blocks),
-          0,
-          0};
-}
 Bytes read_capacity16() {
   return {0x9E, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0};
 }
@@ -246,7 +228,7 @@ TEST_F(Rbd, ResizeWithRbdIsSeenAsAUnitAttention) {
   EXPECT_EQ(ua.ascq(), 0x09);
   Outcome cap = rig->run(read_capacity16(), {}, 32);
   EXPECT_EQ(last_lba(cap), (32u << 20) / 512 - 1);
-  Outcome tail = rig->run(read16((32u << 20) / 512 - 8, 8), {}, 4096);
+  Outcome tail = rig->run(cdb16(0x88, (32u << 20) / 512 - 8, 8), {}, 4096);
   EXPECT_EQ(tail.status, 0) << "the new end is readable";
 }
 
@@ -430,10 +412,24 @@ TEST_F(Rbd, AnImageHeldExclusivelyRefusesWritesAtOnce) {
   std::string holder =
       std::string(std::getenv("LUNKIT_BUILD_DIR") ? std::getenv("LUNKIT_BUILD_DIR") : ".") +
       "/tests/ceph/hold_lock";
-  FILE* h = popen((holder + " " + conf() + " rbd held").c_str(), "r");
-  ASSERT_NE(h, nullptr);
+  // Whatever an assertion below does, the holder goes when this does (it would keep the lock and
+  // outlive the cluster otherwise).
+  struct Holder {
+    std::string kill;
+    FILE* pipe;
+    void stop() {
+      if (!pipe) return;
+      // pkill's status says little (it may match the shell running it); the write after says more.
+      sh(kill);
+      pclose(pipe);
+      pipe = nullptr;
+    }
+    ~Holder() { stop(); }
+  } held{"pkill -f 'hold_lock " + conf() + "'",
+         popen((holder + " " + conf() + " rbd held").c_str(), "r")};
+  ASSERT_NE(held.pipe, nullptr);
   char line[64] = {};
-  ASSERT_NE(fgets(line, sizeof line, h), nullptr);
+  ASSERT_NE(fgets(line, sizeof line, held.pipe), nullptr);
   ASSERT_STREQ(line, "locked\n");
   {
     auto rig = open(img);
@@ -447,8 +443,7 @@ TEST_F(Rbd, AnImageHeldExclusivelyRefusesWritesAtOnce) {
     EXPECT_EQ(o.asc(), 0x27) << "WRITE PROTECTED";
     EXPECT_LT(took, 10.0) << "reported, not retried";
   }
-  sh("pkill -f 'hold_lock " + conf() + "'");
-  pclose(h);
+  held.stop();
   auto rig = open(img);
   ASSERT_TRUE(rig->ok());
   EXPECT_EQ(rig->run(cdb10(0x2A, 0, 8), pattern(4096, 72)).status, 0) << "once the holder is gone";

@@ -122,6 +122,18 @@ wait_for_writes() {  # wait_for_writes DISK COUNT
   done
   echo "no progress on $dev"; return 1
 }
+ext4_round_trip() {  # ext4_round_trip DISK MOUNTPOINT: 8 MiB (kept in /tmp/data) through ext4, a remount, fsck
+  local disk=$1 mnt=$2
+  mkfs.ext4 -q -F "$disk"
+  mkdir -p "$mnt" && mount "$disk" "$mnt"
+  dd if=/dev/urandom of=/tmp/data bs=1M count=8 status=none
+  cp /tmp/data "$mnt/data" && sync
+  umount "$mnt" && mount "$disk" "$mnt"
+  expect "the file reads back through ext4" cmp /tmp/data "$mnt/data"
+  umount "$mnt"
+  expect "fsck finds ext4 clean" fsck.ext4 -fn "$disk"
+}
+
 fio_verify() {  # fio_verify DISK SIZE OUTPUT [extra fio args]
   local disk=$1 size=$2 out=$3
   shift 3

@@ -25,14 +25,7 @@ s_rbd() {
   sg_readcap --16 "$disk" | tee /tmp/cap
   expect "256 MiB" grep -q "Last LBA=524287" /tmp/cap
   expect "thin, unmapped blocks read zeros" grep -qi "lbpme=1, lbprz=1" /tmp/cap
-  mkfs.ext4 -q -F "$disk"
-  mkdir -p /mnt/r && mount "$disk" /mnt/r
-  dd if=/dev/urandom of=/tmp/data bs=1M count=8 status=none
-  cp /tmp/data /mnt/r/data && sync
-  umount /mnt/r && mount "$disk" /mnt/r
-  expect "the file reads back" cmp /tmp/data /mnt/r/data
-  umount /mnt/r
-  expect "fsck finds it clean" fsck.ext4 -fn "$disk"
+  ext4_round_trip "$disk" /mnt/r
   fio_verify "$disk" 24M /tmp/fio-rbd.txt --iodepth=16
   cat /tmp/fio-rbd.txt
   expect "fio verify on user:rbd without errors" grep -q "err= 0" /tmp/fio-rbd.txt

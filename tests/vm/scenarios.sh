@@ -56,22 +56,14 @@ s_loopback() {
   expect "RSOC lists READ(10)" grep -qi "Read(10)" /tmp/ops
   expect "RSOC lists COMPARE AND WRITE" grep -qi "Compare and write" /tmp/ops
   # ext4
-  mkfs.ext4 -q -F "$disk"
-  mkdir -p /mnt/t && mount "$disk" /mnt/t
-  dd if=/dev/urandom of=/tmp/data bs=1M count=8 status=none
-  cp /tmp/data /mnt/t/data && sync
-  umount /mnt/t && mount "$disk" /mnt/t
-  expect "file read back" cmp /tmp/data /mnt/t/data
-  umount /mnt/t
-  expect "fsck clean" fsck.ext4 -fn "$disk"
+  ext4_round_trip "$disk" /mnt/t
   # xfs
   mkfs.xfs -q -f "$disk"
   mount "$disk" /mnt/t && cp /tmp/data /mnt/t/data && umount /mnt/t
   mount "$disk" /mnt/t && expect "xfs read back" cmp /tmp/data /mnt/t/data && umount /mnt/t
   expect "xfs_repair clean" xfs_repair -n "$disk"
   # fio random write with verify
-  fio --name=verify --filename="$disk" --rw=randwrite --bs=4k --size=32M --ioengine=libaio \
-      --iodepth=16 --direct=1 --verify=crc32c --do_verify=1 --verify_fatal=1 --output=/tmp/fio.txt
+  fio_verify "$disk" 32M /tmp/fio.txt --iodepth=16
   cat /tmp/fio.txt
   expect "fio without errors" grep -q "err= 0" /tmp/fio.txt
   # discard then zeros

@@ -60,16 +60,8 @@ s_ublk() {
   expect "write zeroes is offered" test "$(cat /sys/block/ublkb$id/queue/write_zeroes_max_bytes)" -gt 0
   "$LUNKIT_CLI" ublk list | tee /tmp/list
   expect "list shows it live, with its handler" grep -qE "ublkb$id +live .*file +/var/lib/lunkit/u0.img" /tmp/list
-  mkfs.ext4 -q -F "$dev"
-  mkdir -p /mnt/u && mount "$dev" /mnt/u
-  dd if=/dev/urandom of=/tmp/data bs=1M count=8 status=none
-  cp /tmp/data /mnt/u/data && sync
-  umount /mnt/u && mount "$dev" /mnt/u
-  expect "the file reads back" cmp /tmp/data /mnt/u/data
-  umount /mnt/u
-  expect "fsck finds it clean" fsck.ext4 -fn "$dev"
-  fio --name=verify --filename="$dev" --rw=randwrite --bs=4k --size=32M --ioengine=libaio \
-      --iodepth=16 --direct=1 --verify=crc32c --do_verify=1 --verify_fatal=1 --output=/tmp/fio.txt
+  ext4_round_trip "$dev" /mnt/u
+  fio_verify "$dev" 32M /tmp/fio.txt --iodepth=16
   cat /tmp/fio.txt
   expect "fio verify without errors" grep -q "err= 0" /tmp/fio.txt
   dd if=/dev/urandom of="$dev" bs=1M count=4 seek=64 oflag=direct status=none
