@@ -6,9 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -77,9 +79,23 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& log, uid_t 
     for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     execvp(args[0], args.data());
+    dprintf(2, "spawn: cannot run %s as uid %u: %s\n", args[0], unsigned(getuid()),
+            strerror(errno));
     _exit(127);
   }
   return pid;
+}
+
+// Whether `uid` could execute `path`: every directory above it searchable, the file executable.
+bool runnable_by(uid_t uid, const std::string& path) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setgid(uid) != 0 || setuid(uid) != 0) _exit(2);
+    _exit(access(path.c_str(), X_OK) == 0 ? 0 : 1);
+  }
+  int status = 0;
+  return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+         WEXITSTATUS(status) == 0;
 }
 
 int wait_exit(pid_t pid, int seconds = 30) {
@@ -244,6 +260,10 @@ TEST_F(Lunkitd, OneInstancePerHostAndTheBusNameIsChecked) {
 
 TEST_F(Lunkitd, OnlyRootMayOwnTheServiceName) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to run a second user";
+  std::string daemon = build_dir() + "/daemon/lunkitd";
+  ASSERT_TRUE(runnable_by(65534, daemon))
+      << "uid 65534 cannot run " << daemon
+      << ": a directory above the build tree is not searchable by others (chmod o+x it)";
   start_bus(true);
   std::string conf2 = dir.path + "/nobody.conf";
   std::ofstream(conf2) << "lock_file = \"" << dir.path << "/nobody.lock\";\n";
