@@ -59,6 +59,43 @@ stop_tcmu_runner() {
   kill -TERM "$TCMU_RUNNER_PID"; wait_pid "$TCMU_RUNNER_PID" 30 || kill -KILL "$TCMU_RUNNER_PID"
   cp /var/log/tcmu-runner.log "$R/tcmu-runner.log" 2>/dev/null || true
 }
+# backstore_workloads CONFIG SERVER_PID BACKSTORE NAME CREATE-ARGS...: creates BACKSTORE/NAME with
+# targetcli, exports it on tcm_loop and runs the workloads on its disk. The first step that fails
+# is CONFIG's recorded failure; a first small direct write stands guard, so that a path that
+# cannot write is reported in a line rather than stalling fio for the whole run.
+backstore_workloads() {
+  local config=$1 pid=$2 backstore=$3 name=$4 dev
+  shift 4
+  if ! targetcli "$backstore" create name="$name" "$@" >"$R/$config-create.txt" 2>&1; then
+    failed_config "$config" "targetcli $backstore create failed: $(tail -1 "$R/$config-create.txt")"
+  elif ! dev=$(loopback_disk "$backstore/$name"); then
+    failed_config "$config" "no disk appeared"
+  elif ! timeout 60 dd if=/dev/urandom of="$dev" bs=4k count=16 oflag=direct status=none 2>"$R/$config-dd.txt"; then
+    failed_config "$config" "a 4 KiB direct write failed: $(head -1 "$R/$config-dd.txt")"
+  else
+    run_workloads "$config" "$dev" "$pid"
+  fi
+}
+# What removes the targets after a lunkit TCMU config (rbd-guest.sh keeps its cluster).
+TARGETS_CLEANUP=cleanup_targets
+tcmu_lunkit() {  # tcmu_lunkit HANDLER CFGSTRING: lunkitd serving HANDLER on tcm_loop
+  local handler=$1 cfg=$2
+  start_lunkitd || { failed_config "lunkit-tcmu-$handler" "lunkitd did not start"; return; }
+  backstore_workloads "lunkit-tcmu-$handler" "$LUNKITD_PID" "/backstores/user:$handler" b0 \
+    size=${SIZE_MB}M cfgstring="$cfg"
+  $TARGETS_CLEANUP
+}
+ublk_lunkit() {  # ublk_lunkit HANDLER ARGS...: `lunkit ublk add --handler HANDLER ARGS...`
+  local handler=$1
+  shift
+  modprobe ublk_drv
+  if start_ublk --handler "$handler" "$@"; then
+    run_workloads "lunkit-ublk-$handler" "$UBLK_DEV" "$UBLK_PID"
+    kill -TERM "$UBLK_PID"; wait_pid "$UBLK_PID" 60 || say "ublk server did not exit"
+  else
+    failed_config "lunkit-ublk-$handler" "lunkit ublk add failed: $(tail -1 "$R/ublk.stderr")"
+  fi
+}
 failed_config() {  # failed_config CONFIG WHY
   say "$1: $2"
   $REPORT failure "$1" "$2" >>"$OUT"

@@ -33,38 +33,9 @@ print(r.ru_utime + r.ru_stime)' rbd -c "$CONF" bench --io-type "$type" --io-patt
   done
 }
 
-tcmu_lunkit_rbd() {
-  local dev
-  start_lunkitd || { failed_config lunkit-tcmu-rbd "lunkitd did not start"; return; }
-  targetcli /backstores/user:rbd create name=b0 size=${SIZE_MB}M cfgstring="$CFG" >/dev/null
-  if dev=$(loopback_disk /backstores/user:rbd/b0); then
-    run_workloads lunkit-tcmu-rbd "$dev" "$LUNKITD_PID"
-  else
-    failed_config lunkit-tcmu-rbd "no disk appeared"
-  fi
-  cleanup_targets_keep_ceph
-}
-
-ublk_lunkit_rbd() {
-  modprobe ublk_drv
-  if start_ublk --handler rbd --cfg "$CFG"; then
-    run_workloads lunkit-ublk-rbd "$UBLK_DEV" "$UBLK_PID"
-    kill -TERM "$UBLK_PID"; wait_pid "$UBLK_PID" 60 || say "ublk server did not exit"
-  else
-    failed_config lunkit-ublk-rbd "lunkit ublk add failed: $(tail -1 "$R/ublk.stderr")"
-  fi
-}
-
 tcmu_runner_rbd() {
-  local dev
   start_tcmu_runner || { failed_config tcmu-runner-rbd "tcmu-runner is not installed or did not start"; return; }
-  if ! targetcli /backstores/user:rbd create name=t0 size=${SIZE_MB}M cfgstring="$CFG" >"$R/tcmu-runner-create.txt" 2>&1; then
-    failed_config tcmu-runner-rbd "targetcli user:rbd create failed: $(tail -1 "$R/tcmu-runner-create.txt")"
-  elif dev=$(loopback_disk /backstores/user:rbd/t0); then
-    run_workloads tcmu-runner-rbd "$dev" "$TCMU_RUNNER_PID"
-  else
-    failed_config tcmu-runner-rbd "no disk appeared"
-  fi
+  backstore_workloads tcmu-runner-rbd "$TCMU_RUNNER_PID" /backstores/user:rbd t0 size=${SIZE_MB}M cfgstring="$CFG"
   stop_tcmu_runner
 }
 
@@ -75,6 +46,7 @@ cleanup_targets_keep_ceph() {
   for _ in $(seq 1 100); do pgrep -f daemon/.libs/lunkitd >/dev/null || break; sleep 0.1; done
   pkill -KILL -f daemon/.libs/lunkitd 2>/dev/null || true
 }
+TARGETS_CLEANUP=cleanup_targets_keep_ceph
 
 install_handlers
 modprobe target_core_user; modprobe tcm_loop
@@ -86,8 +58,8 @@ rbd -c "$CONF" create --size ${SIZE_MB}M rbd/bench
 # Written once in full, so that reads read data.
 rbd -c "$CONF" bench --io-type write --io-pattern seq --io-size 4M --io-threads 4 \
   --io-total ${SIZE_MB}M rbd/bench >/dev/null
-wanted lunkit-tcmu-rbd && tcmu_lunkit_rbd
-wanted lunkit-ublk-rbd && ublk_lunkit_rbd
+wanted lunkit-tcmu-rbd && tcmu_lunkit rbd "$CFG"
+wanted lunkit-ublk-rbd && ublk_lunkit rbd --cfg "$CFG"
 wanted tcmu-runner-rbd && tcmu_runner_rbd
 wanted fio-librbd && run_workloads fio-librbd "rbd:$CFG" fio
 wanted rbd-bench && rbd_bench
