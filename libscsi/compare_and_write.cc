@@ -58,8 +58,9 @@ void compare_and_write(LuState& lu, Command& cmd) {
   if (cmd.data_len < 2 * len) return complete_invalid_cdb(lu, cmd, 13);
   uint64_t offset = lu.blocks_to_bytes(cmd.exec.lba);
   if (lu.info.native_compare_and_write) {
-    if (cmd.data_len > 2 * len) trim_iov(cmd.iov, 2 * len);
-    return submit_request(lu, cmd, &BlockDevice::compare_and_write, offset, len, cmd.iov,
+    std::span<const iovec> data = cmd.iov;
+    if (cmd.data_len > 2 * len) data = open_window(cmd.exec.window, cmd.iov, 0, 2 * len);
+    return submit_request(lu, cmd, &BlockDevice::compare_and_write, offset, len, data,
                           caw_flags(lu, cmd), native_done);
   }
   cmd.exec.step = kCawRead;

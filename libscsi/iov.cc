@@ -65,19 +65,29 @@ bool iov_is_zero(std::span<const iovec> iov, size_t offset, size_t len) {
   return zero;
 }
 
-void trim_iov(std::span<iovec>& iov, size_t len) {
-  size_t count = 0;
-  for (iovec& v : iov) {
-    if (len == 0) break;
-    ++count;
-    if (v.iov_len >= len) {
-      v.iov_len = len;
-      len = 0;
-      break;
-    }
-    len -= v.iov_len;
-  }
-  iov = iov.first(count);
+std::span<const iovec> open_window(IovWindow& window, std::span<iovec> iov, size_t offset,
+                                   size_t len) {
+  size_t i = 0;
+  while (offset >= iov[i].iov_len) offset -= iov[i++].iov_len;
+  size_t j = i;
+  size_t reach = iov[i].iov_len - offset;  // bytes of the range the entries i..j hold
+  while (reach < len) reach += iov[++j].iov_len;
+  window.first = &iov[i];
+  window.first_saved = iov[i];
+  window.last = &iov[j];
+  window.last_saved_len = iov[j].iov_len;
+  // Trim the end first: when i == j the length is then cut from the start as well.
+  iov[j].iov_len -= reach - len;
+  iov[i].iov_base = static_cast<uint8_t*>(iov[i].iov_base) + offset;
+  iov[i].iov_len -= offset;
+  return iov.subspan(i, j - i + 1);
+}
+
+void close_window(IovWindow& window) {
+  if (!window.first) return;
+  window.last->iov_len = window.last_saved_len;
+  *window.first = window.first_saved;
+  window = {};
 }
 
 }  // namespace lunkit::scsi

@@ -8,7 +8,11 @@
 #include <optional>
 #include <span>
 
+#include "lunkit/scsi/command.h"
+
 namespace lunkit::scsi {
+
+using detail::IovWindow;
 
 // Copies up to `len` bytes starting `offset` bytes into `iov` to `dst`; returns bytes copied.
 size_t copy_from_iov(std::span<const iovec> iov, size_t offset, uint8_t* dst, size_t len);
@@ -20,8 +24,13 @@ std::optional<size_t> compare_iov(std::span<const iovec> iov, size_t offset, con
                                   size_t len);
 // True when `len` bytes from `offset` are all zero.
 bool iov_is_zero(std::span<const iovec> iov, size_t offset, size_t len);
-// Shortens the scatter/gather list in place so that it describes exactly `len` bytes
-// (`len` must not exceed what it describes).
-void trim_iov(std::span<iovec>& iov, size_t len);
+// Makes the entries of `iov` that cover bytes [offset, offset + len) describe exactly that range
+// (adjusting at most the first and the last of them in place, remembered in `window`) and returns
+// them. `len` > 0 and the range must lie within what `iov` describes. Until close_window() the
+// rest of `iov` must not be used.
+std::span<const iovec> open_window(IovWindow& window, std::span<iovec> iov, size_t offset,
+                                   size_t len);
+// Restores the entries open_window() adjusted; does nothing when no window is open.
+void close_window(IovWindow& window);
 
 }  // namespace lunkit::scsi

@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "libscsi/bytes.h"
+#include "libscsi/iov.h"
 #include "libscsi/lu_state.h"
 
 namespace lunkit::scsi {
@@ -103,6 +104,7 @@ void LogicalUnit::submit(Command& cmd) {
   cmd.sense_len = 0;
   cmd.data_in_len = 0;
   cmd.data_in = false;
+  cmd.data_out = false;
   cmd.exec.op = nullptr;
   cmd.exec.lu = &lu;
   cmd.exec.step = 0;
@@ -134,6 +136,7 @@ void LogicalUnit::submit(Command& cmd) {
   }
   cmd.exec.op = op;
   cmd.data_in = op->dir == DataDir::kIn;
+  cmd.data_out = op->dir == DataDir::kOut;
   if (cmd.cdb_len < op->cdb_len) {
     complete_condition(lu, cmd, Condition::kInvalidCommandOperationCode);
     return;
@@ -178,6 +181,7 @@ bool LogicalUnit::write_cache_enabled() const {
 
 namespace {
 void finish(LuState& lu, Command& cmd) {
+  close_window(cmd.exec.window);
   if (cmd.exec.barrier != detail::ExecState::kNoBarrier) barrier_on_finish(lu, cmd);
   cmd.exec.bounce.reset();
   cmd.exec.bounce_len = 0;

@@ -54,6 +54,10 @@ struct LuState {
     return descriptor_sense ? SenseFormat::kDescriptor : SenseFormat::kFixed;
   }
   uint64_t blocks_to_bytes(uint64_t blocks) const { return blocks << block_shift; }
+  // The longest request the device takes in one piece (bytes; UINT64_MAX: any).
+  uint64_t max_request_bytes() const {
+    return info.max_request_blocks ? blocks_to_bytes(info.max_request_blocks) : UINT64_MAX;
+  }
 };
 
 // Reports (and clears) the highest-precedence pending unit attention; kNoSense when none.

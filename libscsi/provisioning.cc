@@ -142,7 +142,8 @@ void write_same(LuState& lu, Command& cmd) {
     return submit_request(lu, cmd, &BlockDevice::write_zeroes, offset, total, {}, flags,
                           simple_done);
   }
-  size_t chunk = static_cast<size_t>(std::min<uint64_t>(total, kWriteSameChunk));
+  size_t chunk =
+      static_cast<size_t>(std::min({total, uint64_t{kWriteSameChunk}, lu.max_request_bytes()}));
   uint8_t* buf = bounce(cmd, chunk);
   copy_from_iov(cmd.iov, 0, buf, lu.block_size);
   for (size_t off = lu.block_size; off < chunk; off += lu.block_size)

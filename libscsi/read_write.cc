@@ -11,24 +11,22 @@ namespace {
 
 constexpr size_t kVerifyChunk = 1u << 20;
 
-// Common checks for commands that move `bytes` of data through the buffer: the device's
-// transfer limit and a buffer at least as long as the CDB says (shortened to fit).
+// A command that moves `bytes` of data through the buffer needs a buffer at least that long.
+// Whatever length the transport delivered is executed: the device's preferred transfer length
+// (Block Limits) is advice to the initiator, not a reason to refuse a command that arrived.
 bool prepare_transfer(LuState& lu, Command& cmd, uint64_t bytes) {
-  uint16_t length_field = cmd.exec.op->blocks.offset;
-  uint32_t max = lu.info.max_transfer_blocks;
-  if (max && cmd.exec.blocks > max) {
-    complete_invalid_cdb(lu, cmd, length_field);
-    return false;
-  }
   if (cmd.data_len < bytes) {
-    complete_invalid_cdb(lu, cmd, length_field);
+    complete_invalid_cdb(lu, cmd, cmd.exec.op->blocks.offset);
     return false;
-  }
-  if (cmd.data_len > bytes) {
-    trim_iov(cmd.iov, bytes);
-    cmd.data_len = bytes;
   }
   return true;
+}
+
+// The first `bytes` of the buffer: the whole list, or a window on it when the buffer is longer
+// (the transport's data_len stays what it delivered, so it can report the residual).
+std::span<const iovec> transfer_iov(Command& cmd, uint64_t bytes) {
+  if (cmd.data_len == bytes) return cmd.iov;
+  return open_window(cmd.exec.window, cmd.iov, 0, static_cast<size_t>(bytes));
 }
 
 // Write flags: FUA when the initiator asked for it or the write cache is off, and only when the
@@ -36,6 +34,50 @@ bool prepare_transfer(LuState& lu, Command& cmd, uint64_t bytes) {
 uint32_t durability_flags(const LuState& lu, bool fua_bit) {
   if (!lu.info.write_cache) return 0;
   return (fua_bit || !lu.write_cache) ? kBlockFua : 0;
+}
+
+// ---- READ and WRITE longer than the device's largest request: one piece after another, each
+// through a window on the command's own buffer (no allocation, one request in flight) ----
+enum WriteStep : uint32_t { kWriteOnly, kWriteThenFlush, kWriteThenVerify, kWriteFlushVerify };
+constexpr uint32_t kSplitRead = 0x100;  // exec.step of a split READ (write steps are below)
+
+void after_write(LuState& lu, Command& cmd);
+
+bool split_start(LuState& lu, Command& cmd) {
+  uint64_t total = lu.blocks_to_bytes(cmd.exec.blocks);
+  if (cmd.exec.cursor == total) {
+    if (cmd.exec.step != kSplitRead) {
+      after_write(lu, cmd);
+      return false;
+    }
+    cmd.data_in_len = static_cast<uint32_t>(total);
+    complete_good(lu, cmd);
+    return false;
+  }
+  size_t n = static_cast<size_t>(std::min(lu.max_request_bytes(), total - cmd.exec.cursor));
+  auto piece = open_window(cmd.exec.window, cmd.iov, static_cast<size_t>(cmd.exec.cursor), n);
+  uint64_t offset = lu.blocks_to_bytes(cmd.exec.lba) + cmd.exec.cursor;
+  if (cmd.exec.step == kSplitRead)
+    submit_request(lu, cmd, &BlockDevice::read, offset, n, piece, 0, chunk_completion);
+  else
+    submit_request(lu, cmd, &BlockDevice::write, offset, n, piece, cmd.exec.request_flags,
+                   chunk_completion);
+  return true;
+}
+
+bool split_done(LuState& lu, Command& cmd, int result) {
+  close_window(cmd.exec.window);
+  if (result < 0) {
+    complete_errno(lu, cmd, result, cmd.exec.step != kSplitRead);
+    return false;
+  }
+  cmd.exec.cursor += cmd.exec.request.length;
+  return true;
+}
+
+void start_split(LuState& lu, Command& cmd) {
+  cmd.exec.cursor = 0;
+  run_chunks(lu, cmd, split_start, split_done);
 }
 
 // ---- READ ----
@@ -48,7 +90,6 @@ void read_done(BlockRequest& r, int result) {
 }
 
 // ---- WRITE (and the write half of WRITE AND VERIFY) ----
-enum WriteStep : uint32_t { kWriteOnly, kWriteThenFlush, kWriteThenVerify, kWriteFlushVerify };
 void start_verify(LuState& lu, Command& cmd, uint8_t bytchk);
 
 void write_flushed(BlockRequest& r, int result) {
@@ -59,14 +100,20 @@ void write_flushed(BlockRequest& r, int result) {
   complete_good(lu, cmd);
 }
 
-void write_done(BlockRequest& r, int result) {
-  Command& cmd = *static_cast<Command*>(r.context);
-  LuState& lu = *cmd.exec.lu;
-  if (result < 0) return complete_errno(lu, cmd, result, true);
+// The data is written: flush (emulated FUA), verify (WRITE AND VERIFY), or done.
+void after_write(LuState& lu, Command& cmd) {
   if (cmd.exec.step == kWriteThenFlush || cmd.exec.step == kWriteFlushVerify)
     return submit_request(lu, cmd, &BlockDevice::flush, 0, 0, {}, 0, write_flushed);
   if (cmd.exec.step == kWriteThenVerify) return start_verify(lu, cmd, (cmd.cdb[1] >> 1) & 0x3);
   complete_good(lu, cmd);
+}
+
+void write_done(BlockRequest& r, int result) {
+  Command& cmd = *static_cast<Command*>(r.context);
+  LuState& lu = *cmd.exec.lu;
+  close_window(cmd.exec.window);
+  if (result < 0) return complete_errno(lu, cmd, result, true);
+  after_write(lu, cmd);
 }
 
 void submit_write(LuState& lu, Command& cmd, uint64_t bytes, bool fua_bit, uint32_t next_step) {
@@ -76,8 +123,12 @@ void submit_write(LuState& lu, Command& cmd, uint64_t bytes, bool fua_bit, uint3
     flags &= ~kBlockFua;
     cmd.exec.step = next_step == kWriteOnly ? kWriteThenFlush : kWriteFlushVerify;
   }
-  submit_request(lu, cmd, &BlockDevice::write, lu.blocks_to_bytes(cmd.exec.lba), bytes, cmd.iov,
-                 flags, write_done);
+  if (bytes > lu.max_request_bytes()) {
+    cmd.exec.request_flags = flags;
+    return start_split(lu, cmd);
+  }
+  submit_request(lu, cmd, &BlockDevice::write, lu.blocks_to_bytes(cmd.exec.lba), bytes,
+                 transfer_iov(cmd, bytes), flags, write_done);
 }
 
 // ---- VERIFY (BYTCHK 00b: read back; 01b: compare with Data-Out; 11b: compare every block with
@@ -88,7 +139,8 @@ bool verify_start_chunk(LuState& lu, Command& cmd) {
     complete_good(lu, cmd);
     return false;
   }
-  size_t n = static_cast<size_t>(std::min<uint64_t>(kVerifyChunk, total - cmd.exec.cursor));
+  uint64_t chunk = std::min<uint64_t>(kVerifyChunk, lu.max_request_bytes());
+  size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, total - cmd.exec.cursor));
   submit_request(lu, cmd, &BlockDevice::read, lu.blocks_to_bytes(cmd.exec.lba) + cmd.exec.cursor, n,
                  bounce_iov(cmd, n), 0, chunk_completion);
   return true;
@@ -139,8 +191,12 @@ void read(LuState& lu, Command& cmd) {
   uint64_t bytes = lu.blocks_to_bytes(cmd.exec.blocks);
   if (bytes == 0) return complete_good(lu, cmd);
   if (!prepare_transfer(lu, cmd, bytes)) return;
-  submit_request(lu, cmd, &BlockDevice::read, lu.blocks_to_bytes(cmd.exec.lba), bytes, cmd.iov, 0,
-                 read_done);
+  if (bytes > lu.max_request_bytes()) {
+    cmd.exec.step = kSplitRead;
+    return start_split(lu, cmd);
+  }
+  submit_request(lu, cmd, &BlockDevice::read, lu.blocks_to_bytes(cmd.exec.lba), bytes,
+                 transfer_iov(cmd, bytes), 0, read_done);
 }
 
 void write(LuState& lu, Command& cmd) {

@@ -15,6 +15,18 @@
 namespace lunkit::tcmu {
 namespace {
 
+// Zeros a command's data blocks from byte `offset` on.
+void zero_from(std::span<const iovec> iov, size_t offset) {
+  for (const iovec& v : iov) {
+    if (offset >= v.iov_len) {
+      offset -= v.iov_len;
+      continue;
+    }
+    std::memset(static_cast<uint8_t*>(v.iov_base) + offset, 0, v.iov_len - offset);
+    offset = 0;
+  }
+}
+
 constexpr uint64_t kTagDoorbell = 1;
 constexpr uint64_t kTagWake = 2;
 constexpr uint8_t kStatusCheckCondition = 0x02;
@@ -158,8 +170,19 @@ void Device::on_scsi_complete(void* context, scsi::Command& cmd) {
 
 void Device::complete(Slot& s) {
   const scsi::Command& cmd = s.cmd;
+  // The kernel copies the data area back to the initiator for every Data-In command (whatever
+  // the CDB is: the initiator chose the direction) that completes GOOD, or carries READ_LEN: the
+  // whole data length unless READ_LEN names a shorter, non-zero one. So a short answer is sent
+  // with READ_LEN (the kernel reports the residual); a GOOD answer READ_LEN cannot express (an
+  // empty one, or any short one on a kernel without READ_LEN) has the rest of its blocks zeroed
+  // instead of leaving there what earlier commands wrote.
   std::optional<uint32_t> read_len;
-  if (cmd.data_in && cmd.data_in_len < cmd.data_len) read_len = cmd.data_in_len;
+  if (!cmd.data_out && cmd.data_in_len < cmd.data_len) {
+    if (cmd.data_in_len > 0 && ring_.has_read_len())
+      read_len = cmd.data_in_len;
+    else if (cmd.status == scsi::Status::kGood)
+      zero_from(s.iov, cmd.data_in_len);
+  }
   if (!ring_.complete(s.cmd_id, static_cast<uint8_t>(cmd.status),
                       std::span(cmd.sense.data(), cmd.sense_len), read_len))
     spdlog::error("{}: no ring slot to complete command {}", options_.name, s.cmd_id);

@@ -273,8 +273,13 @@ void RingEmulator::finish(uint16_t id, uint8_t status, bool unknown_op, const ui
   c.unknown_op = unknown_op;
   if (sense && c.status == 0x02) c.sense = std::span<const uint8_t>(sense, kSenseBufferSize);
   c.data_in = rec.iov;
-  if (rec.dir == Direction::kFromDevice)
-    c.data_in_len = read_len ? std::min<size_t>(*read_len, rec.length) : rec.length;
+  // As tcmu_handle_completion(): READ_LEN counts only when non-zero and only for Data-In; CHECK
+  // CONDITION returns data only with a valid READ_LEN; otherwise the whole data length is
+  // copied, whatever the blocks hold.
+  bool read_len_valid = rec.dir == Direction::kFromDevice && read_len && *read_len > 0;
+  if (rec.dir == Direction::kFromDevice && !unknown_op && (c.status != 0x02 || read_len_valid))
+    c.data_in_len = read_len_valid ? std::min<size_t>(*read_len, rec.length) : rec.length;
+  c.read_len_valid = read_len_valid && !unknown_op;
   if (on_complete_) on_complete_(context_, c);
   free_blocks(rec);
   rec.active = false;

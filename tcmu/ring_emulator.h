@@ -29,6 +29,9 @@ struct EmulatedCompletion {
   std::span<const uint8_t> sense;  // 96 bytes when status is CHECK CONDITION
   std::span<const iovec> data_in;  // the command's data blocks, valid during the callback
   size_t data_in_len = 0;          // bytes the kernel would copy back (READ_LEN applied)
+  // The kernel would complete with target_complete_cmd_with_length(data_in_len), reporting
+  // the residual to the initiator.
+  bool read_len_valid = false;
 };
 
 // The Data-In the kernel would copy to the initiator: data_in_len bytes of the command's blocks.

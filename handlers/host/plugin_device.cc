@@ -113,6 +113,9 @@ Result<std::unique_ptr<PluginBlockDevice>> PluginBlockDevice::open(const Plugin&
   }
   info.native_block_status = plugin.callback(&lunkit_handler::block_status) != nullptr;
   uint32_t max_blocks = ci.max_transfer ? ci.max_transfer / ci.block_size : 0;
+  // The handler's own limit is a hard one (libscsi splits longer commands); the kernel's
+  // hw_max_sectors only lowers what Block Limits advertises, as LIO's own backstores do.
+  info.max_request_blocks = max_blocks ? max_blocks : (ci.max_transfer ? 1 : 0);
   if (params.max_sectors && (!max_blocks || params.max_sectors < max_blocks))
     max_blocks = params.max_sectors;
   info.max_transfer_blocks = max_blocks;

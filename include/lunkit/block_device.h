@@ -78,7 +78,12 @@ struct DeviceInfo {
   bool native_block_status = false;       // block_status() is implemented
   bool read_only = false;
 
-  uint32_t max_transfer_blocks = 0;  // 0: no limit beyond what the transport imposes
+  // What Block Limits reports as MAXIMUM and OPTIMAL TRANSFER LENGTH: what the device prefers
+  // initiators to send in one command. 0: no preference. Longer commands are still executed.
+  uint32_t max_transfer_blocks = 0;
+  // The longest single request the device accepts; libscsi splits longer transfers into
+  // requests of at most this many blocks. 0: no limit.
+  uint32_t max_request_blocks = 0;
   uint32_t optimal_granularity_blocks = 0;
   uint32_t max_unmap_blocks = 0;              // per UNMAP descriptor; 0: as max write same
   uint32_t max_compare_and_write_blocks = 0;  // native compare_and_write's limit; 0: none

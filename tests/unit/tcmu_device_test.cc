@@ -120,6 +120,43 @@ TEST_F(TcmuDevice, WriteThenReadThroughTheRing) {
   EXPECT_TRUE(std::equal(payload.begin(), payload.end(), ram.bytes().begin() + 100 * 512));
 }
 
+// Every byte the kernel copies to the initiator is one lunkit wrote for that command: the data
+// area starts out full of what "earlier commands" left (0xAB), and each answer shorter than the
+// initiator's buffer is either cut with READ_LEN or zero-filled.
+TEST_F(TcmuDevice, NoStaleDataAreaByteReachesTheInitiator) {
+  uint8_t* data_area = emu.map() + kMailboxSize + emu.cmdr_size();
+  std::memset(data_area, 0xAB, emu.map_size() - kMailboxSize - emu.cmdr_size());
+  auto dev = attach(ram);
+  std::vector<uint8_t> tur = {0, 0, 0, 0, 0, 0};
+  emu.submit(tur, Dir::kNone, {}, 0, 1);  // takes the power-on unit attention
+  round_trip(*dev);
+  std::vector<uint8_t> block(512);
+  for (size_t i = 0; i < block.size(); ++i) block[i] = static_cast<uint8_t>(i * 3 + 1);
+  std::vector<uint8_t> two(block);
+  two.insert(two.end(), block.begin(), block.end());
+  emu.submit(cdb10(0x2A, 10, 2), Dir::kToDevice, two, 0, 2);
+  round_trip(*dev);
+  std::memset(data_area, 0xAB, emu.map_size() - kMailboxSize - emu.cmdr_size());
+
+  emu.submit(cdb10(0x28, 10, 2), Dir::kFromDevice, {}, 4096, 3);    // buffer longer than 2 blocks
+  emu.submit(cdb10(0x28, 10, 0), Dir::kFromDevice, {}, 4096, 4);    // no blocks, GOOD
+  emu.submit(tur, Dir::kFromDevice, {}, 4096, 5);                   // no data, a Data-In buffer
+  emu.submit(cdb10(0x28, 9000, 1), Dir::kFromDevice, {}, 4096, 6);  // CHECK CONDITION
+  std::vector<uint8_t> inquiry = {0x12, 0, 0, 0x00, 0x24, 0};       // 36 of 4096 bytes
+  emu.submit(inquiry, Dir::kFromDevice, {}, 4096, 7);
+  round_trip(*dev);
+  EXPECT_EQ(done.status[3], 0);
+  EXPECT_EQ(done.data[3], two) << "READ_LEN cuts the answer at the transfer length";
+  EXPECT_EQ(done.status[4], 0);
+  EXPECT_EQ(done.data[4], std::vector<uint8_t>(4096, 0));
+  EXPECT_EQ(done.status[5], 0);
+  EXPECT_EQ(done.data[5], std::vector<uint8_t>(4096, 0));
+  EXPECT_EQ(done.status[6], 2);
+  EXPECT_TRUE(done.data[6].empty()) << "CHECK CONDITION without READ_LEN returns no data";
+  EXPECT_EQ(done.data[7].size(), 36u);
+  EXPECT_EQ(done.data[7][0], 0x00);
+}
+
 TEST_F(TcmuDevice, HostileEntryIsAnsweredWithInternalTargetFailure) {
   auto dev = attach(ram);
   std::vector<uint8_t> e(128, 0);

@@ -402,6 +402,32 @@ TEST(TcmuRing, ReadLenReportsTheResidual) {
   EXPECT_EQ(d2.by_tag[8].data_in_len, 4096u);
 }
 
+// The emulator copies back what tcmu_handle_completion() copies: the whole data length when
+// READ_LEN is absent or zero, nothing for CHECK CONDITION unless READ_LEN is set.
+TEST(TcmuRing, EmulatedKernelCopiesWhatTheKernelCopies) {
+  Done done;
+  RingEmulator emu(small_ring(4096), Done::record, &done);
+  UserSide user(emu);
+  RecordingSink sink;
+  auto a = emu.submit(kRead10, Dir::kFromDevice, {}, 4096, 1);
+  auto b = emu.submit(kRead10, Dir::kFromDevice, {}, 4096, 2);
+  auto c = emu.submit(kRead10, Dir::kFromDevice, {}, 4096, 3);
+  auto d = emu.submit(kRead10, Dir::kFromDevice, {}, 4096, 4);
+  user.ring->consume(sink);
+  std::array<uint8_t, 18> sense{0x70, 0, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x24};
+  EXPECT_TRUE(user.ring->complete(*a, 0, {}, 0u));
+  EXPECT_TRUE(user.ring->complete(*b, 2, sense, std::nullopt));
+  EXPECT_TRUE(user.ring->complete(*c, 2, sense, 100u));
+  EXPECT_TRUE(user.ring->complete(*d, 0, {}, 8192u));
+  emu.service();
+  EXPECT_EQ(done.by_tag[1].data_in_len, 4096u) << "READ_LEN 0 is ignored";
+  EXPECT_FALSE(done.by_tag[1].read_len_valid);
+  EXPECT_EQ(done.by_tag[2].data_in_len, 0u);
+  EXPECT_EQ(done.by_tag[3].data_in_len, 100u);
+  EXPECT_TRUE(done.by_tag[3].read_len_valid);
+  EXPECT_EQ(done.by_tag[4].data_in_len, 4096u) << "never more than the data length";
+}
+
 TEST(TcmuRing, UnknownCmdIdBreaksTheEmulatedKernelRing) {
   RingEmulator emu(small_ring(4096));
   UserSide user(emu);

@@ -24,14 +24,25 @@ struct OpcodeInfo;
 struct Command;
 
 namespace detail {
+// A byte range of a command's buffer exposed as an iovec list by adjusting at most two entries
+// of the transport's list in place; libscsi restores them before the command completes.
+struct IovWindow {
+  iovec* first = nullptr;  // adjusted entries and what they held
+  iovec first_saved{};
+  iovec* last = nullptr;
+  size_t last_saved_len = 0;
+};
+
 // libscsi's private per-command execution state; transports do not touch it.
 struct ExecState {
   const OpcodeInfo* op = nullptr;
   LuState* lu = nullptr;
   uint64_t lba = 0;
   uint64_t blocks = 0;
-  uint32_t step = 0;    // progress of multi-step commands
-  uint64_t cursor = 0;  // progress of chunked commands
+  uint32_t step = 0;           // progress of multi-step commands
+  uint64_t cursor = 0;         // progress of chunked commands
+  uint32_t request_flags = 0;  // kBlock* flags of each piece of a split READ or WRITE
+  IovWindow window;            // the piece of the buffer the current request uses
   // Role in the COMPARE AND WRITE barrier: a write counted in flight, or the CAW holding it.
   enum Barrier : uint8_t { kNoBarrier, kCountedWrite, kBarrierOwner } barrier = kNoBarrier;
   BlockRequest request;
@@ -52,7 +63,8 @@ struct Command {
   std::array<uint8_t, 32> cdb{};
   uint8_t cdb_len = 0;
   // The data buffer: Data-Out for commands that send data, Data-In for those that return it.
-  // libscsi may shorten the last entry in place when the buffer is longer than the command needs.
+  // libscsi may adjust entries in place while the command runs (to hand a device part of the
+  // buffer) and restores them before it completes the command.
   std::span<iovec> iov;
   size_t data_len = 0;  // total bytes described by iov
   void* transport_context = nullptr;
@@ -65,6 +77,9 @@ struct Command {
   uint32_t data_in_len = 0;
   // The command transfers Data-In (so a short data_in_len is a residual, not a Data-Out count).
   bool data_in = false;
+  // The command consumes the buffer as Data-Out. When neither flag is set (a command without
+  // data, or one rejected before it was decoded) nothing was written to the buffer either.
+  bool data_out = false;
 
   detail::ExecState exec;
 };
