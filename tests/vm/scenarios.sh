@@ -235,10 +235,83 @@ s_nohang() {
   expect "lunkitd serves what exists (2)" grep -q "user_902/nohang2: serving" "$LUNKITD_LOG"
 }
 
+# ---- transfers of 1..2048 blocks, oversized buffers, no stale data (issue 11, items 1-2) ----
+# READ(16)/WRITE(16) straight through /dev/sgN, past the block layer's max_sectors, so the
+# kernel delivers commands longer than hw_max_sectors (128) to lunkit.
+sg_of() { echo "/dev/$(ls "/sys/block/${1##*/}/device/scsi_generic")"; }
+cdb16() {  # cdb16 OPCODE LBA BLOCKS: the CDB as sg_raw's hex bytes
+  printf '%02x 00 %02x %02x %02x %02x %02x %02x %02x %02x %02x %02x %02x %02x 00 00' "$1" \
+    0 0 0 0 0 0 $(($2 >> 8 & 255)) $(($2 & 255)) \
+    $(($3 >> 24 & 255)) $(($3 >> 16 & 255)) $(($3 >> 8 & 255)) $(($3 & 255))
+}
+check_transfers() {  # check_transfers DISK BLOCK_SIZE WHAT
+  local sg bs=$2 n lba=7 bytes
+  sg=$(sg_of "$1")
+  for n in 1 2 127 128 129 255 256 257 1023 1024 1025 2047 2048; do
+    bytes=$((n * bs))
+    head -c "$bytes" /dev/urandom > /tmp/xfer.in
+    # shellcheck disable=SC2046
+    expect "$3: WRITE(16) of $n blocks" sg_raw -s "$bytes" -i /tmp/xfer.in "$sg" $(cdb16 0x8a $lba "$n")
+    rm -f /tmp/xfer.out
+    # shellcheck disable=SC2046
+    expect "$3: READ(16) of $n blocks" sg_raw -r "$bytes" -o /tmp/xfer.out "$sg" $(cdb16 0x88 $lba "$n")
+    expect "$3: $n blocks read back as written" cmp /tmp/xfer.in /tmp/xfer.out
+  done
+  # A buffer larger than the transfer: exactly the transfer comes back (residual reported), and
+  # it is the data, not what the data area held before.
+  head -c $((2 * bs)) /tmp/xfer.in > /tmp/xfer.two
+  rm -f /tmp/xfer.out
+  # shellcheck disable=SC2046
+  sg_raw -r $((16 * bs)) -o /tmp/xfer.out "$sg" $(cdb16 0x88 $lba 2) 2>&1 | tee /tmp/xfer.log
+  expect "$3: oversized READ returns the transfer length only" test "$(stat -c %s /tmp/xfer.out)" -eq $((2 * bs))
+  expect "$3: oversized READ data" cmp /tmp/xfer.two /tmp/xfer.out
+  # A GOOD command that returns no data, sent with a Data-In buffer: whatever the kernel copies
+  # back must be zeros, not bytes left in the data area by the transfers above.
+  rm -f /tmp/xfer.out
+  sg_raw -r $((64 * bs)) -o /tmp/xfer.out "$sg" 00 00 00 00 00 00 2>&1 | tee /tmp/xfer.log
+  expect "$3: TEST UNIT READY with a buffer leaks nothing" test "$(tr -d '\000' < /tmp/xfer.out | wc -c)" -eq 0
+}
+s_transfers() {
+  start_lunkitd
+  truncate -s 16M /var/lib/lunkit/xfer512.img /var/lib/lunkit/xfer4k.img
+  targetcli /backstores/user:file create name=xfer512 size=16M cfgstring=/var/lib/lunkit/xfer512.img wwn=2e6a1c33-0000-4b0e-9c36-00000000a512
+  targetcli /backstores/user:file create name=xfer4k size=16M cfgstring=/var/lib/lunkit/xfer4k.img wwn=2e6a1c33-0000-4b0e-9c36-00000000a4c0 control=hw_block_size=4096
+  targetcli /loopback create naa.5001405000000011
+  targetcli /loopback/naa.5001405000000011/luns create /backstores/user:file/xfer512
+  targetcli /loopback/naa.5001405000000011/luns create /backstores/user:file/xfer4k
+  local d512 d4k
+  d512=$(wait_for_disk 2e6a1c33-0000-4b0e-9c36-00000000a512) || fail_scenario "no 512-byte disk"
+  d4k=$(wait_for_disk 2e6a1c33-0000-4b0e-9c36-00000000a4c0) || fail_scenario "no 4096-byte disk"
+  sg_readcap "$d4k" | tee /tmp/cap4k
+  expect "4096-byte blocks" grep -q "Logical block length=4096" /tmp/cap4k
+  check_transfers "$d512" 512 "tcm_loop 512"
+  check_transfers "$d4k" 4096 "tcm_loop 4096"
+  # The same over iSCSI on 127.0.0.1.
+  local iqn=iqn.2003-01.org.linux-iscsi.lunkit:xfer
+  targetcli /iscsi create "$iqn"
+  targetcli "/iscsi/$iqn/tpg1/luns" create /backstores/user:file/xfer512
+  targetcli "/iscsi/$iqn/tpg1/luns" create /backstores/user:file/xfer4k
+  targetcli "/iscsi/$iqn/tpg1" set attribute generate_node_acls=1 cache_dynamic_acls=1 demo_mode_write_protect=0 authentication=0
+  targetcli /loopback delete naa.5001405000000011
+  pgrep -x iscsid >/dev/null || iscsid
+  iscsiadm -m discovery -t sendtargets -p 127.0.0.1
+  iscsiadm -m node -T "$iqn" -p 127.0.0.1 --login
+  d512=$(wait_for_disk 2e6a1c33-0000-4b0e-9c36-00000000a512) || fail_scenario "no 512-byte iSCSI disk"
+  d4k=$(wait_for_disk 2e6a1c33-0000-4b0e-9c36-00000000a4c0) || fail_scenario "no 4096-byte iSCSI disk"
+  check_transfers "$d512" 512 "iSCSI 512"
+  check_transfers "$d4k" 4096 "iSCSI 4096"
+  iscsiadm -m node -T "$iqn" -p 127.0.0.1 --logout
+  iscsiadm -m node -T "$iqn" -p 127.0.0.1 -o delete
+  timeout 120 targetcli /iscsi delete "$iqn"
+  timeout 120 targetcli /backstores/user:file delete xfer512
+  timeout 120 targetcli /backstores/user:file delete xfer4k
+}
+
 : >"$R/results"
 scenario targetcli s_targetcli
 scenario loopback s_loopback
 scenario iscsi s_iscsi
+scenario transfers s_transfers
 scenario restart s_restart
 scenario resize s_resize
 scenario remove s_remove
