@@ -12,7 +12,7 @@
 // cluster blocklisted this client, when it reconnects with a new client instance while
 // commands are answered BUSY.
 //
-// Outages: every OSD and monitor operation times out after osd_op_timeout seconds (default 25,
+// Outages: every OSD and monitor operation times out after osd_op_timeout seconds (default 31,
 // inside the kernel's 30-second TCMU command timeout); a timed-out command completes with
 // -ETIMEDOUT, which the initiator sees as BUSY and retries. When the cluster answers again,
 // commands succeed again: nothing is reopened and no LUN is recreated.
@@ -21,6 +21,7 @@
 #include <rbd/librbd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -35,11 +36,12 @@
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace {
 
-constexpr int kDefaultOpTimeout = 25;
-constexpr int kCheckTimeout = 10;  // check_config must answer targetcli quickly
+constexpr int kDefaultOpTimeout = 31;  // osd_heartbeat_grace + osd_heartbeat_interval + 5
+constexpr int kCheckTimeout = 10;      // check_config must answer targetcli quickly
 constexpr uint64_t kNoOffset = ~0ull;
 
 struct RbdOptions {
@@ -61,6 +63,7 @@ bool parse_options(std::string_view cfg, RbdOptions* o, std::string* why) {
   }
   o->pool = std::string(spec.substr(0, slash));
   o->image = std::string(spec.substr(slash + 1));
+  std::vector<std::string> seen;
   while (semi != std::string_view::npos) {
     cfg.remove_prefix(semi + 1);
     semi = cfg.find(';');
@@ -68,6 +71,9 @@ bool parse_options(std::string_view cfg, RbdOptions* o, std::string* why) {
     if (opt.empty()) continue;
     size_t eq = opt.find('=');
     std::string key(opt.substr(0, eq));
+    // The device's own option comes first; lunkit.conf's defaults are appended after it.
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
+    seen.push_back(key);
     std::string value(eq == std::string_view::npos ? "" : opt.substr(eq + 1));
     if (key == "osd_op_timeout") {
       char* end = nullptr;
@@ -379,9 +385,10 @@ class RbdDevice {
     s->offset = off;
     if (op != Op::kCompareAndWrite) s->bounce = nullptr;
     // While a reconnect runs the image is being replaced: the initiator retries (BUSY).
-    if (reconnecting_.load(std::memory_order_acquire)) return finish(s, -EAGAIN, false);
-    in_flight_.fetch_add(1, std::memory_order_acq_rel);
-    if (reconnecting_.load(std::memory_order_acquire)) return finish(s, -EAGAIN, true);
+    // Dekker handshake with reconnect(): both sides store then load, so seq_cst is needed.
+    if (reconnecting_.load(std::memory_order_seq_cst)) return finish(s, -EAGAIN, false);
+    in_flight_.fetch_add(1, std::memory_order_seq_cst);
+    if (reconnecting_.load(std::memory_order_seq_cst)) return finish(s, -EAGAIN, true);
     rbd_completion_t c;
     int r = rbd_aio_create_completion(s, &RbdDevice::aio_done, &c);
     if (r < 0) return finish(s, r, true);
@@ -429,9 +436,13 @@ class RbdDevice {
       s->bounce = nullptr;
     }
     lunkit_io* io = s->io;
-    if (counted && in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
-        reconnecting_.load(std::memory_order_acquire))
-      cv_.notify_all();  // the reconnect waits for the old image's last command
+    if (counted && in_flight_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+        reconnecting_.load(std::memory_order_seq_cst)) {
+      // The reconnect waits for the old image's last command under mu_: pass through mu_ so
+      // the wakeup cannot fall between its predicate check and its sleep.
+      { std::lock_guard lock(mu_); }
+      cv_.notify_all();
+    }
     lunkit_io_complete(io, r < 0 ? r : 0);
   }
 
@@ -481,11 +492,11 @@ class RbdDevice {
 
   // With mu_ held (released while waiting). New commands are answered BUSY meanwhile.
   void reconnect(std::unique_lock<std::mutex>& lock) {
-    reconnecting_.store(true, std::memory_order_release);
+    reconnecting_.store(true, std::memory_order_seq_cst);
     std::string old_address = conn_->address();
     lunkit_log(dev_, 0, "the cluster blocklisted this client (%s); reconnecting",
                old_address.c_str());
-    cv_.wait(lock, [&] { return in_flight_.load(std::memory_order_acquire) == 0 || stopping_; });
+    cv_.wait(lock, [&] { return in_flight_.load(std::memory_order_seq_cst) == 0 || stopping_; });
     unwatch();
     conn_.reset();
     for (int attempt = 1; !stopping_; ++attempt) {
@@ -629,7 +640,7 @@ lunkit_handler rbd_handler = [] {
   h.cfg_desc =
       "<pool>/<image>[;osd_op_timeout=N][;conf=<path>][;id=<user>][;cache=1]: an RBD image of "
       "the Ceph cluster that conf (default: the standard ceph.conf) names, as Ceph user id. "
-      "Operations time out after osd_op_timeout seconds (default 25) and the initiator retries "
+      "Operations time out after osd_op_timeout seconds (default 31) and the initiator retries "
       "them. cache=1 turns librbd's write-back cache on (off by default).";
   h.thread_model = LUNKIT_THREAD_NONBLOCKING;
   h.io_private_size = sizeof(RbdIo);
