@@ -338,8 +338,16 @@ class RbdDevice {
   int reconfig(uint64_t new_size, const char* new_cfg) {
     if (new_cfg) return -EOPNOTSUPP;
     if (!new_size) return 0;
-    std::lock_guard lock(mu_);
-    if (reconnecting_.load()) return -EAGAIN;
+    // Not under mu_: rbd_resize waits for librbd, whose callback threads (header watch,
+    // completions) take mu_. Counted in in_flight_ like a command, so a reconnect waits for
+    // it before replacing the image.
+    if (reconnecting_.load(std::memory_order_seq_cst)) return -EAGAIN;
+    in_flight_.fetch_add(1, std::memory_order_seq_cst);
+    struct Done {
+      RbdDevice* d;
+      ~Done() { d->uncount(); }
+    } done{this};
+    if (reconnecting_.load(std::memory_order_seq_cst)) return -EAGAIN;
     uint64_t now = 0;
     int r = rbd_get_size(conn_->image(), &now);
     if (r < 0) return r;
@@ -355,6 +363,7 @@ class RbdDevice {
                  static_cast<unsigned long long>(new_size), errtext(r).c_str());
       return r;
     }
+    std::lock_guard lock(mu_);
     size_ = new_size;  // so the header watch does not report it a second time
     return 0;
   }
@@ -436,14 +445,18 @@ class RbdDevice {
       s->bounce = nullptr;
     }
     lunkit_io* io = s->io;
-    if (counted && in_flight_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+    if (counted) uncount();
+    lunkit_io_complete(io, r < 0 ? r : 0);
+  }
+
+  void uncount() {
+    if (in_flight_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
         reconnecting_.load(std::memory_order_seq_cst)) {
       // The reconnect waits for the old image's last command under mu_: pass through mu_ so
       // the wakeup cannot fall between its predicate check and its sleep.
       { std::lock_guard lock(mu_); }
       cv_.notify_all();
     }
-    lunkit_io_complete(io, r < 0 ? r : 0);
   }
 
   // ---- The maintenance thread: size changes and reconnects, off the I/O path ----
@@ -476,8 +489,14 @@ class RbdDevice {
       unsigned work = std::exchange(work_, 0u);
       if (work & kReconnect) reconnect(lock);
       if ((work & kCheckSize) && !stopping_) check_size();
-      if ((work & kUnblocklist) && !stopping_ && conn_)
-        unblocklist(std::exchange(stale_address_, ""));
+      if ((work & kUnblocklist) && !stopping_ && conn_) {
+        // Not under mu_: the monitor command may take osd_op_timeout, and librbd's threads
+        // need mu_ meanwhile. conn_ is replaced only on this thread.
+        std::string stale = std::exchange(stale_address_, "");
+        lock.unlock();
+        unblocklist(stale);
+        lock.lock();
+      }
     }
   }
 
@@ -497,8 +516,11 @@ class RbdDevice {
     lunkit_log(dev_, 0, "the cluster blocklisted this client (%s); reconnecting",
                old_address.c_str());
     cv_.wait(lock, [&] { return in_flight_.load(std::memory_order_seq_cst) == 0 || stopping_; });
+    // Not under mu_: unwatching waits for header-update callbacks, which take mu_.
+    lock.unlock();
     unwatch();
     conn_.reset();
+    lock.lock();
     for (int attempt = 1; !stopping_; ++attempt) {
       std::string why;
       lock.unlock();
@@ -512,7 +534,7 @@ class RbdDevice {
         lunkit_log(dev_, 2, "reconnected to image %s as %s", opt_.spec().c_str(),
                    conn_->address().c_str());
         work_ |= kCheckSize;  // it may have changed while we were away
-        reconnecting_.store(false, std::memory_order_release);
+        reconnecting_.store(false, std::memory_order_seq_cst);
         return;
       }
       lunkit_log(dev_, 0, "reconnect attempt %d: %s", attempt, why.c_str());
