@@ -534,6 +534,12 @@ class RbdDevice {
         lunkit_log(dev_, 2, "reconnected to image %s as %s", opt_.spec().c_str(),
                    conn_->address().c_str());
         work_ |= kCheckSize;  // it may have changed while we were away
+        // Every command of the old instance finished before we got here (they are counted,
+        // and finish() asks for the reconnect before it uncounts), so any kReconnect still
+        // pending is about the instance just replaced. Acting on it reconnected a second
+        // time: the new instance was blocklisted too, and stale_address_ was overwritten
+        // with its address, so the first instance's entry was never removed.
+        work_ &= ~static_cast<unsigned>(kReconnect);
         reconnecting_.store(false, std::memory_order_seq_cst);
         return;
       }
