@@ -12,7 +12,7 @@
 // cluster blocklisted this client, when it reconnects with a new client instance while
 // commands are answered BUSY.
 //
-// Outages: every OSD and monitor operation times out after osd_op_timeout seconds (default 25,
+// Outages: every OSD and monitor operation times out after osd_op_timeout seconds (default 31,
 // inside the kernel's 30-second TCMU command timeout); a timed-out command completes with
 // -ETIMEDOUT, which the initiator sees as BUSY and retries. When the cluster answers again,
 // commands succeed again: nothing is reopened and no LUN is recreated.
@@ -21,6 +21,7 @@
 #include <rbd/librbd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -35,11 +36,12 @@
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace {
 
-constexpr int kDefaultOpTimeout = 25;
-constexpr int kCheckTimeout = 10;  // check_config must answer targetcli quickly
+constexpr int kDefaultOpTimeout = 31;  // osd_heartbeat_grace + osd_heartbeat_interval + 5
+constexpr int kCheckTimeout = 10;      // check_config must answer targetcli quickly
 constexpr uint64_t kNoOffset = ~0ull;
 
 struct RbdOptions {
@@ -61,6 +63,7 @@ bool parse_options(std::string_view cfg, RbdOptions* o, std::string* why) {
   }
   o->pool = std::string(spec.substr(0, slash));
   o->image = std::string(spec.substr(slash + 1));
+  std::vector<std::string> seen;
   while (semi != std::string_view::npos) {
     cfg.remove_prefix(semi + 1);
     semi = cfg.find(';');
@@ -68,6 +71,9 @@ bool parse_options(std::string_view cfg, RbdOptions* o, std::string* why) {
     if (opt.empty()) continue;
     size_t eq = opt.find('=');
     std::string key(opt.substr(0, eq));
+    // The device's own option comes first; lunkit.conf's defaults are appended after it.
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
+    seen.push_back(key);
     std::string value(eq == std::string_view::npos ? "" : opt.substr(eq + 1));
     if (key == "osd_op_timeout") {
       char* end = nullptr;
@@ -332,8 +338,16 @@ class RbdDevice {
   int reconfig(uint64_t new_size, const char* new_cfg) {
     if (new_cfg) return -EOPNOTSUPP;
     if (!new_size) return 0;
-    std::lock_guard lock(mu_);
-    if (reconnecting_.load()) return -EAGAIN;
+    // Not under mu_: rbd_resize waits for librbd, whose callback threads (header watch,
+    // completions) take mu_. Counted in in_flight_ like a command, so a reconnect waits for
+    // it before replacing the image.
+    if (reconnecting_.load(std::memory_order_seq_cst)) return -EAGAIN;
+    in_flight_.fetch_add(1, std::memory_order_seq_cst);
+    struct Done {
+      RbdDevice* d;
+      ~Done() { d->uncount(); }
+    } done{this};
+    if (reconnecting_.load(std::memory_order_seq_cst)) return -EAGAIN;
     uint64_t now = 0;
     int r = rbd_get_size(conn_->image(), &now);
     if (r < 0) return r;
@@ -349,6 +363,7 @@ class RbdDevice {
                  static_cast<unsigned long long>(new_size), errtext(r).c_str());
       return r;
     }
+    std::lock_guard lock(mu_);
     size_ = new_size;  // so the header watch does not report it a second time
     return 0;
   }
@@ -379,9 +394,10 @@ class RbdDevice {
     s->offset = off;
     if (op != Op::kCompareAndWrite) s->bounce = nullptr;
     // While a reconnect runs the image is being replaced: the initiator retries (BUSY).
-    if (reconnecting_.load(std::memory_order_acquire)) return finish(s, -EAGAIN, false);
-    in_flight_.fetch_add(1, std::memory_order_acq_rel);
-    if (reconnecting_.load(std::memory_order_acquire)) return finish(s, -EAGAIN, true);
+    // Dekker handshake with reconnect(): both sides store then load, so seq_cst is needed.
+    if (reconnecting_.load(std::memory_order_seq_cst)) return finish(s, -EAGAIN, false);
+    in_flight_.fetch_add(1, std::memory_order_seq_cst);
+    if (reconnecting_.load(std::memory_order_seq_cst)) return finish(s, -EAGAIN, true);
     rbd_completion_t c;
     int r = rbd_aio_create_completion(s, &RbdDevice::aio_done, &c);
     if (r < 0) return finish(s, r, true);
@@ -429,10 +445,18 @@ class RbdDevice {
       s->bounce = nullptr;
     }
     lunkit_io* io = s->io;
-    if (counted && in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
-        reconnecting_.load(std::memory_order_acquire))
-      cv_.notify_all();  // the reconnect waits for the old image's last command
+    if (counted) uncount();
     lunkit_io_complete(io, r < 0 ? r : 0);
+  }
+
+  void uncount() {
+    if (in_flight_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+        reconnecting_.load(std::memory_order_seq_cst)) {
+      // The reconnect waits for the old image's last command under mu_: pass through mu_ so
+      // the wakeup cannot fall between its predicate check and its sleep.
+      { std::lock_guard lock(mu_); }
+      cv_.notify_all();
+    }
   }
 
   // ---- The maintenance thread: size changes and reconnects, off the I/O path ----
@@ -465,8 +489,14 @@ class RbdDevice {
       unsigned work = std::exchange(work_, 0u);
       if (work & kReconnect) reconnect(lock);
       if ((work & kCheckSize) && !stopping_) check_size();
-      if ((work & kUnblocklist) && !stopping_ && conn_)
-        unblocklist(std::exchange(stale_address_, ""));
+      if ((work & kUnblocklist) && !stopping_ && conn_) {
+        // Not under mu_: the monitor command may take osd_op_timeout, and librbd's threads
+        // need mu_ meanwhile. conn_ is replaced only on this thread.
+        std::string stale = std::exchange(stale_address_, "");
+        lock.unlock();
+        unblocklist(stale);
+        lock.lock();
+      }
     }
   }
 
@@ -481,13 +511,16 @@ class RbdDevice {
 
   // With mu_ held (released while waiting). New commands are answered BUSY meanwhile.
   void reconnect(std::unique_lock<std::mutex>& lock) {
-    reconnecting_.store(true, std::memory_order_release);
+    reconnecting_.store(true, std::memory_order_seq_cst);
     std::string old_address = conn_->address();
     lunkit_log(dev_, 0, "the cluster blocklisted this client (%s); reconnecting",
                old_address.c_str());
-    cv_.wait(lock, [&] { return in_flight_.load(std::memory_order_acquire) == 0 || stopping_; });
+    cv_.wait(lock, [&] { return in_flight_.load(std::memory_order_seq_cst) == 0 || stopping_; });
+    // Not under mu_: unwatching waits for header-update callbacks, which take mu_.
+    lock.unlock();
     unwatch();
     conn_.reset();
+    lock.lock();
     for (int attempt = 1; !stopping_; ++attempt) {
       std::string why;
       lock.unlock();
@@ -501,7 +534,13 @@ class RbdDevice {
         lunkit_log(dev_, 2, "reconnected to image %s as %s", opt_.spec().c_str(),
                    conn_->address().c_str());
         work_ |= kCheckSize;  // it may have changed while we were away
-        reconnecting_.store(false, std::memory_order_release);
+        // Every command of the old instance finished before we got here (they are counted,
+        // and finish() asks for the reconnect before it uncounts), so any kReconnect still
+        // pending is about the instance just replaced. Acting on it reconnected a second
+        // time: the new instance was blocklisted too, and stale_address_ was overwritten
+        // with its address, so the first instance's entry was never removed.
+        work_ &= ~static_cast<unsigned>(kReconnect);
+        reconnecting_.store(false, std::memory_order_seq_cst);
         return;
       }
       lunkit_log(dev_, 0, "reconnect attempt %d: %s", attempt, why.c_str());
@@ -629,7 +668,7 @@ lunkit_handler rbd_handler = [] {
   h.cfg_desc =
       "<pool>/<image>[;osd_op_timeout=N][;conf=<path>][;id=<user>][;cache=1]: an RBD image of "
       "the Ceph cluster that conf (default: the standard ceph.conf) names, as Ceph user id. "
-      "Operations time out after osd_op_timeout seconds (default 25) and the initiator retries "
+      "Operations time out after osd_op_timeout seconds (default 31) and the initiator retries "
       "them. cache=1 turns librbd's write-back cache on (off by default).";
   h.thread_model = LUNKIT_THREAD_NONBLOCKING;
   h.io_private_size = sizeof(RbdIo);

@@ -278,6 +278,27 @@ TEST_F(Rbd, OpenAndCheckConfigErrorsSayWhy) {
       << wrong.error();
 }
 
+TEST_F(Rbd, TheDevicesOwnOptionWinsOverAppendedDefaults) {
+  // lunkit.conf's per-handler defaults are appended after the device's cfgstring: the first
+  // occurrence of a key is the device's own and must be the one used.
+  auto plugin = Plugin::load(test::handler_build_dir() + "/rbd.so", false);
+  ASSERT_TRUE(plugin) << plugin.error();
+  struct Case {
+    std::string cfg, says;
+  } cases[] = {
+      // The device's conf= reaches the cluster, the appended one would not be readable.
+      {"rbd/nope;conf=" + conf() + ";osd_op_timeout=5;conf=/nonexistent/ceph.conf",
+       "image 'rbd/nope' does not exist"},
+      // The device's own (invalid) value is the one judged, not the appended valid default.
+      {"rbd/x;osd_op_timeout=0;osd_op_timeout=5", "osd_op_timeout takes seconds"},
+  };
+  for (const Case& c : cases) {
+    auto r = plugin->get()->check_config(c.cfg);
+    ASSERT_FALSE(r) << c.cfg;
+    EXPECT_NE(r.error().find(c.says), std::string::npos) << c.cfg << ": " << r.error();
+  }
+}
+
 TEST_F(Rbd, AnUnreachableClusterIsReportedWithinTheTimeout) {
   // A configuration whose monitor address nobody listens on.
   std::string bad = "/tmp/lunkit-rbd-bad-" + std::to_string(getpid()) + ".conf";
