@@ -1,11 +1,9 @@
-# Service files. `make install` puts them where systemd, D-Bus and logrotate look.
-systemdunitdir = $(prefix)/lib/systemd/system
+# Service files. `make install` puts them where systemd, D-Bus and logrotate look; the
+# directories (systemdunitdir, dbusservicedir, dbuspolicydir, logrotatedir) come from
+# configure's --with-* options, whose defaults are the paths Debian 12 reads.
 systemdunit_DATA = conf/lunkitd.service
-dbusservicedir = $(datadir)/dbus-1/system-services
 dbusservice_DATA = conf/org.kernel.TCMUService1.service
-dbuspolicydir = $(datadir)/dbus-1/system.d
 dbuspolicy_DATA = conf/lunkit-dbus.conf
-logrotatedir = $(sysconfdir)/logrotate.d
 logrotate_DATA = conf/lunkit.logrotate
 lunkitconfdir = $(sysconfdir)/lunkit
 lunkitconf_DATA = conf/lunkit.conf

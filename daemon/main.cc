@@ -1,4 +1,5 @@
 // lunkitd: serves every TCMU device whose subtype a loaded handler provides. See lunkitd(8).
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -141,18 +142,37 @@ int release_netlink() {
   return 0;
 }
 
-void daemonize() {
+// Forks into the background. The parent does not exit until the child reports through the
+// returned pipe: a byte means the child started (exit 0); end-of-file without one means the child
+// failed (exit 1), so `lunkitd` without --foreground exits non-zero when it cannot start. The
+// child must take the instance lock itself: fcntl locks are not inherited across fork().
+UniqueFd daemonize() {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) {
+    spdlog::critical("pipe: {}", std::strerror(errno));
+    std::exit(1);
+  }
+  UniqueFd rd(p[0]), wr(p[1]);
   pid_t pid = fork();
   if (pid < 0) {
     spdlog::critical("fork: {}", std::strerror(errno));
     std::exit(1);
   }
-  if (pid > 0) std::_Exit(0);
+  if (pid > 0) {
+    wr.reset();
+    char c = 0;
+    ssize_t n;
+    do n = read(rd.get(), &c, 1);
+    while (n < 0 && errno == EINTR);
+    std::_Exit(n == 1 ? 0 : 1);
+  }
+  rd.reset();
   setsid();
   if (chdir("/") != 0) {
   }
   FILE* null = std::freopen("/dev/null", "r", stdin);
   (void)null;
+  return wr;
 }
 
 }  // namespace
@@ -178,12 +198,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "lunkitd: %s\n", r.error().c_str());
     return 1;
   }
+  // Daemonize first, then lock in the process that stays: the lock then lives as long as the
+  // daemon, and the parent's exit status says whether the child got it.
+  UniqueFd started;
+  if (!opts.foreground) started = daemonize();
   auto lock = daemon::take_instance_lock(config.lock_file);
   if (!lock) {
     spdlog::critical("{}", lock.error());
     return 1;
   }
-  if (!opts.foreground) daemonize();
+  if (started) {
+    const char ok = 1;
+    if (write(started.get(), &ok, 1) != 1)
+      spdlog::warn("could not tell the parent: {}", std::strerror(errno));
+    started.reset();
+  }
 
   sigset_t signals;
   sigemptyset(&signals);

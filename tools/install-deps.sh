@@ -8,7 +8,8 @@ packages=(
   # a throwaway Ceph cluster for the rbd handler's tests
   ceph-mon ceph-osd ceph-common uuid-runtime
   clang libclang-rt-14-dev
-  dbus-daemon libglib2.0-bin
+  # the system bus with its stock configuration (/usr/share/dbus-1/system.conf), pgrep/pkill
+  dbus-daemon dbus-system-bus-common libglib2.0-bin procps
   # the real-kernel test VM and what runs inside it
   qemu-system-x86 busybox-static cpio xz-utils kmod iproute2 targetcli-fb python3-rtslib-fb
   python3-dbus python3-gi sg3-utils lsscsi fio open-iscsi e2fsprogs xfsprogs util-linux

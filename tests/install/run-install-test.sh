@@ -11,20 +11,34 @@ fi
 rm -f "$dest.log"
 prefix=$(sed -n 's/^prefix = //p' "$LUNKIT_BUILD_DIR/Makefile")
 sysconf=$(sed -n 's/^sysconfdir = //p' "$LUNKIT_BUILD_DIR/Makefile" | sed "s|\${prefix}|$prefix|")
+mkvar() { sed -n "s/^$1 = //p" "$LUNKIT_BUILD_DIR/Makefile"; }
+unitdir=$(mkvar systemdunitdir)
+servicedir=$(mkvar dbusservicedir)
+policydir=$(mkvar dbuspolicydir)
+logrotatedir=$(mkvar logrotatedir)
 missing=0
+# Only the directories Debian 12's systemd, dbus-daemon and logrotate read count.
+case "$unitdir" in /lib/systemd/system | /usr/lib/systemd/system | /etc/systemd/system) ;;
+  *) echo "systemd does not read $unitdir"; missing=$((missing + 1)) ;; esac
+case "$servicedir" in /usr/share/dbus-1/system-services) ;;
+  *) echo "the system bus does not read activation files in $servicedir"; missing=$((missing + 1)) ;; esac
+case "$policydir" in /usr/share/dbus-1/system.d | /etc/dbus-1/system.d) ;;
+  *) echo "the system bus does not read policies in $policydir"; missing=$((missing + 1)) ;; esac
+case "$logrotatedir" in /etc/logrotate.d) ;;
+  *) echo "logrotate does not read $logrotatedir"; missing=$((missing + 1)) ;; esac
 for f in "$prefix/sbin/lunkitd" "$prefix/bin/lunkit" "$prefix/share/man/man1/lunkit.1" "$prefix/lib/lunkit/file.so" "$prefix/lib/lunkit/ram.so" \
-         "$prefix/lib/lunkit/null.so" "$prefix/lib/systemd/system/lunkitd.service" \
-         "$prefix/share/dbus-1/system-services/org.kernel.TCMUService1.service" \
-         "$prefix/share/dbus-1/system.d/lunkit-dbus.conf" "$sysconf/logrotate.d/lunkit.logrotate" \
+         "$prefix/lib/lunkit/null.so" "$unitdir/lunkitd.service" \
+         "$servicedir/org.kernel.TCMUService1.service" \
+         "$policydir/lunkit-dbus.conf" "$logrotatedir/lunkit.logrotate" \
          "$sysconf/lunkit/lunkit.conf" "$prefix/share/man/man8/lunkitd.8" \
          "$prefix/share/man/man5/lunkit.conf.5" "$prefix/share/man/man3/lunkit-handler.3" \
          "$prefix/share/man/man7/lunkit-handler-file.7" "$prefix/include/lunkit/handler.h" \
          "$prefix/lib/liblunkit-scsi.so" "$prefix/lib/liblunkit-handler.so"; do
   [ -e "$dest$f" ] || { echo "not installed: $f"; missing=$((missing + 1)); }
 done
-grep -q "ExecStart=$prefix/sbin/lunkitd --foreground" "$dest$prefix/lib/systemd/system/lunkitd.service" ||
+grep -q "ExecStart=$prefix/sbin/lunkitd --foreground" "$dest$unitdir/lunkitd.service" ||
   { echo "lunkitd.service does not start $prefix/sbin/lunkitd"; missing=$((missing + 1)); }
-grep -q "Exec=$prefix/sbin/lunkitd" "$dest$prefix/share/dbus-1/system-services/org.kernel.TCMUService1.service" ||
+grep -q "Exec=$prefix/sbin/lunkitd" "$dest$servicedir/org.kernel.TCMUService1.service" ||
   { echo "the D-Bus activation file does not start lunkitd"; missing=$((missing + 1)); }
 if [ $missing -eq 0 ]; then
   echo "everything installed"

@@ -258,6 +258,35 @@ TEST_F(Lunkitd, OneInstancePerHostAndTheBusNameIsChecked) {
       << slurp(dir.path + "/out3");
 }
 
+// A daemonized lunkitd holds the instance lock itself (fcntl locks do not survive fork), and a
+// daemonized start reports the child's failure in the parent's exit status.
+TEST_F(Lunkitd, DaemonizedInstanceHoldsTheLock) {
+  start_bus(false);
+  pid_t parent =
+      spawn({build_dir() + "/daemon/lunkitd", "--config", conf, "--handler-dir", plugins},
+            dir.path + "/out1");
+  ASSERT_EQ(wait_exit(parent), 0) << slurp(dir.path + "/out1") << slurp(dir.path + "/lunkitd.log");
+  pid_t first = std::atoi(slurp(dir.path + "/lunkitd.lock").c_str());
+  ASSERT_GT(first, 0);
+  ASSERT_NE(first, parent);
+  ASSERT_TRUE(eventually([&] { return owns_name(); })) << slurp(dir.path + "/lunkitd.log");
+  std::string line = "another lunkitd (pid " + std::to_string(first) + ") is running";
+
+  pid_t fg = start_lunkitd(conf, dir.path + "/out2");
+  EXPECT_EQ(wait_exit(fg), 1) << slurp(dir.path + "/out2");
+  pid_t bg = spawn({build_dir() + "/daemon/lunkitd", "--config", conf, "--handler-dir", plugins},
+                   dir.path + "/out3");
+  EXPECT_EQ(wait_exit(bg), 1) << slurp(dir.path + "/out3");
+  std::string log = slurp(dir.path + "/lunkitd.log");
+  size_t n = 0;
+  for (size_t at = log.find(line); at != std::string::npos; at = log.find(line, at + 1)) ++n;
+  EXPECT_EQ(n, 2u) << log;  // one line from each refused instance
+  EXPECT_EQ(kill(first, 0), 0) << "the first lunkitd died";
+
+  kill(first, SIGTERM);
+  EXPECT_TRUE(eventually([&] { return kill(first, 0) != 0; })) << log;
+}
+
 TEST_F(Lunkitd, OnlyRootMayOwnTheServiceName) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to run a second user";
   std::string daemon = build_dir() + "/daemon/lunkitd";
