@@ -14,9 +14,12 @@ namespace {
 
 enum CawStep : uint32_t { kCawRead, kCawWrite };
 
+bool fua_bit(const Command& cmd) {
+  return cmd.cdb[1] & 0x08;
+}
+
 uint32_t caw_flags(const LuState& lu, const Command& cmd) {
-  if (!lu.info.write_cache) return 0;
-  return ((cmd.cdb[1] & 0x08) || !lu.write_cache) ? kBlockFua : 0;
+  return durable_flags(lu, fua_bit(cmd));
 }
 
 void native_done(BlockRequest& r, int result) {
@@ -26,14 +29,14 @@ void native_done(BlockRequest& r, int result) {
     return complete_condition(lu, cmd, Condition::kMiscompareDuringVerify,
                               SenseDetail::info(r.miscompare_offset));
   if (result < 0) return complete_errno(lu, cmd, result, true);
-  complete_good(lu, cmd);
+  complete_written(lu, cmd, fua_bit(cmd));
 }
 
 void emulated_step_done(BlockRequest& r, int result) {
   Command& cmd = *static_cast<Command*>(r.context);
   LuState& lu = *cmd.exec.lu;
   if (result < 0) return complete_errno(lu, cmd, result, cmd.exec.step == kCawWrite);
-  if (cmd.exec.step == kCawWrite) return complete_good(lu, cmd);
+  if (cmd.exec.step == kCawWrite) return complete_written(lu, cmd, fua_bit(cmd));
 
   size_t len = r.length;
   uint8_t* medium = cmd.exec.bounce.get();

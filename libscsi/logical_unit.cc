@@ -193,6 +193,29 @@ void complete_external(Command& cmd) {
   finish(*cmd.exec.lu, cmd);
 }
 
+bool write_must_be_durable(const LuState& lu, bool fua_bit) {
+  return lu.info.write_cache && (fua_bit || !lu.write_cache);
+}
+
+uint32_t durable_flags(const LuState& lu, bool fua_bit) {
+  return write_must_be_durable(lu, fua_bit) && lu.info.fua ? kBlockFua : 0;
+}
+
+namespace {
+void written_and_flushed(BlockRequest& r, int result) {
+  Command& cmd = *static_cast<Command*>(r.context);
+  LuState& lu = *cmd.exec.lu;
+  if (result < 0) return complete_errno(lu, cmd, result, true);
+  complete_good(lu, cmd);
+}
+}  // namespace
+
+void complete_written(LuState& lu, Command& cmd, bool fua_bit) {
+  if (write_must_be_durable(lu, fua_bit) && !lu.info.fua)
+    return submit_request(lu, cmd, &BlockDevice::flush, 0, 0, {}, 0, written_and_flushed);
+  complete_good(lu, cmd);
+}
+
 void complete_good(LuState& lu, Command& cmd) {
   cmd.status = Status::kGood;
   finish(lu, cmd);

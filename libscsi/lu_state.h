@@ -72,6 +72,17 @@ void complete_invalid_param(LuState& lu, Command& cmd, uint16_t byte, int8_t bit
 // Maps a negative errno from the device to a status/sense (table in errors.cc).
 void complete_errno(LuState& lu, Command& cmd, int err, bool writing);
 
+// ---- durable writes (every path that changes the medium) ----
+// A write must be durable on completion when the initiator set FUA or the write cache is off,
+// and the device has a volatile cache at all.
+bool write_must_be_durable(const LuState& lu, bool fua_bit);
+// The flags for such a request: kBlockFua where the device honours it natively, else none (and
+// complete_written() flushes instead).
+uint32_t durable_flags(const LuState& lu, bool fua_bit);
+// Completes a command whose data the device has written: GOOD, after a flush when the write had
+// to be durable and the device has no native FUA.
+void complete_written(LuState& lu, Command& cmd, bool fua_bit);
+
 // ---- data helpers ----
 // Copies response data to Data-In, truncated to the allocation length and the buffer.
 void put_data_in(Command& cmd, std::span<const uint8_t> data, size_t allocation_length);

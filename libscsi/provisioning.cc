@@ -13,15 +13,16 @@ namespace {
 
 constexpr size_t kWriteSameChunk = 1u << 20;
 
-void simple_done(BlockRequest& r, int result) {
+// WRITE SAME and FORMAT UNIT have no FUA bit: durable when the write cache is off.
+uint32_t durable(const LuState& lu) {
+  return durable_flags(lu, false);
+}
+
+void written_done(BlockRequest& r, int result) {
   Command& cmd = *static_cast<Command*>(r.context);
   LuState& lu = *cmd.exec.lu;
   if (result < 0) return complete_errno(lu, cmd, result, true);
-  complete_good(lu, cmd);
-}
-
-uint32_t durable(const LuState& lu) {
-  return (lu.info.write_cache && !lu.write_cache) ? kBlockFua : 0;
+  complete_written(lu, cmd, false);
 }
 
 // ---- WRITE SAME with a non-zero block: the block replicated into a bounce buffer, written in
@@ -29,7 +30,7 @@ uint32_t durable(const LuState& lu) {
 bool write_same_start_chunk(LuState& lu, Command& cmd) {
   uint64_t total = lu.blocks_to_bytes(cmd.exec.blocks);
   if (cmd.exec.cursor == total) {
-    complete_good(lu, cmd);
+    complete_written(lu, cmd, false);
     return false;
   }
   size_t n = static_cast<size_t>(std::min<uint64_t>(cmd.exec.bounce_len, total - cmd.exec.cursor));
@@ -140,7 +141,7 @@ void write_same(LuState& lu, Command& cmd) {
     uint32_t flags = durable(lu);
     if (unmap_bit && lu.info.thin_provisioning) flags |= kBlockMayUnmap;
     return submit_request(lu, cmd, &BlockDevice::write_zeroes, offset, total, {}, flags,
-                          simple_done);
+                          written_done);
   }
   size_t chunk =
       static_cast<size_t>(std::min({total, uint64_t{kWriteSameChunk}, lu.max_request_bytes()}));
@@ -214,7 +215,7 @@ void format_unit(LuState& lu, Command& cmd) {
   if (lu.info.read_only) return complete_condition(lu, cmd, Condition::kWriteProtected);
   uint64_t total = lu.blocks_to_bytes(lu.capacity.load(std::memory_order_relaxed));
   uint32_t flags = durable(lu) | (lu.info.thin_provisioning ? kBlockMayUnmap : 0);
-  submit_request(lu, cmd, &BlockDevice::write_zeroes, 0, total, {}, flags, simple_done);
+  submit_request(lu, cmd, &BlockDevice::write_zeroes, 0, total, {}, flags, written_done);
 }
 
 }  // namespace lunkit::scsi::handlers

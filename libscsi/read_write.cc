@@ -29,13 +29,6 @@ std::span<const iovec> transfer_iov(Command& cmd, uint64_t bytes) {
   return open_window(cmd.exec.window, cmd.iov, 0, static_cast<size_t>(bytes));
 }
 
-// Write flags: FUA when the initiator asked for it or the write cache is off, and only when the
-// device has a volatile cache at all (otherwise every write is already durable).
-uint32_t durability_flags(const LuState& lu, bool fua_bit) {
-  if (!lu.info.write_cache) return 0;
-  return (fua_bit || !lu.write_cache) ? kBlockFua : 0;
-}
-
 // ---- READ and WRITE longer than the device's largest request: one piece after another, each
 // through a window on the command's own buffer (no allocation, one request in flight) ----
 enum WriteStep : uint32_t { kWriteOnly, kWriteThenFlush, kWriteThenVerify, kWriteFlushVerify };
@@ -117,12 +110,10 @@ void write_done(BlockRequest& r, int result) {
 }
 
 void submit_write(LuState& lu, Command& cmd, uint64_t bytes, bool fua_bit, uint32_t next_step) {
-  uint32_t flags = durability_flags(lu, fua_bit);
+  uint32_t flags = durable_flags(lu, fua_bit);
   cmd.exec.step = next_step;
-  if ((flags & kBlockFua) && !lu.info.fua) {  // emulate FUA with a flush afterwards
-    flags &= ~kBlockFua;
+  if (write_must_be_durable(lu, fua_bit) && !lu.info.fua)  // FUA emulated: a flush afterwards
     cmd.exec.step = next_step == kWriteOnly ? kWriteThenFlush : kWriteFlushVerify;
-  }
   if (bytes > lu.max_request_bytes()) {
     cmd.exec.request_flags = flags;
     return start_split(lu, cmd);
@@ -231,8 +222,9 @@ void write_and_verify(LuState& lu, Command& cmd) {
 
 void synchronize_cache(LuState& lu, Command& cmd) {
   // IMMED is accepted and the flush still completes before status is returned: the initiator
-  // learns about a failed flush instead of losing it.
-  if (!lu.info.write_cache || !lu.write_cache) return complete_good(lu, cmd);
+  // learns about a failed flush instead of losing it. With the write cache off now, data written
+  // while it was on may still be volatile: every device with a volatile cache is flushed.
+  if (!lu.info.write_cache) return complete_good(lu, cmd);
   submit_request(lu, cmd, &BlockDevice::flush, 0, 0, {}, 0, flush_done);
 }
 

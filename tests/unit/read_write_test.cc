@@ -204,6 +204,77 @@ TEST_P(SplitTransfers, AFailedPieceEndsTheCommandWithItsSense) {
   EXPECT_SENSE(run(rw(0x2A, 0, 20), pattern(20 * bs, 3)), 0x03, 0x0C, 0x00);
 }
 
+// A device with a volatile cache and no native FUA: every path that writes the medium is
+// durable on completion when it must be (FUA bit, or WCE off): a flush after its last write.
+class Durability : public LuTest {
+ protected:
+  static DeviceInfo info() {
+    DeviceInfo i = default_info();
+    i.fua = false;
+    return i;
+  }
+  Durability() : LuTest(info()) {}
+  void SetUp() override { clear_ua(); }
+  void turn_write_cache_off() {
+    std::vector<uint8_t> list(24, 0);
+    list[4] = 0x08, list[5] = 0x12;  // caching page, WCE 0
+    size_t mark = dev.log.size();
+    EXPECT_GOOD(run(Cdb(0x15).set(1, 0x10).set(4, 24), list));
+    ASSERT_EQ(dev.log.size(), mark + 1) << "MODE SELECT turning WCE off flushes once";
+    EXPECT_EQ(dev.log.back().op, Op::kFlush);
+  }
+  // Runs a command and reports whether the device saw a flush after its last write.
+  bool ends_with_flush(const Cdb& cdb, std::vector<uint8_t> out = {}) {
+    size_t mark = dev.log.size();
+    EXPECT_GOOD(run(cdb, std::move(out)));
+    bool wrote = false;
+    for (size_t i = mark; i < dev.log.size(); ++i) {
+      if (dev.log[i].op == Op::kFlush) return wrote;
+      EXPECT_EQ(dev.log[i].flags & kBlockFua, 0u) << "no FUA to a device without it";
+      if (dev.log[i].op != Op::kRead) wrote = true;
+    }
+    return false;
+  }
+  static Cdb write_same16(uint64_t lba, uint32_t blocks) {
+    return Cdb(0x93).be(2, 8, lba).be(10, 4, blocks);
+  }
+  static Cdb caw(uint64_t lba, uint8_t blocks, bool fua) {
+    return Cdb(0x89).set(1, fua ? 0x08 : 0).be(2, 8, lba).set(13, blocks);
+  }
+};
+
+TEST_F(Durability, FuaOnCompareAndWriteIsAFlush) {
+  auto medium = pattern(512, 1);
+  EXPECT_GOOD(run(rw(0x2A, 4, 1), medium));
+  auto both = medium;
+  auto next = pattern(512, 2);
+  both.insert(both.end(), next.begin(), next.end());
+  EXPECT_TRUE(ends_with_flush(caw(4, 1, true), both));
+}
+
+TEST_F(Durability, WithTheWriteCacheOffEveryWritePathFlushes) {
+  EXPECT_FALSE(ends_with_flush(write_same16(0, 8), pattern(512, 3))) << "WCE on: volatile";
+  turn_write_cache_off();
+  EXPECT_TRUE(ends_with_flush(rw(0x2A, 0, 4), pattern(4 * 512, 1)));
+  EXPECT_TRUE(ends_with_flush(write_same16(0, 8), pattern(512, 3)));
+  EXPECT_TRUE(ends_with_flush(write_same16(0, 8), std::vector<uint8_t>(512, 0)));
+  auto medium = std::vector<uint8_t>(dev.bytes().begin(), dev.bytes().begin() + 512);
+  auto both = medium;
+  auto next = pattern(512, 9);
+  both.insert(both.end(), next.begin(), next.end());
+  EXPECT_TRUE(ends_with_flush(caw(0, 1, false), both));
+  EXPECT_TRUE(ends_with_flush(Cdb(0x04)));  // FORMAT UNIT
+}
+
+TEST_F(Durability, SynchronizeCacheFlushesEvenWithTheWriteCacheOff) {
+  EXPECT_GOOD(run(rw(0x2A, 0, 4), pattern(4 * 512, 1)));  // volatile: WCE on
+  turn_write_cache_off();
+  size_t mark = dev.log.size();
+  EXPECT_GOOD(run(rw(0x35, 0, 0)));
+  ASSERT_EQ(dev.log.size(), mark + 1);
+  EXPECT_EQ(dev.log.back().op, Op::kFlush);
+}
+
 INSTANTIATE_TEST_SUITE_P(BlockSizes, SplitTransfers, ::testing::Values(512u, 4096u));
 
 TEST_F(ReadWrite, FuaReachesTheDeviceAndPlainWritesDoNot) {
@@ -223,7 +294,8 @@ TEST_F(ReadWrite, WithTheWriteCacheOffEveryWriteIsFua) {
   EXPECT_EQ(dev.log.back().flags & kBlockFua, kBlockFua);
   size_t before = dev.log.size();
   EXPECT_GOOD(run(rw(0x35, 0, 0)));
-  EXPECT_EQ(dev.log.size(), before) << "nothing to flush";
+  ASSERT_EQ(dev.log.size(), before + 1) << "writes from while WCE was on may still be volatile";
+  EXPECT_EQ(dev.log.back().op, Op::kFlush);
 }
 
 TEST_F(ReadWrite, FuaIsEmulatedWithAFlushWhenTheDeviceHasNone) {
