@@ -22,15 +22,6 @@ void request_sense(LuState& lu, Command& cmd) {
   complete_good(lu, cmd);
 }
 
-namespace {
-void stop_flushed(BlockRequest& r, int result) {
-  Command& cmd = *static_cast<Command*>(r.context);
-  LuState& lu = *cmd.exec.lu;
-  if (result < 0) return complete_errno(lu, cmd, result, true);
-  complete_good(lu, cmd);
-}
-}  // namespace
-
 void start_stop_unit(LuState& lu, Command& cmd) {
   uint8_t power_condition = cmd.cdb[4] >> 4;
   if (power_condition != 0) return complete_invalid_cdb(lu, cmd, 4, 7);
@@ -44,7 +35,7 @@ void start_stop_unit(LuState& lu, Command& cmd) {
   }
   lu.stopped = true;
   if (no_flush || !lu.write_cache) return complete_good(lu, cmd);
-  submit_request(lu, cmd, &BlockDevice::flush, 0, 0, {}, 0, stop_flushed);
+  complete_after_flush(lu, cmd);
 }
 
 void prevent_allow_medium_removal(LuState& lu, Command& cmd) {

@@ -202,7 +202,7 @@ uint32_t durable_flags(const LuState& lu, bool fua_bit) {
 }
 
 namespace {
-void written_and_flushed(BlockRequest& r, int result) {
+void flushed(BlockRequest& r, int result) {
   Command& cmd = *static_cast<Command*>(r.context);
   LuState& lu = *cmd.exec.lu;
   if (result < 0) return complete_errno(lu, cmd, result, true);
@@ -210,9 +210,12 @@ void written_and_flushed(BlockRequest& r, int result) {
 }
 }  // namespace
 
+void complete_after_flush(LuState& lu, Command& cmd) {
+  submit_request(lu, cmd, &BlockDevice::flush, 0, 0, {}, 0, flushed);
+}
+
 void complete_written(LuState& lu, Command& cmd, bool fua_bit) {
-  if (write_must_be_durable(lu, fua_bit) && !lu.info.fua)
-    return submit_request(lu, cmd, &BlockDevice::flush, 0, 0, {}, 0, written_and_flushed);
+  if (write_must_be_durable(lu, fua_bit) && !lu.info.fua) return complete_after_flush(lu, cmd);
   complete_good(lu, cmd);
 }
 

@@ -82,6 +82,8 @@ uint32_t durable_flags(const LuState& lu, bool fua_bit);
 // Completes a command whose data the device has written: GOOD, after a flush when the write had
 // to be durable and the device has no native FUA.
 void complete_written(LuState& lu, Command& cmd, bool fua_bit);
+// Flushes the device, then completes the command: GOOD, or the flush's error as a write error.
+void complete_after_flush(LuState& lu, Command& cmd);
 
 // ---- data helpers ----
 // Copies response data to Data-In, truncated to the allocation length and the buffer.

@@ -85,13 +85,6 @@ size_t put_page(const LuState& lu, const ModePage& p, PageControl pc, const Mode
   return 2 + p.length;
 }
 
-void mode_select_flushed(BlockRequest& r, int result) {
-  Command& cmd = *static_cast<Command*>(r.context);
-  LuState& lu = *cmd.exec.lu;
-  if (result < 0) return complete_errno(lu, cmd, result, true);
-  complete_good(lu, cmd);
-}
-
 }  // namespace
 
 void mode_sense(LuState& lu, Command& cmd) {
@@ -215,8 +208,7 @@ void mode_select(LuState& lu, Command& cmd) {
   lu.descriptor_sense = next.descriptor_sense;
   // WCE 1 -> 0: what was written while the cache was on becomes durable before MODE SELECT
   // completes, as the initiator now assumes every completed write is.
-  if (cache_turned_off)
-    return submit_request(lu, cmd, &BlockDevice::flush, 0, 0, {}, 0, mode_select_flushed);
+  if (cache_turned_off) return complete_after_flush(lu, cmd);
   complete_good(lu, cmd);
 }
 

@@ -168,14 +168,6 @@ void start_verify(LuState& lu, Command& cmd, uint8_t bytchk) {
   run_chunks(lu, cmd, verify_start_chunk, verify_chunk_done);
 }
 
-// ---- SYNCHRONIZE CACHE ----
-void flush_done(BlockRequest& r, int result) {
-  Command& cmd = *static_cast<Command*>(r.context);
-  LuState& lu = *cmd.exec.lu;
-  if (result < 0) return complete_errno(lu, cmd, result, true);
-  complete_good(lu, cmd);
-}
-
 }  // namespace
 
 void read(LuState& lu, Command& cmd) {
@@ -225,7 +217,7 @@ void synchronize_cache(LuState& lu, Command& cmd) {
   // learns about a failed flush instead of losing it. With the write cache off now, data written
   // while it was on may still be volatile: every device with a volatile cache is flushed.
   if (!lu.info.write_cache) return complete_good(lu, cmd);
-  submit_request(lu, cmd, &BlockDevice::flush, 0, 0, {}, 0, flush_done);
+  complete_after_flush(lu, cmd);
 }
 
 void pre_fetch(LuState& lu, Command& cmd) {
