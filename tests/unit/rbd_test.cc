@@ -4,14 +4,20 @@
 // restarted, the monitor stopped, this client blocklisted.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/unit/plugin_rig.h"
 
@@ -396,36 +402,111 @@ std::string watcher_address(const std::string& image) {
   return out.substr(at, out.find('"', at) - at);
 }
 
+// What the handler logs (lunkit_log goes to spdlog's default logger), for the test to wait on:
+// the handler's own word that something happened is an event, a sleep is a guess.
+class LogWatch {
+ public:
+  LogWatch() : sink_(std::make_shared<Sink>(this)) {
+    spdlog::default_logger()->sinks().push_back(sink_);
+  }
+  ~LogWatch() {
+    auto& sinks = spdlog::default_logger()->sinks();
+    std::erase(sinks, sink_);
+  }
+  // Waits until a line containing `text` was logged; returns that line ("" after `seconds`).
+  std::string wait_for(const std::string& text, int seconds) {
+    std::unique_lock lock(mu_);
+    std::string found;
+    cv_.wait_for(lock, std::chrono::seconds(seconds), [&] {
+      for (const auto& l : lines_)
+        if (l.find(text) != std::string::npos) return !(found = l).empty();
+      return false;
+    });
+    return found;
+  }
+  int count(const std::string& text) {
+    std::lock_guard lock(mu_);
+    int n = 0;
+    for (const auto& l : lines_) n += l.find(text) != std::string::npos;
+    return n;
+  }
+
+ private:
+  struct Sink : spdlog::sinks::base_sink<std::mutex> {
+    explicit Sink(LogWatch* w) : watch(w) {}
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+      std::lock_guard lock(watch->mu_);
+      watch->lines_.emplace_back(msg.payload.data(), msg.payload.size());
+      watch->cv_.notify_all();
+    }
+    void flush_() override {}
+    LogWatch* watch;
+  };
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> lines_;
+  std::shared_ptr<spdlog::sinks::sink> sink_;
+};
+
+// The handler is blocklisted while writes are in flight, as on a busy LUN: every one
+// of them fails with ESHUTDOWN and asks for a reconnect. Exactly one reconnect must follow (a
+// second new instance breaks the first new instance's lock, librbd blocklists that one too,
+// and the handler forgets the original entry); the new instance removes the original entry,
+// which librbd adds once more when it breaks the old instance's lock at the first write.
 TEST_F(Rbd, BlocklistingIsRecoveredWithoutReopening) {
   RbdImage img("fenced");
+  LogWatch log;
   auto rig = open(img);
   ASSERT_TRUE(rig->ok());
   Bytes before = pattern(4096, 51);
-  ASSERT_EQ(rig->run(cdb10(0x2A, 0, 8), before).status, 0);
+  ASSERT_EQ(rig->run(cdb10(0x2A, 0, 8), before).status, 0);  // this instance takes the lock
   std::string addr = watcher_address("fenced");
   ASSERT_FALSE(addr.empty());
   ASSERT_EQ(ceph("osd blocklist add " + addr), 0);
-  // Once the OSD has the new map it drops the fenced client's watch: from then on its I/O fails.
-  for (int i = 0; i < 150 && watcher_address("fenced") == addr; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  ASSERT_NE(watcher_address("fenced"), addr) << "the OSD never dropped the fenced client";
-  // The next commands are BUSY while the handler reconnects as a new client; then they work.
-  int busy = write_until_good(*rig, 8, pattern(4096, 52), 120, true);
-  EXPECT_GE(busy, 1) << "the fenced client's writes were refused first";
+  // Until the OSD has the new map the fenced instance's writes still succeed. 8 writes stay in
+  // flight (one goes out as one comes back) until the handler has reconnected, so commands of
+  // the old instance are in flight while it does, as on a busy LUN. Each wait is for a
+  // command's own answer: nothing sleeps.
+  constexpr int kWindow = 8;
+  bool refused = false;
+  int sent = 0;
+  std::deque<uint64_t> window;
+  auto send = [&] {
+    window.push_back(
+        rig->submit(cdb10(0x2A, 64 + 8 * (sent++ % kWindow), 8, 0x08), pattern(4096, 53)));
+  };
+  for (int i = 0; i < kWindow; ++i) send();
+  auto deadline = Clock::now() + std::chrono::seconds(120);
+  while (!window.empty()) {
+    Outcome o = rig->wait(window.front(), 30);
+    window.pop_front();
+    if (o.status == 0x08)
+      refused = true;
+    else
+      EXPECT_EQ(o.status, 0) << "GOOD or BUSY, never a medium error (sense key " << o.key() << ")";
+    bool reconnected = !log.wait_for("reconnected to image", 0).empty();
+    if (!(refused && reconnected) && Clock::now() < deadline) send();
+  }
+  ASSERT_TRUE(refused) << "the fenced instance's writes were never refused";
+  // BUSY while the handler reconnects as a new client instance; then they work.
+  EXPECT_GE(write_until_good(*rig, 8, pattern(4096, 52), 120, true), 0);
   EXPECT_EQ(rig->run(cdb10(0x28, 0, 8), {}, 4096).data, before);
   EXPECT_EQ(rig->run(cdb10(0x28, 8, 8), {}, 4096).data, pattern(4096, 52));
   std::string now = watcher_address("fenced");
   EXPECT_FALSE(now.empty());
   EXPECT_NE(now, addr) << "a new client instance";
-  // The handler removes the stale entry once the new instance holds the lock (librbd adds it
-  // again when it breaks the old instance's lock, at the first write).
+  // The handler says when it removed the entry (after the first GOOD write); then the list
+  // is read once.
+  std::string removed = log.wait_for("removing the old blocklist entry", 60);
+  ASSERT_FALSE(removed.empty()) << "the handler never removed the stale entry";
+  EXPECT_NE(removed.find(": done"), std::string::npos) << removed;
+  EXPECT_EQ(log.count("the cluster blocklisted this client"), 1)
+      << "one reconnect per blocklisting";
+  EXPECT_EQ(log.count("reconnected to image"), 1) << "one new client instance";
   std::string list;
-  for (int i = 0; i < 100; ++i) {
-    ceph("osd blocklist ls", &list);
-    if (list.find(addr) == std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  EXPECT_EQ(list.find(addr), std::string::npos) << "the stale entry was removed: " << list;
+  ASSERT_EQ(ceph("osd blocklist ls", &list), 0);
+  EXPECT_EQ(list.find(addr), std::string::npos) << "the stale entry stayed: " << list;
+  EXPECT_EQ(list.find(now), std::string::npos) << "the new instance is blocklisted: " << list;
 }
 
 TEST_F(Rbd, AnImageHeldExclusivelyRefusesWritesAtOnce) {
