@@ -24,8 +24,10 @@ sg_inq "$disk" | grep -E "Vendor|Product|revision|Unit serial"
 sg_readcap --16 "$disk" | grep -E "Last LBA|provisioning|block length"
 step "ext4 on it"
 mkfs.ext4 -q -F "$disk"
-mkdir -p /mnt/demo && mount "$disk" /mnt/demo
-dd if=/dev/urandom of=/mnt/demo/file bs=1M count=16 status=none && sync
+mkdir -p /mnt/demo
+mount "$disk" /mnt/demo
+dd if=/dev/urandom of=/mnt/demo/file bs=1M count=16 status=none
+sync
 df -h /mnt/demo | tail -1
 umount /mnt/demo
 step "fio: 4 KiB random reads and writes, queue depth 32, 10 s each (software-emulated CPU: compare paths, not absolute numbers)"

@@ -18,33 +18,43 @@ mount -t tmpfs tmpfs /run
 # A private /tmp: the host's (seen through the overlay) may hold anything, even a directory where a
 # scenario writes a file. The checkout, the build or the kernel may live under the host's /tmp, so
 # their top-level directories are bound back in.
-mkdir -p /run/host-tmp && mount --bind /tmp /run/host-tmp
+mkdir -p /run/host-tmp
+mount --bind /tmp /run/host-tmp
 mount -t tmpfs -o size=1g tmpfs /tmp
 for path in "$LUNKIT_SRC" "$LUNKIT_BUILD" "$kernel_dir"; do
   case "$path" in
     /tmp/?*)
       top=${path#/tmp/}
       top=${top%%/*}
-      if [ ! -d "/tmp/$top" ]; then mkdir "/tmp/$top" && mount --bind "/run/host-tmp/$top" "/tmp/$top"; fi
+      if [ ! -d "/tmp/$top" ]; then
+        mkdir "/tmp/$top"
+        mount --bind "/run/host-tmp/$top" "/tmp/$top"
+      fi
       ;;
   esac
 done
 chmod 1777 /tmp
 mkdir -p /lib/modules
 mount --bind "$kernel_dir/lib/modules" /lib/modules
-modprobe configfs && mount -t configfs configfs /sys/kernel/config
+modprobe configfs
+mount -t configfs configfs /sys/kernel/config
 # No udev here: load what it would load for the disks the tests create.
 modprobe sd_mod
 modprobe sg
 hostname lunkit-vm
 ip link set lo up
 mkdir -p /run/dbus /run/lock /etc/rtslib-fb-target/pr /etc/target /var/lib/lunkit
-cp "$LUNKIT_SRC/conf/lunkit-dbus.conf" /etc/dbus-1/system.d/
 # If the host has Debian's tcmu-runner (the benchmark compares with it), D-Bus would start it on
 # the first call to org.kernel.TCMUService1 while lunkitd is down; in the guest, only the tests
-# decide who serves that name.
+# decide who serves that name. Removed before lunkit's own file (same name) is installed.
 rm -f /usr/share/dbus-1/system-services/org.kernel.TCMUService1.service
-dbus-daemon --system --fork
+# lunkit installed as the README says (make install, default prefix), once, before the bus
+# starts: the bus then reads lunkit's policy from where make install put it, as on a real system.
+source "$LUNKIT_SRC/tests/vm/lib.sh"
+install_lunkit || echo "guest: make install failed (status $?), see install.log"
+# The bus forks into the background; DBUS_DEBUG_OUTPUT keeps its stderr (else /dev/null), which
+# the services it activates inherit: the install scenario reads the activated lunkitd's there.
+DBUS_DEBUG_OUTPUT=1 dbus-daemon --system --fork 2>>/lunkit-results/dbus-daemon.log
 echo "guest: $(uname -r), scenario $scenario"
 bash "$scenario"
 echo "guest: done"

@@ -3,8 +3,17 @@
 R=${LUNKIT_RESULTS:-/lunkit-results}
 B=$LUNKIT_BUILD
 SRC=$LUNKIT_SRC
-LUNKITD_LOG=$R/lunkitd.log
+LUNKITD_LOG=$R/lunkitd.log  # every lunkitd the scenarios start logs here, one after the other
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+# Where `make install` (default prefix) put lunkit in this root (guest-init.sh runs it once, early).
+mkvar() { sed -n "s/^$1 = //p" "$B/Makefile"; }
+INSTALLED_SBINDIR=$(prefix=$(mkvar prefix); exec_prefix=$(mkvar exec_prefix | sed "s|\${prefix}|$prefix|");
+                    mkvar sbindir | sed "s|\${exec_prefix}|$exec_prefix|")
+INSTALLED_LUNKITD=$INSTALLED_SBINDIR/lunkitd
+ACTIVATION_FILE=$(mkvar dbusservicedir)/org.kernel.TCMUService1.service
+POLICY_FILE=$(mkvar dbuspolicydir)/lunkit-dbus.conf
+# What the sanitizers print when they find something (ASan, LSan, UBSan, TSan).
+SANITIZER_REPORT='runtime error|ERROR: (Address|Leak|UndefinedBehavior|Thread)Sanitizer|WARNING: ThreadSanitizer|SUMMARY: (Address|Leak|UndefinedBehavior|Thread)Sanitizer'
 
 say() { echo "[$(date +%T)] $*"; }
 expect() {  # expect "what" command...: ends the scenario (a subshell) when the command fails
@@ -25,7 +34,9 @@ scenario() {  # scenario NAME FUNCTION
   say "scenario $name"
   # Not inside an `if`: bash ignores set -e in a condition, even in a subshell. A watchdog ends a
   # scenario that hangs, so one stuck command fails that scenario and not the whole run.
-  ( set -eo pipefail; $fn ) >"$R/$name.log" 2>&1 &
+  # scenario_exit stops the scenario's lunkitd whichever way it ends and checks how it ended.
+  ( set -eo pipefail; LUNKIT_SCENARIO=$name; UBLK_STDERR_OFFSET=$(size_of "$R/ublk.stderr");
+    trap scenario_exit EXIT; $fn ) >"$R/$name.log" 2>&1 &
   local pid=$! limit=${SCENARIO_TIMEOUT:-420}
   ( sleep "$limit"; echo "EXPECTATION FAILED: still running after ${limit}s" >>"$R/$name.log";
     pkill -KILL -P "$pid"; kill -KILL "$pid"; pkill -KILL fio; pkill -KILL -f targetcli; pkill -KILL -f "lunkit ublk" ) 2>/dev/null &
@@ -44,11 +55,32 @@ scenario() {  # scenario NAME FUNCTION
   say "scenario $name done: $(tail -1 "$R/results")"
 }
 
+size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
+# Fails the scenario, naming WHAT, when FILE (from byte OFFSET on) holds a sanitizer report.
+check_sanitizer_reports() {  # check_sanitizer_reports FILE WHAT [OFFSET]
+  local file=$1 what=$2 offset=${3:-0}
+  [ -f "$file" ] || return 0
+  if tail -c +$((offset + 1)) "$file" | grep -qE "$SANITIZER_REPORT"; then
+    tail -c +$((offset + 1)) "$file" | grep -E -A12 "$SANITIZER_REPORT" | head -40
+    fail_scenario "$what: sanitizer report in ${file##*/}: $(tail -c +$((offset + 1)) "$file" | grep -m1 -E "$SANITIZER_REPORT")"
+  fi
+}
+
+# Starts the build's lunkitd in the foreground with the test handlers; the system bus lets it own
+# org.kernel.TCMUService1 through the policy `make install` put in $POLICY_FILE. Each process gets
+# its own stderr file (LUNKITD_STDERR, read by stop_lunkitd); LUNKITD_LOG_OFFSET is where its
+# lines start in the shared $LUNKITD_LOG (lunkitd_log_since_start).
+LUNKITD_STARTS=0
 start_lunkitd() {
   install_handlers
-  printf 'log_level = "debug";\nlog_target = "file";\nlog_file = "%s";\n' "$LUNKITD_LOG" > /tmp/lunkit.conf
+  # One log file for the whole run, never rotated, so offsets into it stay valid.
+  printf 'log_level = "debug";\nlog_target = "file";\nlog_file = "%s";\nlog_file_max_size = 1073741824;\n' \
+    "$LUNKITD_LOG" > /tmp/lunkit.conf
+  LUNKITD_STARTS=$((LUNKITD_STARTS + 1))
+  LUNKITD_STDERR=$R/${LUNKIT_SCENARIO:-lunkitd}.lunkitd$LUNKITD_STARTS.stderr
+  LUNKITD_LOG_OFFSET=$(size_of "$LUNKITD_LOG")
   "$B"/daemon/lunkitd --foreground --config /tmp/lunkit.conf --handler-dir /tmp/handlers \
-    >>"$R/lunkitd.stderr" 2>&1 &
+    >"$LUNKITD_STDERR" 2>&1 &
   LUNKITD_PID=$!
   # Ready when it owns its bus name.
   for _ in $(seq 1 300); do
@@ -56,21 +88,36 @@ start_lunkitd() {
          --method org.freedesktop.DBus.NameHasOwner org.kernel.TCMUService1 2>/dev/null | grep -q true; then
       return 0
     fi
+    kill -0 "$LUNKITD_PID" 2>/dev/null || break
     sleep 0.1
   done
-  echo "lunkitd did not come up"; tail -20 "$LUNKITD_LOG"; return 1
+  echo "lunkitd did not come up"; tail -20 "$LUNKITD_STDERR"; tail -20 "$LUNKITD_LOG"; return 1
+}
+# What the lunkitd started last wrote to $LUNKITD_LOG (nothing an earlier process left there).
+lunkitd_log_since_start() { tail -c +$((${LUNKITD_LOG_OFFSET:-0} + 1)) "$LUNKITD_LOG"; }
+# Waits until the lunkitd started last logs a line matching PATTERN (grep -E); fails the
+# scenario, naming WHAT, if it exits first or 30 s pass. Its log is a file: nothing to wait on.
+wait_for_log_since_start() {  # wait_for_log_since_start PATTERN WHAT
+  for _ in $(seq 1 300); do
+    if lunkitd_log_since_start | grep -qE "$1"; then return 0; fi
+    kill -0 "$LUNKITD_PID" 2>/dev/null || fail_scenario "lunkitd (pid $LUNKITD_PID) exited before it $2"
+    sleep 0.1
+  done
+  fail_scenario "lunkitd (pid $LUNKITD_PID) never $2 (no '$1' in its log)"
 }
 # Whatever a scenario left behind (it may have stopped halfway).
 # Targets are torn down while lunkitd still serves them: a disk going away sends SYNCHRONIZE
 # CACHE, which would wait out the kernel's command timeout in a ring nobody serves.
 cleanup_targets() {
-  for m in /mnt/*; do mountpoint -q "$m" && umount -l "$m"; done
+  unmount_all
   # The scenario ran in a subshell: find its lunkitd by process, not by variable.
   pgrep -f daemon/.libs/lunkitd >/dev/null || start_lunkitd >/dev/null 2>&1 || true
   timeout 120 targetcli clearconfig confirm=True >/dev/null 2>&1 || say "cleanup: clearconfig failed" 
   pkill -TERM -f daemon/.libs/lunkitd 2>/dev/null || true
   for _ in $(seq 1 100); do pgrep -f daemon/.libs/lunkitd >/dev/null || break; sleep 0.1; done
   pkill -KILL -f daemon/.libs/lunkitd 2>/dev/null || true
+  # One the bus started from the installed activation file (the install scenario).
+  pkill -TERM -f "^$INSTALLED_LUNKITD" 2>/dev/null || true
   LUNKITD_PID=
   # ublk servers and their devices.
   pkill -TERM -f "lunkit ublk" 2>/dev/null || true
@@ -78,14 +125,48 @@ cleanup_targets() {
   pkill -KILL -f "lunkit ublk" 2>/dev/null || true
   for id in $(ublk_ids); do timeout 30 "$LUNKIT_CLI" ublk del "$id" 2>/dev/null || say "cleanup: ublk del $id failed"; done
   # A Ceph cluster a scenario started.
-  for d in /tmp/ceph-*; do [ -f "$d/ceph.conf" ] && "$SRC/tests/ceph/ceph-cluster.sh" destroy "$d"; done
+  for d in /tmp/ceph-*; do
+    if [ -f "$d/ceph.conf" ]; then "$SRC/tests/ceph/ceph-cluster.sh" destroy "$d"; fi
+  done
 }
+# Stops the lunkitd start_lunkitd started and fails the scenario if it did not end as asked:
+# after SIGKILL it must have died of it (status 137), after any other signal it must exit 0; and
+# its stderr must hold no sanitizer report.
 stop_lunkitd() {  # stop_lunkitd [SIGNAL]
-  local sig=${1:-TERM}
-  [ -n "${LUNKITD_PID:-}" ] || return 0
-  kill -"$sig" "$LUNKITD_PID" 2>/dev/null || true
-  wait "$LUNKITD_PID" 2>/dev/null || true
+  local sig=${1:-TERM} pid=${LUNKITD_PID:-} rc=0 want=0 before=
+  [ -n "$pid" ] || return 0
+  if ! kill -"$sig" "$pid" 2>/dev/null; then before=" (it had exited before the signal)"; fi
+  wait "$pid" 2>/dev/null || rc=$?
   LUNKITD_PID=
+  cat "$LUNKITD_STDERR" >>"$R/lunkitd.stderr" 2>/dev/null || true
+  check_sanitizer_reports "$LUNKITD_STDERR" "lunkitd (pid $pid)"
+  case $sig in KILL | 9) want=137 ;; esac
+  if [ "$rc" -ne "$want" ]; then
+    tail -5 "$LUNKITD_STDERR"
+    fail_scenario "lunkitd (pid $pid) exited with status $rc, stopped with SIG$sig (expected $want)$before"
+  fi
+}
+# A scenario's EXIT trap, in its subshell: tears down its targets while its lunkitd still serves
+# them (see cleanup_targets), stops that lunkitd with the checks above, and looks for sanitizer
+# reports from the `lunkit ublk` servers it ran. Keeps a failure's own status and message.
+scenario_exit() {
+  local rc=$?
+  trap - EXIT
+  set +e
+  if [ -n "${LUNKITD_PID:-}" ] && kill -0 "$LUNKITD_PID" 2>/dev/null; then
+    unmount_all
+    timeout 120 targetcli clearconfig confirm=True >/dev/null 2>&1 || say "scenario end: clearconfig failed"
+  fi
+  (check_sanitizer_reports "$R/ublk.stderr" "lunkit ublk" "${UBLK_STDERR_OFFSET:-0}") || rc=1
+  # Not in a subshell: only this shell can wait for its child. A failure exits here with 1.
+  stop_lunkitd TERM
+  exit "$rc"
+}
+unmount_all() {
+  local m
+  for m in /mnt/*; do
+    if mountpoint -q "$m"; then umount -l "$m" || say "cannot unmount $m"; fi
+  done
 }
 # The block device of a SCSI disk whose unit serial (VPD 0x80) is SERIAL, once it appears.
 wait_for_disk() {  # wait_for_disk SERIAL
@@ -125,10 +206,14 @@ wait_for_writes() {  # wait_for_writes DISK COUNT
 ext4_round_trip() {  # ext4_round_trip DISK MOUNTPOINT: 8 MiB (kept in /tmp/data) through ext4, a remount, fsck
   local disk=$1 mnt=$2
   mkfs.ext4 -q -F "$disk"
-  mkdir -p "$mnt" && mount "$disk" "$mnt"
+  # One command a line: in a set -e function, a failing `a` in `a && b` does not stop it.
+  mkdir -p "$mnt"
+  mount "$disk" "$mnt"
   dd if=/dev/urandom of=/tmp/data bs=1M count=8 status=none
-  cp /tmp/data "$mnt/data" && sync
-  umount "$mnt" && mount "$disk" "$mnt"
+  cp /tmp/data "$mnt/data"
+  sync
+  umount "$mnt"
+  mount "$disk" "$mnt"
   expect "the file reads back through ext4" cmp /tmp/data "$mnt/data"
   umount "$mnt"
   expect "fsck finds ext4 clean" fsck.ext4 -fn "$disk"
@@ -148,8 +233,9 @@ LUNKIT_CLI=$B/cli/lunkit
 install_handlers() {
   mkdir -p /tmp/handlers
   cp "$B"/handlers/.libs/{file,ram,null,rbd}.so /tmp/handlers/
-  [ -f "$B"/tests/plugins/.libs/faulty.so ] && cp "$B"/tests/plugins/.libs/faulty.so /tmp/handlers/
-  chmod 755 /tmp/handlers && chmod 644 /tmp/handlers/*.so
+  if [ -f "$B"/tests/plugins/.libs/faulty.so ]; then cp "$B"/tests/plugins/.libs/faulty.so /tmp/handlers/; fi
+  chmod 755 /tmp/handlers
+  chmod 644 /tmp/handlers/*.so
 }
 # Starts `lunkit ublk add ARGS...` in the background; sets UBLK_PID and UBLK_DEV once the device
 # it prints exists.
@@ -178,3 +264,22 @@ wait_pid() {
   return 124
 }
 ublk_ids() { ls /sys/class/ublk-char 2>/dev/null | sed -n 's/^ublkc//p'; }
+
+# ---- install ----
+# `make install` of the build, default prefix, into this root (the guest's, an overlay on the
+# host's: the host is not changed); guest-init.sh runs it once, before the system bus starts, so
+# the bus reads lunkit's installed policy. The status is kept for the install scenario.
+# The installed activation file is set aside (renamed, its content untouched) until the install
+# scenario uses it: with it in place, any call to org.kernel.TCMUService1 while a scenario has no
+# lunkitd running would start the installed one behind the scenario's back.
+install_lunkit() {
+  local rc=0
+  make -C "$B" install >"$R/install.log" 2>&1 || rc=$?
+  echo "$rc" >/run/lunkit-install.status
+  if [ -f "$ACTIVATION_FILE" ]; then mv "$ACTIVATION_FILE" "$ACTIVATION_FILE.off"; fi
+  return "$rc"
+}
+activation() {  # activation on|off: puts the installed activation file in place or aside
+  if [ "$1" = on ]; then mv "$ACTIVATION_FILE.off" "$ACTIVATION_FILE"; else mv "$ACTIVATION_FILE" "$ACTIVATION_FILE.off"; fi
+  dbus-send --system --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.ReloadConfig >/dev/null
+}

@@ -24,7 +24,8 @@ prepare() {
   if [ ! -f "$cache/kernel/.done-$pkg" ]; then
     echo "lunkit-vm: fetching $pkg"
     (cd "$cache" && rm -f linux-image-*.deb && apt-get download "$pkg" >/dev/null)
-    rm -rf "$cache/kernel" && mkdir -p "$cache/kernel"
+    rm -rf "$cache/kernel"
+    mkdir -p "$cache/kernel"
     dpkg-deb -x "$cache"/linux-image-*.deb "$cache/kernel"
     kver=$(ls "$cache/kernel/lib/modules")
     depmod -b "$cache/kernel" "$kver"
@@ -38,7 +39,8 @@ prepare() {
     tmp=$(mktemp -d)
     mkdir -p "$tmp"/{bin,proc,sys,dev,modules}
     cp /bin/busybox "$tmp/bin/busybox"
-    cp "$src/tests/vm/initramfs-init" "$tmp/init" && chmod 755 "$tmp/init"
+    cp "$src/tests/vm/initramfs-init" "$tmp/init"
+    chmod 755 "$tmp/init"
     for m in fs/netfs/netfs net/9p/9pnet fs/9p/9p net/9p/9pnet_virtio fs/overlayfs/overlay; do
       xz -dc "$cache/kernel/lib/modules/$kver/kernel/$m.ko.xz" > "$tmp/modules/$(basename $m).ko"
     done

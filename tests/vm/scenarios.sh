@@ -6,6 +6,48 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ublk.sh"
 source "$(dirname "$0")/rbd.sh"
 
+# ---- 0. installed as the README says: the stock system bus activates lunkitd ----
+# guest-init.sh ran `make install` (default prefix) into the guest's root before starting the
+# bus from its stock configuration. Nothing is copied by hand: the bus reads lunkit's policy
+# from the installed file, and targetcli's first call starts lunkitd through the installed
+# activation file. There is no systemd here, so the bus starts Exec= itself (through its
+# setuid launch helper, as root, with a clean environment); SystemdService= is only used by a
+# bus that runs with systemd activation.
+s_install() {
+  local st
+  st=$(cat /run/lunkit-install.status 2>/dev/null || echo "not run")
+  if [ "$st" != 0 ]; then
+    tail -30 "$R/install.log"
+    fail_scenario "make install into the guest's root failed (status $st)"
+  fi
+  expect "the policy is where the system bus reads it" test -f "$POLICY_FILE"
+  expect "the activation file is installed" test -f "$ACTIVATION_FILE.off"
+  expect "the activation file starts the installed lunkitd" \
+    grep -q "^Exec=$INSTALLED_LUNKITD " "$ACTIVATION_FILE.off"
+  expect "lunkitd is installed" test -x "$INSTALLED_LUNKITD"
+  if pgrep -x lunkitd; then fail_scenario "a lunkitd is running before activation"; fi
+  local bus_log=/lunkit-results/dbus-daemon.log offset rc=0
+  offset=$(size_of "$bus_log")
+  activation on
+  timeout 120 targetcli ls /backstores >/tmp/ls.txt 2>&1 || rc=$?
+  activation off
+  cat /tmp/ls.txt
+  local pid
+  pid=$(pgrep -x lunkitd || true)
+  tail -c +$((offset + 1)) "$bus_log"
+  [ "$rc" = 0 ] || fail_scenario "targetcli ls /backstores failed (status $rc)"
+  [ -n "$pid" ] || fail_scenario "no lunkitd runs after targetcli's call (the bus did not activate it)"
+  expect "the bus started the installed lunkitd" test "$(readlink "/proc/$pid/exe")" = "$INSTALLED_LUNKITD"
+  expect "user:file listed" grep -q "user:file" /tmp/ls.txt
+  expect "user:ram listed" grep -q "user:ram" /tmp/ls.txt
+  expect "user:null listed" grep -q "user:null" /tmp/ls.txt
+  # Not a child of this shell, so no exit status: it must go on SIGTERM, without a sanitizer
+  # report in what it wrote (its stderr is the bus's).
+  kill -TERM "$pid"
+  timeout 30 tail --pid="$pid" -f /dev/null || fail_scenario "the activated lunkitd did not exit on SIGTERM"
+  check_sanitizer_reports "$bus_log" "the activated lunkitd" "$offset"
+}
+
 # ---- 1. targetcli ----
 s_targetcli() {
   start_lunkitd
@@ -59,8 +101,12 @@ s_loopback() {
   ext4_round_trip "$disk" /mnt/t
   # xfs
   mkfs.xfs -q -f "$disk"
-  mount "$disk" /mnt/t && cp /tmp/data /mnt/t/data && umount /mnt/t
-  mount "$disk" /mnt/t && expect "xfs read back" cmp /tmp/data /mnt/t/data && umount /mnt/t
+  mount "$disk" /mnt/t
+  cp /tmp/data /mnt/t/data
+  umount /mnt/t
+  mount "$disk" /mnt/t
+  expect "xfs read back" cmp /tmp/data /mnt/t/data
+  umount /mnt/t
   expect "xfs_repair clean" xfs_repair -n "$disk"
   # fio random write with verify
   fio_verify "$disk" 32M /tmp/fio.txt --iodepth=16
@@ -110,6 +156,8 @@ s_iscsi() {
 }
 
 # ---- 4. restart while fio runs ----
+# The new lunkitd reattaches what configfs holds after it owns its bus name, so not at once.
+wait_for_reattach() { wait_for_log_since_start "user_.*/$1: serving" "reattached $1"; }
 s_restart() {
   start_lunkitd
   make_lun restart0 128M 2d6f1e63-2222-4b0e-9c36-000000000004
@@ -121,11 +169,13 @@ s_restart() {
   say "SIGTERM lunkitd"
   stop_lunkitd TERM
   start_lunkitd
-  expect "the device was reattached" grep -q "user_.*/restart0: serving" "$LUNKITD_LOG"
+  # Only what the new process wrote: the old one's "serving" line is in the same log.
+  wait_for_reattach restart0
   wait_for_writes "$disk" 4000
   say "SIGKILL lunkitd"
   stop_lunkitd KILL
   start_lunkitd
+  wait_for_reattach restart0
   wait "$fio" || fail_scenario "fio failed across the restarts"
   cat /tmp/fio-restart.txt
   expect "fio verify passed with zero errors" grep -q "err= 0" /tmp/fio-restart.txt
@@ -177,7 +227,7 @@ s_remove() {
   lun=
   for l in /sys/kernel/config/target/loopback/$wwn/tpgt_1/lun/lun_*; do
     for link in "$l"/*; do
-      [ -L "$link" ] && [ "$(basename "$(readlink -f "$link")")" = busy0 ] && lun=${l##*/lun_}
+      if [ -L "$link" ] && [ "$(basename "$(readlink -f "$link")")" = busy0 ]; then lun=${l##*/lun_}; fi
     done
   done
   [ -n "$lun" ] || fail_scenario "cannot find the LUN of busy0"
@@ -231,8 +281,8 @@ s_nohang() {
   raw_backstore 902 nohang2 /var/lib/lunkit/nohang2.img || fail_scenario "enable after SIGKILL + --release-netlink did not return"
   expect "enable returned within seconds after SIGKILL" test $((SECONDS - t0)) -lt 15
   start_lunkitd
-  expect "lunkitd serves what exists" grep -q "user_901/nohang1: serving" "$LUNKITD_LOG"
-  expect "lunkitd serves what exists (2)" grep -q "user_902/nohang2: serving" "$LUNKITD_LOG"
+  wait_for_log_since_start "user_901/nohang1: serving" "served what exists"
+  wait_for_log_since_start "user_902/nohang2: serving" "served what exists (2)"
 }
 
 # ---- transfers of 1..2048 blocks, oversized buffers, no stale data (issue 11, items 1-2) ----
@@ -313,6 +363,7 @@ s_transfers() {
 }
 
 : >"$R/results"
+scenario install s_install
 scenario targetcli s_targetcli
 scenario loopback s_loopback
 scenario iscsi s_iscsi

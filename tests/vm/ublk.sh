@@ -147,7 +147,8 @@ s_ublk_errors() {
   kill -TERM "$pid"; wait_pid "$pid" 60 || fail_scenario "faulty server did not exit"
 
   # A full file system under the file handler: writes fail with ENOSPC.
-  mkdir -p /mnt/small && mount -t tmpfs -o size=8M tmpfs /mnt/small
+  mkdir -p /mnt/small
+  mount -t tmpfs -o size=8M tmpfs /mnt/small
   truncate -s 64M /mnt/small/sparse.img
   start_ublk --handler file --cfg /mnt/small/sparse.img
   dev=$UBLK_DEV; pid=$UBLK_PID
