@@ -51,7 +51,7 @@ rm -f /usr/share/dbus-1/system-services/org.kernel.TCMUService1.service
 # lunkit installed as the README says (make install, default prefix), once, before the bus
 # starts: the bus then reads lunkit's policy from where make install put it, as on a real system.
 source "$LUNKIT_SRC/tests/vm/lib.sh"
-install_lunkit || echo "guest: make install failed (status $?), see install.log"
+install_lunkit || echo "guest: make install failed (status $?), see make-install.log"
 # The bus forks into the background; DBUS_DEBUG_OUTPUT keeps its stderr (else /dev/null), which
 # the services it activates inherit: the install scenario reads the activated lunkitd's there.
 DBUS_DEBUG_OUTPUT=1 dbus-daemon --system --fork 2>>/lunkit-results/dbus-daemon.log

@@ -110,9 +110,12 @@ wait_for_log_since_start() {  # wait_for_log_since_start PATTERN WHAT
 # CACHE, which would wait out the kernel's command timeout in a ring nobody serves.
 cleanup_targets() {
   unmount_all
-  # The scenario ran in a subshell: find its lunkitd by process, not by variable.
-  pgrep -f daemon/.libs/lunkitd >/dev/null || start_lunkitd >/dev/null 2>&1 || true
-  timeout 120 targetcli clearconfig confirm=True >/dev/null 2>&1 || say "cleanup: clearconfig failed" 
+  # The scenario ran in a subshell: find its lunkitd by process, not by variable. Usually its
+  # EXIT trap has cleared the configuration and stopped it already: then nothing is left here.
+  if targets_left; then
+    pgrep -f daemon/.libs/lunkitd >/dev/null || start_lunkitd >/dev/null 2>&1 || true
+    timeout 120 targetcli clearconfig confirm=True >/dev/null 2>&1 || say "cleanup: clearconfig failed"
+  fi
   pkill -TERM -f daemon/.libs/lunkitd 2>/dev/null || true
   for _ in $(seq 1 100); do pgrep -f daemon/.libs/lunkitd >/dev/null || break; sleep 0.1; done
   pkill -KILL -f daemon/.libs/lunkitd 2>/dev/null || true
@@ -132,6 +135,12 @@ cleanup_targets() {
 # Stops the lunkitd start_lunkitd started and fails the scenario if it did not end as asked:
 # after SIGKILL it must have died of it (status 137), after any other signal it must exit 0; and
 # its stderr must hold no sanitizer report.
+# Whether configfs still holds a storage object or a fabric target.
+targets_left() {
+  local t=/sys/kernel/config/target
+  [ -n "$(find "$t/core" -mindepth 2 -maxdepth 2 -type d ! -path "$t/core/alua/*" 2>/dev/null)" ] ||
+    [ -n "$(find "$t/loopback" "$t/iscsi" -mindepth 1 -maxdepth 1 -type d ! -name discovery_auth 2>/dev/null)" ]
+}
 stop_lunkitd() {  # stop_lunkitd [SIGNAL]
   local sig=${1:-TERM} pid=${LUNKITD_PID:-} rc=0 want=0 before=
   [ -n "$pid" ] || return 0
@@ -274,7 +283,7 @@ ublk_ids() { ls /sys/class/ublk-char 2>/dev/null | sed -n 's/^ublkc//p'; }
 # lunkitd running would start the installed one behind the scenario's back.
 install_lunkit() {
   local rc=0
-  make -C "$B" install >"$R/install.log" 2>&1 || rc=$?
+  make -C "$B" install >"$R/make-install.log" 2>&1 || rc=$?
   echo "$rc" >/run/lunkit-install.status
   if [ -f "$ACTIVATION_FILE" ]; then mv "$ACTIVATION_FILE" "$ACTIVATION_FILE.off"; fi
   return "$rc"

@@ -17,7 +17,7 @@ s_install() {
   local st
   st=$(cat /run/lunkit-install.status 2>/dev/null || echo "not run")
   if [ "$st" != 0 ]; then
-    tail -30 "$R/install.log"
+    tail -30 "$R/make-install.log"
     fail_scenario "make install into the guest's root failed (status $st)"
   fi
   expect "the policy is where the system bus reads it" test -f "$POLICY_FILE"
