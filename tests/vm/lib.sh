@@ -132,15 +132,15 @@ cleanup_targets() {
     if [ -f "$d/ceph.conf" ]; then "$SRC/tests/ceph/ceph-cluster.sh" destroy "$d"; fi
   done
 }
-# Stops the lunkitd start_lunkitd started and fails the scenario if it did not end as asked:
-# after SIGKILL it must have died of it (status 137), after any other signal it must exit 0; and
-# its stderr must hold no sanitizer report.
 # Whether configfs still holds a storage object or a fabric target.
 targets_left() {
   local t=/sys/kernel/config/target
   [ -n "$(find "$t/core" -mindepth 2 -maxdepth 2 -type d ! -path "$t/core/alua/*" 2>/dev/null)" ] ||
     [ -n "$(find "$t/loopback" "$t/iscsi" -mindepth 1 -maxdepth 1 -type d ! -name discovery_auth 2>/dev/null)" ]
 }
+# Stops the lunkitd start_lunkitd started and fails the scenario if it did not end as asked:
+# after SIGKILL it must have died of it (status 137), after any other signal it must exit 0; and
+# its stderr must hold no sanitizer report.
 stop_lunkitd() {  # stop_lunkitd [SIGNAL]
   local sig=${1:-TERM} pid=${LUNKITD_PID:-} rc=0 want=0 before=
   [ -n "$pid" ] || return 0
