@@ -9,7 +9,8 @@ namespace lunkit::plugins {
 // Serves a plugin device on a TCMU device loop: its handlers' io_uring I/O runs there, and a
 // size the storage reports changing becomes the new capacity with its unit attention.
 inline void attach_to_loop(PluginBlockDevice& backend, tcmu::Device& device) {
-  backend.bind_loop(&device);
+  backend.bind_loop(&device,
+                    [&device](std::function<void()> task) { device.post(std::move(task)); });
   backend.on_resized([&device](uint64_t blocks) {
     device.post([&device, blocks] { device.logical_unit().set_capacity(blocks); });
   });

@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <random>
 
@@ -214,6 +216,90 @@ TEST(BlockingHandler, RunsOnTheWorkerPool) {
   auto* last = static_cast<pthread_t*>(dlsym(so, "blocking_last_io_thread"));
   ASSERT_NE(last, nullptr);
   EXPECT_FALSE(pthread_equal(*last, rig.device().loop_thread())) << "I/O ran off the loop";
+  dlclose(so);
+}
+
+// A loop's io_uring has one submitter: a thread that is not that loop gets no SQE of it.
+TEST(PluginHost, GetSqeOffTheLoopIsNull) {
+  Rig rig(test::handler_build_dir(), "ram.so", params(""));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  lunkit_device dev;
+  dev.loop = &rig.device();
+  static lunkit_uring_completion ignored{[](lunkit_uring_completion*, int32_t) {}};
+  io_uring_sqe* sqe = lunkit_get_sqe(&dev, &ignored);
+  if (sqe) io_uring_prep_nop(sqe);  // keep the loop's ring sane if the check fails
+  EXPECT_EQ(sqe, nullptr) << "the test thread is not the device's loop";
+  EXPECT_EQ(rig.run(cdb10(0x28, 0, 8), {}, 4096).status, 0) << "the loop still serves I/O";
+}
+
+// reconfig() runs on the device's loop, where the handler's I/O runs (ram resizes its chunk
+// table there), and the device's size is updated there too before reconfigure() returns.
+TEST(PluginHost, ReconfigRunsOnTheDeviceLoop) {
+  Rig rig(test::bad_plugin_dir(), "loopcheck.so", params(""));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  EXPECT_EQ(rig.run(cdb10(0x28, 0, 8), {}, 4096).status, 0);
+  EXPECT_EQ(rig.backend().reconfigure(8 << 20, nullptr, -1), 0);
+  EXPECT_EQ(rig.backend().info().num_blocks, (8u << 20) / 512);
+  void* so = dlopen((test::bad_plugin_dir() + "/loopcheck.so").c_str(), RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(so, nullptr);
+  auto* where = static_cast<pthread_t*>(dlsym(so, "loopcheck_reconfig_thread"));
+  ASSERT_NE(where, nullptr);
+  EXPECT_TRUE(pthread_equal(*where, rig.device().loop_thread())) << "reconfig ran off the loop";
+  dlclose(so);
+}
+
+// ram resized while its loop reads and writes: no use after free (ASan), data intact.
+TEST(RamHandler, ResizesWhileServingIo) {
+  Rig rig(test::handler_build_dir(), "ram.so", params("", 1 << 20));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  Bytes data = pattern(4096, 4);
+  ASSERT_EQ(rig.run(cdb10(0x2A, 0, 8), data).status, 0);
+  for (int round = 0; round < 50; ++round) {
+    uint64_t tag = rig.submit(cdb10(0x28, 0, 8), {}, 4096);
+    EXPECT_EQ(rig.backend().reconfigure(uint64_t(2 + round % 2 * 62) << 20, nullptr, -1), 0);
+    Outcome o = rig.wait(tag);
+    if (o.status == 2 && o.key() == 6) o = rig.run(cdb10(0x28, 0, 8), {}, 4096);
+    EXPECT_EQ(o.data, data) << "round " << round;
+  }
+}
+
+// Removing one LUN waits for its own work, not for another LUN's on the same pool.
+TEST(PluginHost, RemovingADeviceDoesNotWaitForAnotherDevicesWork) {
+  std::string so_path = test::bad_plugin_dir() + "/blocking_mem.so";
+  auto plugin = Plugin::load(so_path, false);
+  ASSERT_TRUE(plugin.ok()) << plugin.error();
+  void* so = dlopen(so_path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(so, nullptr);
+  auto gate_close = reinterpret_cast<void (*)()>(dlsym(so, "blocking_gate_close"));
+  auto gate_open = reinterpret_cast<void (*)()>(dlsym(so, "blocking_gate_open"));
+  auto gate_entered = reinterpret_cast<void (*)()>(dlsym(so, "blocking_gate_wait_entered"));
+  ASSERT_TRUE(gate_close && gate_open && gate_entered);
+  {
+    WorkerPool pool(2);
+    auto busy = PluginBlockDevice::open(**plugin, params("gate"), &pool);
+    auto other = PluginBlockDevice::open(**plugin, params(""), &pool);
+    ASSERT_TRUE(busy.ok() && other.ok());
+    gate_close();
+    Bytes buf(512);
+    iovec v{buf.data(), buf.size()};
+    std::promise<int> done;
+    BlockRequest r;
+    r.length = 512;
+    r.iov = {&v, 1};
+    r.context = &done;
+    r.on_complete = [](BlockRequest& req, int res) {
+      static_cast<std::promise<int>*>(req.context)->set_value(res);
+    };
+    (*busy)->read(r);
+    gate_entered();  // a worker is now blocked inside the busy device's read
+    auto removed = std::async(std::launch::async, [&] { other->reset(); });
+    bool prompt = removed.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+    gate_open();
+    removed.wait();
+    EXPECT_TRUE(prompt) << "removing the idle device waited for the busy one";
+    EXPECT_EQ(done.get_future().get(), 0);
+    busy->reset();  // waits for its own work: none left
+  }
   dlclose(so);
 }
 
