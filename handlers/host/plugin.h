@@ -63,6 +63,11 @@ struct LoadReport {
 LoadReport load_plugins(const std::string& dir, bool require_root_owned);
 
 // A subtype is an object-path element for D-Bus: [A-Za-z0-9_]+.
+// A device's cfgstring followed by lunkit.conf's defaults for its handler ("direct=1"): the
+// device's own options come first, and every handler takes the first occurrence of an option.
+inline std::string with_defaults(const std::string& cfgstring, const std::string& defaults) {
+  return defaults.empty() ? cfgstring : cfgstring + ";" + defaults;
+}
 bool valid_subtype(const std::string& subtype);
 
 }  // namespace lunkit::plugins

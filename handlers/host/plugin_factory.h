@@ -26,8 +26,7 @@ class PluginFactory : public tcmu::BackendFactory {
                                             const tcmu::DeviceAttributes& attributes) override {
     OpenParams p;
     p.name = "user_" + std::to_string(uio.name.hba) + "/" + uio.name.device;
-    p.cfgstring = uio.name.cfgstring;
-    if (!options_.empty()) p.cfgstring += ";" + options_;
+    p.cfgstring = with_defaults(uio.name.cfgstring, options_);
     p.size = attributes.size_bytes;
     p.block_size = attributes.block_size;
     p.max_sectors = attributes.max_sectors;
