@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/fd.h"
 #include "lunkit/handler.h"
 #include "lunkit/result.h"
 
@@ -47,6 +48,9 @@ class Plugin {
 
  private:
   Plugin() = default;
+  // The checked file, loaded as /proc/self/fd/N: held open while loaded, so that the next
+  // plugin's fd (and name) differs and the dynamic loader does not take it for this one.
+  UniqueFd fd_;
   void* dl_ = nullptr;
   const lunkit_handler* handler_ = nullptr;
   std::string subtype_;

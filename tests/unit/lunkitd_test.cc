@@ -115,7 +115,9 @@ int wait_exit(pid_t pid, int seconds = 30) {
 class Lunkitd : public ::testing::Test {
  protected:
   void SetUp() override {
-    chmod(dir.path.c_str(), 0777);  // the non-root test writes its log and lock here
+    // The non-root test writes its log and lock here; sticky like /tmp, or lunkitd would refuse
+    // the plugins below a directory anyone could rename them out of.
+    chmod(dir.path.c_str(), 01777);
     bus_socket = dir.path + "/bus";
     address = "unix:path=" + bus_socket;
     plugins = dir.path + "/handlers";
