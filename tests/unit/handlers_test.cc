@@ -155,6 +155,40 @@ TEST_F(FileHandler, AFullFileSystemIsSpaceAllocationFailed) {
   umount2(mnt.c_str(), MNT_DETACH);
 }
 
+// The io_uring path (a file system that is not in memory: ext4 on a loop device) on a full file
+// system: the write that only partly fits is continued, and what stops it is ENOSPC, reported
+// as SPACE ALLOCATION FAILED, not a short count turned into a medium error.
+TEST_F(FileHandler, AShortWriteOnIoUringIsContinuedToEnospc) {
+  std::string image = dir.path + "/fs.img", mnt = dir.path + "/ext4";
+  std::filesystem::create_directory(mnt);
+  {
+    int fd = ::open(image.c_str(), O_CREAT | O_RDWR, 0600);
+    ASSERT_EQ(ftruncate(fd, 8 << 20), 0);
+    close(fd);
+  }
+  int mkfs = system(("mkfs.ext4 -q -F -m 0 -O ^has_journal " + image + " >/dev/null").c_str());
+  ASSERT_EQ(mkfs, 0) << "mkfs.ext4 (e2fsprogs) is needed";
+  int mounted = system(("mount -o loop " + image + " " + mnt).c_str());
+  ASSERT_EQ(mounted, 0) << "cannot loop-mount " << image;
+  std::string img = mnt + "/disk.img";
+  {
+    Rig rig(test::handler_build_dir(), "file.so", params(img + ";create=1", 16 << 20));
+    ASSERT_TRUE(rig.ok()) << rig.error();
+    Outcome last;
+    uint32_t lba = 0;
+    // 192 KiB per write: the last that fits only partly.
+    for (; lba < 32768 && last.status != 2; lba += 384)
+      last = rig.run(cdb10(0x2A, lba, 384), pattern(384 * 512, 5));
+    EXPECT_EQ(last.status, 2);
+    EXPECT_EQ(last.key(), 0x07) << "DATA PROTECT, not MEDIUM ERROR (3)";
+    EXPECT_EQ(last.asc(), 0x27);
+    EXPECT_EQ(last.ascq(), 0x07);
+    Outcome back = rig.run(cdb10(0x28, 0, 384), {}, 384 * 512);
+    EXPECT_EQ(back.data, pattern(384 * 512, 5)) << "what was written before reads back";
+  }
+  EXPECT_EQ(umount2(mnt.c_str(), MNT_DETACH), 0);
+}
+
 TEST(RawHandler, AnswersItsOwnCommandsAndDeclinesTheRest) {
   Rig rig(test::bad_plugin_dir(), "rawdev.so", params(""));
   ASSERT_TRUE(rig.ok()) << rig.error();
