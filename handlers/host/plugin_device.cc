@@ -73,6 +73,7 @@ Result<std::unique_ptr<PluginBlockDevice>> PluginBlockDevice::open(const Plugin&
   lunkit_device_info ci{};
   ci.size = params.size;
   ci.block_size = params.block_size;
+  ci.cmd_time_out = params.cmd_time_out;
   char reason[512] = {};
   dev->handle_ =
       plugin.handler().open(&dev->device_, params.cfgstring.c_str(), &ci, reason, sizeof reason);

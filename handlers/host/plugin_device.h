@@ -33,7 +33,8 @@ struct OpenParams {
   std::string cfgstring;  // after "<subtype>/"
   uint64_t size = 0;      // bytes, from the kernel
   uint32_t block_size = 512;
-  uint32_t max_sectors = 0;  // blocks per command the kernel allows; 0: no limit
+  uint32_t max_sectors = 0;   // blocks per command the kernel allows; 0: no limit
+  uint32_t cmd_time_out = 0;  // seconds before the kernel aborts a command; 0: never
 };
 
 class PluginBlockDevice : public BlockDevice {

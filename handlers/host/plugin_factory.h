@@ -30,6 +30,7 @@ class PluginFactory : public tcmu::BackendFactory {
     p.size = attributes.size_bytes;
     p.block_size = attributes.block_size;
     p.max_sectors = attributes.max_sectors;
+    p.cmd_time_out = attributes.cmd_time_out;
     auto dev = PluginBlockDevice::open(plugin_, p, pool_);
     if (!dev) return Error{dev.error()};
     return std::unique_ptr<BlockDevice>(std::move(*dev));

@@ -85,6 +85,12 @@ struct lunkit_device_info {
   /* The largest compare_and_write() the handler can do atomically, in bytes; 0: any size lunkit
    * sends (up to 32 blocks). Less than one block: lunkit emulates COMPARE AND WRITE instead. */
   uint32_t max_compare_and_write;
+  /* Seconds the kernel waits for a command before it aborts it: the backstore's
+   * attrib/cmd_time_out (the kernel's default is 30; 0: the kernel never times out, as on a
+   * ublk device). Input only: keep the handler's own timeouts (a cluster's operation timeout)
+   * below it, so the handler answers first. Added to ABI version 1 after its first release, like
+   * max_compare_and_write: a handler that reads it needs a lunkitd that fills it. */
+  uint32_t cmd_time_out;
 };
 
 struct lunkit_device; /* one open device, owned by lunkit */

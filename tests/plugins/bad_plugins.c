@@ -250,15 +250,21 @@ static struct lunkit_handler h = {.subtype = "faulty", .thread_model = LUNKIT_TH
 LUNKIT_REGISTER_HANDLER(h)
 #endif
 
-#if BAD_KIND == 9 /* not broken: a nonblocking handler that records where reconfig() ran */
+#if BAD_KIND == 9 /* not broken: records where reconfig() ran and what open() was given */
 #include <pthread.h>
 pthread_t loopcheck_reconfig_thread;
+uint32_t loopcheck_cmd_time_out;
+static void *l_open(struct lunkit_device *d, const char *c, struct lunkit_device_info *i, char *r,
+                    size_t n) {
+  loopcheck_cmd_time_out = i->cmd_time_out;
+  return p_open(d, c, i, r, n);
+}
 static int l_reconfig(void *h, uint64_t size, const char *cfg, int wc) {
   (void)h, (void)size, (void)cfg, (void)wc;
   loopcheck_reconfig_thread = pthread_self();
   return 0;
 }
-static struct lunkit_handler h = {.subtype = "loopcheck", .open = p_open, .close = p_close,
+static struct lunkit_handler h = {.subtype = "loopcheck", .open = l_open, .close = p_close,
                                   .reconfig = l_reconfig, .read = p_read, .write = p_write};
 LUNKIT_REGISTER_HANDLER(h)
 #endif

@@ -337,5 +337,28 @@ TEST(PluginHost, RemovingADeviceDoesNotWaitForAnotherDevicesWork) {
   dlclose(so);
 }
 
+// The backstore's cmd_time_out reaches the handler's open(), so it can keep its timeouts below.
+TEST(PluginHost, OpenSeesTheKernelsCommandTimeout) {
+  std::string so_path = test::bad_plugin_dir() + "/loopcheck.so";
+  auto plugin = Plugin::load(so_path, false);
+  ASSERT_TRUE(plugin.ok()) << plugin.error();
+  PluginFactory factory(**plugin, nullptr);
+  tcmu::UioDevice uio;
+  uio.name.hba = 0;
+  uio.name.device = "disk0";
+  tcmu::DeviceAttributes attributes;
+  attributes.size_bytes = 1 << 20;
+  attributes.cmd_time_out = 45;
+  auto dev = factory.open(uio, attributes);
+  ASSERT_TRUE(dev.ok()) << dev.error();
+  void* so = dlopen(so_path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(so, nullptr);
+  auto* seen = static_cast<uint32_t*>(dlsym(so, "loopcheck_cmd_time_out"));
+  ASSERT_NE(seen, nullptr);
+  EXPECT_EQ(*seen, 45u);
+  dev->reset();
+  dlclose(so);
+}
+
 }  // namespace
 }  // namespace lunkit::plugins
