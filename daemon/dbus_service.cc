@@ -28,19 +28,20 @@ std::string owner_of(sdbus::IConnection& connection, const std::string& name) {
 
 }  // namespace
 
-std::pair<bool, std::string> check_config(const plugins::Plugin& plugin,
-                                          const std::string& config) {
+std::pair<bool, std::string> check_config(const plugins::Plugin& plugin, const std::string& config,
+                                          const std::string& defaults) {
   std::string prefix = plugin.subtype() + "/";
   if (config.rfind(prefix, 0) != 0)
     return {false, "'" + config + "' is not a " + plugin.subtype() + " configuration (expected " +
                        prefix + "<cfgstring>)"};
-  auto r = plugin.check_config(config.substr(prefix.size()));
+  auto r = plugin.check_config(plugins::with_defaults(config.substr(prefix.size()), defaults));
   if (!r) return {false, r.error()};
   return {true, "success"};
 }
 
 Result<std::unique_ptr<DbusService>> DbusService::start(
-    const std::vector<const plugins::Plugin*>& plugins) {
+    const std::vector<const plugins::Plugin*>& plugins,
+    const std::map<std::string, std::string>& handler_options) {
   std::unique_ptr<DbusService> svc(new DbusService);
   try {
     svc->connection_ = sdbus::createSystemBusConnection();
@@ -55,6 +56,8 @@ Result<std::unique_ptr<DbusService>> DbusService::start(
       auto obj =
           sdbus::createObject(*svc->connection_, std::string(kObjectPath) + "/" + p->subtype());
       std::string desc = p->handler().cfg_desc ? p->handler().cfg_desc : "";
+      auto opt = handler_options.find(p->subtype());
+      std::string defaults = opt == handler_options.end() ? "" : opt->second;
       obj->registerProperty("ConfigDesc").onInterface(kInterface).withGetter([desc] {
         return desc;
       });
@@ -62,8 +65,8 @@ Result<std::unique_ptr<DbusService>> DbusService::start(
           .onInterface(kInterface)
           .withInputParamNames("configstr")
           .withOutputParamNames("is_valid", "message")
-          .implementedAs([p](const std::string& config) -> std::tuple<bool, std::string> {
-            auto [ok, message] = check_config(*p, config);
+          .implementedAs([p, defaults](const std::string& config) -> std::tuple<bool, std::string> {
+            auto [ok, message] = check_config(*p, config, defaults);
             spdlog::debug("CheckConfig {}: {}", config, ok ? "valid" : message);
             return {ok, message};
           });

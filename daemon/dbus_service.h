@@ -3,6 +3,7 @@
 // ConfigDesc and the method CheckConfig(s) -> (b, s).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,16 +22,20 @@ constexpr const char* kBusName = "org.kernel.TCMUService1";
 constexpr const char* kObjectPath = "/org/kernel/TCMUService1";
 constexpr const char* kInterface = "org.kernel.TCMUService1";
 
-// CheckConfig's answer for `config` ("<subtype>/<cfgstring>", as targetcli sends it).
-std::pair<bool, std::string> check_config(const plugins::Plugin& plugin, const std::string& config);
+// CheckConfig's answer for `config` ("<subtype>/<cfgstring>", as targetcli sends it), checked
+// with lunkit.conf's `defaults` for the handler appended, as the device will be opened.
+std::pair<bool, std::string> check_config(const plugins::Plugin& plugin, const std::string& config,
+                                          const std::string& defaults = "");
 
 class DbusService {
  public:
   // Connects to the system bus ($DBUS_SYSTEM_BUS_ADDRESS when set), exports the objects, then
   // takes the well-known name and serves it on a thread of its own. Fails with a message that
   // names the process already owning the name (tcmu-runner, another lunkitd).
+  // `handler_options`: lunkit.conf's per-handler defaults, by subtype.
   static Result<std::unique_ptr<DbusService>> start(
-      const std::vector<const plugins::Plugin*>& plugins);
+      const std::vector<const plugins::Plugin*>& plugins,
+      const std::map<std::string, std::string>& handler_options = {});
   ~DbusService();
 
  private:

@@ -254,7 +254,7 @@ int main(int argc, char** argv) {
       spdlog::warn("{}", r.error());
   }
 
-  auto dbus = daemon::DbusService::start(served);
+  auto dbus = daemon::DbusService::start(served, config.handler_options);
   if (!dbus) {
     spdlog::critical("{}", dbus.error());
     if (channel) (void)tcmu::NetlinkChannel::set_kernel_waits_for_replies(false);

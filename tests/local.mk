@@ -116,7 +116,8 @@ endif
 BAD_PLUGIN_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -rpath /nowhere
 check_LTLIBRARIES += tests/plugins/bad_abi.la tests/plugins/no_entry.la \
 	tests/plugins/dup_ram.la tests/plugins/no_read.la tests/plugins/bad_name.la \
-	tests/plugins/blocking_mem.la tests/plugins/rawdev.la tests/plugins/faulty.la
+	tests/plugins/blocking_mem.la tests/plugins/rawdev.la tests/plugins/faulty.la \
+	tests/plugins/loopcheck.la
 tests_plugins_bad_abi_la_SOURCES = tests/plugins/bad_plugins.c
 tests_plugins_bad_abi_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_KIND=1
 tests_plugins_bad_abi_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
@@ -141,6 +142,9 @@ tests_plugins_rawdev_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
 tests_plugins_faulty_la_SOURCES = tests/plugins/bad_plugins.c
 tests_plugins_faulty_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_KIND=8
 tests_plugins_faulty_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
+tests_plugins_loopcheck_la_SOURCES = tests/plugins/bad_plugins.c
+tests_plugins_loopcheck_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_KIND=9
+tests_plugins_loopcheck_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
 
 # Handler plugins: loading and each handler end to end through emulator, transport and libscsi.
 AM_TESTS_ENVIRONMENT = LUNKIT_HANDLER_BUILD_DIR='$(abs_builddir)/handlers/.libs'; \

@@ -75,6 +75,15 @@ struct FileIo {
   uint64_t expected;  // bytes a read/write must transfer
   int step;           // write_zeroes: 0 fallocate, 1 the fdatasync that makes it durable
   class FileDevice* device;
+  // A read or write, continued after a short transfer from where it stopped.
+  const iovec* iov;
+  uint32_t iovcnt;
+  uint32_t index;   // the iovec the transfer stopped in
+  uint64_t skip;    // bytes of iov[index] already transferred
+  uint64_t offset;  // file offset of the next byte
+  uint64_t done;    // bytes transferred so far
+  uint32_t rw_flags;
+  bool is_write;
 };
 
 class FileDevice : public lunkit::HandlerDevice {
@@ -181,6 +190,7 @@ class FileDevice : public lunkit::HandlerDevice {
       return finish(io, length, preadv(fd_, iov.data(), static_cast<int>(iov.size()), offset));
     if (io_uring_sqe* sqe = start(io, length)) {
       io_uring_prep_readv(sqe, fd_, iov.data(), static_cast<unsigned>(iov.size()), offset);
+      track(io, iov, offset, false, 0);
     }
   }
 
@@ -190,6 +200,7 @@ class FileDevice : public lunkit::HandlerDevice {
     if (io_uring_sqe* sqe = start(io, length)) {
       io_uring_prep_writev(sqe, fd_, iov.data(), static_cast<unsigned>(iov.size()), offset);
       if (flags & LUNKIT_IO_FUA) sqe->rw_flags = RWF_DSYNC;
+      track(io, iov, offset, true, sqe->rw_flags);
     }
   }
 
@@ -280,13 +291,67 @@ class FileDevice : public lunkit::HandlerDevice {
     s->expected = expected;
     s->step = 0;
     s->device = this;
+    s->iov = nullptr;
     io_uring_sqe* sqe = lunkit_get_sqe(dev_, &s->completion);
     if (!sqe) lunkit_io_complete(io, -EAGAIN);
     return sqe;
   }
 
+  // Remembers a read or write so that a short transfer can be continued.
+  static void track(lunkit_io* io, std::span<const iovec> iov, uint64_t offset, bool is_write,
+                    uint32_t rw_flags) {
+    FileIo* s = state(io);
+    s->iov = iov.data();
+    s->iovcnt = static_cast<uint32_t>(iov.size());
+    s->index = 0;
+    s->skip = 0;
+    s->offset = offset;
+    s->done = 0;
+    s->rw_flags = rw_flags;
+    s->is_write = is_write;
+  }
+
+  // A read or write that moved `n` (> 0) bytes less than the rest: queue the rest. A file system
+  // filling up writes what fits first; the continuation then fails with what stopped it (ENOSPC,
+  // SPACE ALLOCATION FAILED) instead of a short count turned into EIO.
+  static void continue_transfer(FileIo* s, uint64_t n) {
+    s->done += n;
+    s->offset += n;
+    for (uint64_t left = n; left;) {
+      uint64_t in_this = s->iov[s->index].iov_len - s->skip;
+      if (left < in_this) {
+        s->skip += left;
+        left = 0;
+      } else {
+        left -= in_this;
+        s->skip = 0;
+        ++s->index;
+      }
+    }
+    io_uring_sqe* sqe = lunkit_get_sqe(s->device->dev_, &s->completion);
+    if (!sqe) return lunkit_io_complete(s->io, -EAGAIN);
+    int fd = s->device->fd_;
+    const iovec& first = s->iov[s->index];
+    if (s->skip) {  // the middle of one buffer: that buffer's rest first
+      auto* base = static_cast<uint8_t*>(first.iov_base) + s->skip;
+      auto len = static_cast<unsigned>(first.iov_len - s->skip);
+      if (s->is_write)
+        io_uring_prep_write(sqe, fd, base, len, s->offset);
+      else
+        io_uring_prep_read(sqe, fd, base, len, s->offset);
+    } else if (s->is_write) {
+      io_uring_prep_writev(sqe, fd, &first, s->iovcnt - s->index, s->offset);
+    } else {
+      io_uring_prep_readv(sqe, fd, &first, s->iovcnt - s->index, s->offset);
+    }
+    sqe->rw_flags = static_cast<int>(s->rw_flags);
+  }
+
   static void done(lunkit_uring_completion* c, int32_t res) {
     FileIo* s = reinterpret_cast<FileIo*>(c);
+    if (s->iov && res > 0 && s->done + static_cast<uint64_t>(res) < s->expected)
+      return continue_transfer(s, static_cast<uint64_t>(res));
+    if (s->iov && res >= 0) res = s->done + static_cast<uint64_t>(res) == s->expected ? 0 : -EIO;
     if (res >= 0 && s->step == 1) {  // a FUA write_zeroes: make the zeros durable
       s->step = 0;
       if (io_uring_sqe* sqe = lunkit_get_sqe(s->device->dev_, &s->completion)) {
@@ -295,7 +360,7 @@ class FileDevice : public lunkit::HandlerDevice {
       }
       return lunkit_io_complete(s->io, -EAGAIN);
     }
-    if (res >= 0 && static_cast<uint64_t>(res) != s->expected && s->expected) res = -EIO;
+    if (!s->iov && res >= 0 && static_cast<uint64_t>(res) != s->expected && s->expected) res = -EIO;
     lunkit_io_complete(s->io, res < 0 ? res : 0);
   }
 

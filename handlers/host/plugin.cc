@@ -2,24 +2,75 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <string_view>
+
+#include "common/fd.h"
 
 namespace lunkit::plugins {
 namespace {
 
-// Whether someone other than root could replace what lunkitd (root) is about to run.
-std::string unsafe_reason(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) return path + ": " + std::strerror(errno);
-  if (st.st_uid != 0) return path + " is not owned by root";
-  if (st.st_mode & S_IWOTH) return path + " is writable by every user";
-  if ((st.st_mode & S_IWGRP) && st.st_gid != 0) return path + " is writable by a non-root group";
+// Why someone other than root (or us) could change what `st` is, or "" when no one can. A
+// directory writable by others is fine with the sticky bit (/tmp): others cannot rename or
+// remove what is ours in it.
+std::string unsafe_reason(const std::string& path, const struct stat& st) {
+  if (st.st_uid != 0 && st.st_uid != geteuid())
+    return path + " is owned by uid " + std::to_string(st.st_uid) + ", not by root";
+  bool sticky_dir = S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX);
+  if ((st.st_mode & S_IWOTH) && !sticky_dir) return path + " is writable by every user";
+  if ((st.st_mode & S_IWGRP) && !sticky_dir) return path + " is writable by its group";
   return "";
+}
+
+// Opens the plugin file without following a symbolic link. With `checked`, the file and every
+// directory above it are opened one component at a time from "/" (O_NOFOLLOW, so what is checked
+// is what is opened) and refused when anyone but root or us could replace them.
+Result<UniqueFd> open_plugin(const std::string& path, bool checked) {
+  auto opened = [&](int fd) -> Result<UniqueFd> {
+    if (fd >= 0) return UniqueFd(fd);
+    if (errno == ELOOP) return Error{path + " is a symbolic link; not loading it"};
+    return Error{path + ": " + std::strerror(errno)};
+  };
+  if (!checked) return opened(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  size_t slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  std::string file = slash == std::string::npos ? path : path.substr(slash + 1);
+  // The directory's name may contain symbolic links (/lib -> usr/lib); the walk below checks
+  // the real directories it leads to.
+  char real[PATH_MAX];
+  if (!realpath(dir.c_str(), real)) return Error{dir + ": " + std::strerror(errno)};
+  UniqueFd at(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  std::string walked = "/";
+  for (std::string_view rest = real + 1;;) {
+    struct stat st;
+    if (fstat(at.get(), &st) != 0) return Error{walked + ": " + std::strerror(errno)};
+    if (std::string why = unsafe_reason(walked, st); !why.empty())
+      return Error{why + "; not loading " + path};
+    if (rest.empty()) break;
+    size_t n = rest.find('/');
+    std::string part(rest.substr(0, n));
+    rest = n == std::string_view::npos ? std::string_view() : rest.substr(n + 1);
+    int fd = ::openat(at.get(), part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    walked += (walked.size() > 1 ? "/" : "") + part;
+    if (fd < 0) return Error{walked + ": " + std::strerror(errno) + "; not loading " + path};
+    at = UniqueFd(fd);
+  }
+  auto fd = opened(::openat(at.get(), file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return fd;
+  struct stat st;
+  if (fstat(fd->get(), &st) != 0) return Error{path + ": " + std::strerror(errno)};
+  if (!S_ISREG(st.st_mode)) return Error{path + " is not a regular file; not loading it"};
+  if (std::string why = unsafe_reason(path, st); !why.empty())
+    return Error{why + "; not loading it"};
+  return fd;
 }
 
 }  // namespace
@@ -35,15 +86,19 @@ Plugin::~Plugin() {
 }
 
 Result<std::unique_ptr<Plugin>> Plugin::load(const std::string& path, bool require_root_owned) {
-  if (require_root_owned) {
-    std::string dir = path.substr(0, path.find_last_of('/') + 1);
-    for (const std::string& p : {dir.empty() ? std::string(".") : dir, path})
-      if (std::string why = unsafe_reason(p); !why.empty()) return Error{why + "; not loading it"};
-  }
+  auto fd = open_plugin(path, require_root_owned);
+  if (!fd) return Error{fd.error()};
   std::unique_ptr<Plugin> plugin(new Plugin);
   plugin->path_ = path;
-  plugin->dl_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!plugin->dl_) return Error{std::string(dlerror())};
+  // The very file that was checked: no name is looked up again between the check and the load.
+  std::string by_fd = "/proc/self/fd/" + std::to_string(fd->get());
+  plugin->dl_ = dlopen(by_fd.c_str(), RTLD_NOW | RTLD_LOCAL);
+  plugin->fd_ = std::move(*fd);
+  if (!plugin->dl_) {
+    std::string why = dlerror();
+    if (size_t at = why.find(by_fd); at != std::string::npos) why.replace(at, by_fd.size(), path);
+    return Error{why};
+  }
   using Entry = const lunkit_handler* (*)();
   auto entry = reinterpret_cast<Entry>(dlsym(plugin->dl_, "lunkit_handler_entry"));
   if (!entry) return Error{path + ": no lunkit_handler_entry symbol (not a lunkit handler?)"};

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/fd.h"
 #include "lunkit/handler.h"
 #include "lunkit/result.h"
 
@@ -47,6 +48,9 @@ class Plugin {
 
  private:
   Plugin() = default;
+  // The checked file, loaded as /proc/self/fd/N: held open while loaded, so that the next
+  // plugin's fd (and name) differs and the dynamic loader does not take it for this one.
+  UniqueFd fd_;
   void* dl_ = nullptr;
   const lunkit_handler* handler_ = nullptr;
   std::string subtype_;
@@ -63,6 +67,11 @@ struct LoadReport {
 LoadReport load_plugins(const std::string& dir, bool require_root_owned);
 
 // A subtype is an object-path element for D-Bus: [A-Za-z0-9_]+.
+// A device's cfgstring followed by lunkit.conf's defaults for its handler ("direct=1"): the
+// device's own options come first, and every handler takes the first occurrence of an option.
+inline std::string with_defaults(const std::string& cfgstring, const std::string& defaults) {
+  return defaults.empty() ? cfgstring : cfgstring + ";" + defaults;
+}
 bool valid_subtype(const std::string& subtype);
 
 }  // namespace lunkit::plugins

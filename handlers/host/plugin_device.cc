@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <future>
 
 namespace lunkit::plugins {
 namespace {
@@ -72,6 +73,7 @@ Result<std::unique_ptr<PluginBlockDevice>> PluginBlockDevice::open(const Plugin&
   lunkit_device_info ci{};
   ci.size = params.size;
   ci.block_size = params.block_size;
+  ci.cmd_time_out = params.cmd_time_out;
   char reason[512] = {};
   dev->handle_ =
       plugin.handler().open(&dev->device_, params.cfgstring.c_str(), &ci, reason, sizeof reason);
@@ -133,7 +135,8 @@ Result<std::unique_ptr<PluginBlockDevice>> PluginBlockDevice::open(const Plugin&
 }
 
 PluginBlockDevice::~PluginBlockDevice() {
-  if (pool_) pool_->wait_idle();  // no worker is still inside the handler
+  // No worker is still inside the handler for this device (another device's work may go on).
+  if (pool_) pool_->wait_idle(pool_jobs_);
   if (handle_) plugin_.handler().close(handle_);
 }
 
@@ -141,7 +144,7 @@ void PluginBlockDevice::dispatch(BlockRequest& r, uint64_t op) {
   r.device_scratch[kOp] = op;
   r.device_scratch[kDevice] = reinterpret_cast<uint64_t>(this);
   if (pool_ && plugin_.handler().thread_model == LUNKIT_THREAD_BLOCKING)
-    pool_->run(r, &PluginBlockDevice::call);
+    pool_->run(r, &PluginBlockDevice::call, &pool_jobs_);
   else
     call(r);
 }
@@ -219,6 +222,19 @@ bool PluginBlockDevice::raw_command(void* context, scsi::Command& cmd) {
 }
 
 int PluginBlockDevice::reconfigure(uint64_t new_size, const char* new_cfgstring, int write_cache) {
+  if (!post_) return reconfigure_here(new_size, new_cfgstring, write_cache);
+  // The loop reads the handler's state and info_ with every command it runs: change them there.
+  std::string cfg = new_cfgstring ? new_cfgstring : "";
+  std::promise<int> result;
+  post_([&] {
+    result.set_value(
+        reconfigure_here(new_size, new_cfgstring ? cfg.c_str() : nullptr, write_cache));
+  });
+  return result.get_future().get();
+}
+
+int PluginBlockDevice::reconfigure_here(uint64_t new_size, const char* new_cfgstring,
+                                        int write_cache) {
   if (auto fn = plugin_.callback(&lunkit_handler::reconfig)) {
     int rc = fn(handle_, new_size, new_cfgstring, write_cache);
     if (rc == 0 && new_size) {
@@ -316,9 +332,11 @@ __attribute__((visibility("default"))) void lunkit_cmd_complete(lunkit_cmd* cmd,
 
 __attribute__((visibility("default"))) io_uring_sqe* lunkit_get_sqe(
     lunkit_device* dev, lunkit_uring_completion* completion) {
-  // The ring of the loop this thread runs (with several ublk queues, the queue's own); the
-  // device's loop when called from elsewhere, as single-threaded tests do.
-  lunkit::IoLoop* loop = lunkit::IoLoop::current() ? lunkit::IoLoop::current() : dev->loop;
+  // The ring of the loop this thread runs (with several ublk queues, the queue's own). A loop's
+  // ring has a single issuer, so any other thread (a worker, a library's callback thread, the
+  // main thread) gets none: handing it one would race the loop's own submissions.
+  (void)dev;
+  lunkit::IoLoop* loop = lunkit::IoLoop::current();
   return loop ? loop->get_sqe(completion) : nullptr;
 }
 

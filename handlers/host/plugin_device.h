@@ -33,7 +33,8 @@ struct OpenParams {
   std::string cfgstring;  // after "<subtype>/"
   uint64_t size = 0;      // bytes, from the kernel
   uint32_t block_size = 512;
-  uint32_t max_sectors = 0;  // blocks per command the kernel allows; 0: no limit
+  uint32_t max_sectors = 0;   // blocks per command the kernel allows; 0: no limit
+  uint32_t cmd_time_out = 0;  // seconds before the kernel aborts a command; 0: never
 };
 
 class PluginBlockDevice : public BlockDevice {
@@ -44,8 +45,15 @@ class PluginBlockDevice : public BlockDevice {
                                                          WorkerPool* pool);
   ~PluginBlockDevice() override;
 
-  // The event loop the device's commands run on (nonblocking handlers queue io_uring I/O there).
-  void bind_loop(IoLoop* loop) { device_.loop = loop; }
+  // Runs a task on the device's loop thread (or right away when no loop thread runs).
+  using Poster = std::function<void(std::function<void()> task)>;
+  // The event loop the device's commands run on (nonblocking handlers queue io_uring I/O there),
+  // and how to run a task on it: reconfigure() changes the handler and info() there, where the
+  // I/O that reads them runs.
+  void bind_loop(IoLoop* loop, Poster post = nullptr) {
+    device_.loop = loop;
+    post_ = std::move(post);
+  }
   // Who is told when the handler reports that the storage changed size (lunkit_device_resized);
   // `fn` gets the new size in blocks, on whatever thread the handler called from.
   void on_resized(std::function<void(uint64_t blocks)> fn) {
@@ -68,7 +76,8 @@ class PluginBlockDevice : public BlockDevice {
 
   // Lets the handler's handle_cmd() see each command first (when it has one).
   void install_raw_hook(scsi::LogicalUnitOptions& options);
-  // The handler's reconfig(), or its default: size and cfgstring changes refused.
+  // The handler's reconfig(), or its default: size and cfgstring changes refused. Runs on the
+  // device's loop (see bind_loop) and returns its result; call it from any other thread.
   int reconfigure(uint64_t new_size, const char* new_cfgstring, int write_cache);
 
   // Called by lunkit_io_complete(): finishes the request or continues an emulation.
@@ -80,9 +89,12 @@ class PluginBlockDevice : public BlockDevice {
   static void call(BlockRequest& r);
   static bool raw_command(void* context, scsi::Command& cmd);
   void next_zero_chunk(BlockRequest& r);
+  int reconfigure_here(uint64_t new_size, const char* new_cfgstring, int write_cache);
 
   const Plugin& plugin_;
   WorkerPool* pool_;
+  WorkerPool::Tally pool_jobs_;  // this device's jobs on the pool, waited for at close
+  Poster post_;
   void* handle_ = nullptr;
   lunkit_device device_;
   DeviceInfo info_;

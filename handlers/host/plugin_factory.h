@@ -9,7 +9,8 @@ namespace lunkit::plugins {
 // Serves a plugin device on a TCMU device loop: its handlers' io_uring I/O runs there, and a
 // size the storage reports changing becomes the new capacity with its unit attention.
 inline void attach_to_loop(PluginBlockDevice& backend, tcmu::Device& device) {
-  backend.bind_loop(&device);
+  backend.bind_loop(&device,
+                    [&device](std::function<void()> task) { device.post(std::move(task)); });
   backend.on_resized([&device](uint64_t blocks) {
     device.post([&device, blocks] { device.logical_unit().set_capacity(blocks); });
   });
@@ -25,11 +26,11 @@ class PluginFactory : public tcmu::BackendFactory {
                                             const tcmu::DeviceAttributes& attributes) override {
     OpenParams p;
     p.name = "user_" + std::to_string(uio.name.hba) + "/" + uio.name.device;
-    p.cfgstring = uio.name.cfgstring;
-    if (!options_.empty()) p.cfgstring += ";" + options_;
+    p.cfgstring = with_defaults(uio.name.cfgstring, options_);
     p.size = attributes.size_bytes;
     p.block_size = attributes.block_size;
     p.max_sectors = attributes.max_sectors;
+    p.cmd_time_out = attributes.cmd_time_out;
     auto dev = PluginBlockDevice::open(plugin_, p, pool_);
     if (!dev) return Error{dev.error()};
     return std::unique_ptr<BlockDevice>(std::move(*dev));

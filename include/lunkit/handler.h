@@ -10,13 +10,25 @@
  * absent. No C++ exceptions may cross this interface.
  *
  * Thread model (`thread_model`):
- *   LUNKIT_THREAD_NONBLOCKING  Every callback runs on the device's event-loop thread and must not
- *                              block. The handler may queue io_uring I/O on that loop with
- *                              lunkit_get_sqe(); its completions run on the same thread.
+ *   LUNKIT_THREAD_NONBLOCKING  I/O callbacks (and handle_cmd) run on the device's event-loop
+ *                              thread and must not block. The handler may queue io_uring I/O on
+ *                              that loop with lunkit_get_sqe(); its completions run on the same
+ *                              thread.
  *   LUNKIT_THREAD_BLOCKING     I/O callbacks run on a bounded pool of worker threads and may
  *                              block (pread, fsync, a library call); several run at once, so
  *                              the handler must be thread-safe.
- * open/close/check_config/reconfig run on lunkitd's main thread and may block.
+ * Where the other callbacks run, whatever the thread model:
+ *   check_config  on lunkitd's D-Bus thread (CheckConfig), or the thread attaching a device or
+ *                 starting `lunkit ublk`; it may block, but briefly: while it runs, lunkitd
+ *                 answers no other D-Bus call.
+ *   open, close   on the thread attaching or detaching the device (not its loop); may block.
+ *                 No I/O of the device is in flight during close.
+ *   reconfig      on the device's event-loop thread, between commands (so a NONBLOCKING handler
+ *                 needs no lock against its own I/O); the LUN's commands wait while it runs, so
+ *                 it should not block for long.
+ * A callback that continues an I/O from inside a completion (a follow-up request of lunkit's
+ * write_zeroes or COMPARE AND WRITE emulation) runs on whichever thread called
+ * lunkit_io_complete(): the loop, a worker, or a library's own thread (librbd's callbacks).
  *
  * Completion: every I/O callback receives a `struct lunkit_io *` token and must call
  * lunkit_io_complete() exactly once, from any thread, now or later, with 0 or a negative errno.
@@ -73,6 +85,12 @@ struct lunkit_device_info {
   /* The largest compare_and_write() the handler can do atomically, in bytes; 0: any size lunkit
    * sends (up to 32 blocks). Less than one block: lunkit emulates COMPARE AND WRITE instead. */
   uint32_t max_compare_and_write;
+  /* Seconds the kernel waits for a command before it aborts it: the backstore's
+   * attrib/cmd_time_out (the kernel's default is 30; 0: the kernel never times out, as on a
+   * ublk device). Input only: keep the handler's own timeouts (a cluster's operation timeout)
+   * below it, so the handler answers first. Added to ABI version 1 after its first release, like
+   * max_compare_and_write: a handler that reads it needs a lunkitd that fills it. */
+  uint32_t cmd_time_out;
 };
 
 struct lunkit_device; /* one open device, owned by lunkit */
@@ -185,7 +203,8 @@ void lunkit_cmd_complete(struct lunkit_cmd* cmd, uint8_t status, const uint8_t* 
 /* NONBLOCKING handlers: an SQE on the device loop's io_uring. lunkit submits it at the end of
  * the loop iteration; when it completes, `completion->done(completion, cqe->res)` runs on the
  * loop thread. `completion` usually lives in lunkit_io_private(). Returns NULL when the ring is
- * full (complete the I/O with -EAGAIN then). */
+ * full, and on any thread that is not running an event loop (a worker, a library's callback
+ * thread, open/close): the ring has a single submitter. Complete the I/O with -EAGAIN then. */
 struct io_uring_sqe;
 struct lunkit_uring_completion {
   void (*done)(struct lunkit_uring_completion* completion, int32_t result);

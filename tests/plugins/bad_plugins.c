@@ -2,7 +2,7 @@
 #include <lunkit/handler.h>
 #include <stddef.h>
 
-#if BAD_KIND < 6
+#if BAD_KIND < 6 || BAD_KIND == 9
 
 static void *p_open(struct lunkit_device *d, const char *c, struct lunkit_device_info *i, char *r,
                     size_t n) {
@@ -54,25 +54,58 @@ LUNKIT_REGISTER_HANDLER(h)
 #include <stdlib.h>
 #include <string.h>
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static unsigned char *mem;
-static uint64_t mem_size;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+struct bmem {
+  unsigned char *mem;
+  int gated; /* cfgstring "gate": reads wait while the gate is closed */
+};
 pthread_t blocking_last_io_thread; /* the test checks I/O ran off the device loop */
+/* The gate: a read of a "gate" device blocks inside the handler until the test opens it. */
+static int gate_closed, gate_entered;
+void blocking_gate_close(void) {
+  pthread_mutex_lock(&mu);
+  gate_closed = 1;
+  gate_entered = 0;
+  pthread_mutex_unlock(&mu);
+}
+void blocking_gate_open(void) {
+  pthread_mutex_lock(&mu);
+  gate_closed = 0;
+  pthread_cond_broadcast(&gate_cv);
+  pthread_mutex_unlock(&mu);
+}
+void blocking_gate_wait_entered(void) {
+  pthread_mutex_lock(&mu);
+  while (!gate_entered) pthread_cond_wait(&gate_cv, &mu);
+  pthread_mutex_unlock(&mu);
+}
 static void *b_open(struct lunkit_device *d, const char *c, struct lunkit_device_info *i, char *r,
                     size_t n) {
-  (void)d, (void)c, (void)r, (void)n;
-  mem_size = i->size;
-  mem = calloc(1, mem_size);
-  return mem;
+  (void)d, (void)r, (void)n;
+  struct bmem *b = calloc(1, sizeof *b);
+  b->mem = calloc(1, i->size);
+  b->gated = strcmp(c, "gate") == 0;
+  return b;
 }
-static void b_close(void *h) { free(h); }
-static void b_copy(struct lunkit_io *io, const struct iovec *v, int n, uint64_t o, int to_mem) {
+static void b_close(void *h) {
+  struct bmem *b = h;
+  free(b->mem);
+  free(b);
+}
+static void b_copy(struct bmem *b, struct lunkit_io *io, const struct iovec *v, int n, uint64_t o,
+                   int to_mem) {
   pthread_mutex_lock(&mu);
   blocking_last_io_thread = pthread_self();
+  if (b->gated && !to_mem) {
+    gate_entered = 1;
+    pthread_cond_broadcast(&gate_cv);
+    while (gate_closed) pthread_cond_wait(&gate_cv, &mu);
+  }
   for (int i = 0; i < n; i++) {
     if (to_mem)
-      memcpy(mem + o, v[i].iov_base, v[i].iov_len);
+      memcpy(b->mem + o, v[i].iov_base, v[i].iov_len);
     else
-      memcpy(v[i].iov_base, mem + o, v[i].iov_len);
+      memcpy(v[i].iov_base, b->mem + o, v[i].iov_len);
     o += v[i].iov_len;
   }
   pthread_mutex_unlock(&mu);
@@ -80,13 +113,13 @@ static void b_copy(struct lunkit_io *io, const struct iovec *v, int n, uint64_t 
 }
 static void b_read(void *h, struct lunkit_io *io, const struct iovec *v, int n, uint64_t o,
                    uint64_t l) {
-  (void)h, (void)l;
-  b_copy(io, v, n, o, 0);
+  (void)l;
+  b_copy(h, io, v, n, o, 0);
 }
 static void b_write(void *h, struct lunkit_io *io, const struct iovec *v, int n, uint64_t o,
                     uint64_t l, uint32_t f) {
-  (void)h, (void)l, (void)f;
-  b_copy(io, v, n, o, 1);
+  (void)l, (void)f;
+  b_copy(h, io, v, n, o, 1);
 }
 static struct lunkit_handler h = {.subtype = "blockingmem", .thread_model = LUNKIT_THREAD_BLOCKING,
                                   .open = b_open, .close = b_close, .read = b_read,
@@ -214,5 +247,24 @@ static void f_write(void *h, struct lunkit_io *io, const struct iovec *v, int n,
 static struct lunkit_handler h = {.subtype = "faulty", .thread_model = LUNKIT_THREAD_BLOCKING,
                                   .check_config = f_check, .open = f_open, .close = f_close,
                                   .read = f_read, .write = f_write};
+LUNKIT_REGISTER_HANDLER(h)
+#endif
+
+#if BAD_KIND == 9 /* not broken: records where reconfig() ran and what open() was given */
+#include <pthread.h>
+pthread_t loopcheck_reconfig_thread;
+uint32_t loopcheck_cmd_time_out;
+static void *l_open(struct lunkit_device *d, const char *c, struct lunkit_device_info *i, char *r,
+                    size_t n) {
+  loopcheck_cmd_time_out = i->cmd_time_out;
+  return p_open(d, c, i, r, n);
+}
+static int l_reconfig(void *h, uint64_t size, const char *cfg, int wc) {
+  (void)h, (void)size, (void)cfg, (void)wc;
+  loopcheck_reconfig_thread = pthread_self();
+  return 0;
+}
+static struct lunkit_handler h = {.subtype = "loopcheck", .open = l_open, .close = p_close,
+                                  .reconfig = l_reconfig, .read = p_read, .write = p_write};
 LUNKIT_REGISTER_HANDLER(h)
 #endif

@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <random>
 
@@ -153,6 +155,40 @@ TEST_F(FileHandler, AFullFileSystemIsSpaceAllocationFailed) {
   umount2(mnt.c_str(), MNT_DETACH);
 }
 
+// The io_uring path (a file system that is not in memory: ext4 on a loop device) on a full file
+// system: the write that only partly fits is continued, and what stops it is ENOSPC, reported
+// as SPACE ALLOCATION FAILED, not a short count turned into a medium error.
+TEST_F(FileHandler, AShortWriteOnIoUringIsContinuedToEnospc) {
+  std::string image = dir.path + "/fs.img", mnt = dir.path + "/ext4";
+  std::filesystem::create_directory(mnt);
+  {
+    int fd = ::open(image.c_str(), O_CREAT | O_RDWR, 0600);
+    ASSERT_EQ(ftruncate(fd, 8 << 20), 0);
+    close(fd);
+  }
+  int mkfs = system(("mkfs.ext4 -q -F -m 0 -O ^has_journal " + image + " >/dev/null").c_str());
+  ASSERT_EQ(mkfs, 0) << "mkfs.ext4 (e2fsprogs) is needed";
+  int mounted = system(("mount -o loop " + image + " " + mnt).c_str());
+  ASSERT_EQ(mounted, 0) << "cannot loop-mount " << image;
+  std::string img = mnt + "/disk.img";
+  {
+    Rig rig(test::handler_build_dir(), "file.so", params(img + ";create=1", 16 << 20));
+    ASSERT_TRUE(rig.ok()) << rig.error();
+    Outcome last;
+    uint32_t lba = 0;
+    // 192 KiB per write: the last that fits only partly.
+    for (; lba < 32768 && last.status != 2; lba += 384)
+      last = rig.run(cdb10(0x2A, lba, 384), pattern(384 * 512, 5));
+    EXPECT_EQ(last.status, 2);
+    EXPECT_EQ(last.key(), 0x07) << "DATA PROTECT, not MEDIUM ERROR (3)";
+    EXPECT_EQ(last.asc(), 0x27);
+    EXPECT_EQ(last.ascq(), 0x07);
+    Outcome back = rig.run(cdb10(0x28, 0, 384), {}, 384 * 512);
+    EXPECT_EQ(back.data, pattern(384 * 512, 5)) << "what was written before reads back";
+  }
+  EXPECT_EQ(umount2(mnt.c_str(), MNT_DETACH), 0);
+}
+
 TEST(RawHandler, AnswersItsOwnCommandsAndDeclinesTheRest) {
   Rig rig(test::bad_plugin_dir(), "rawdev.so", params(""));
   ASSERT_TRUE(rig.ok()) << rig.error();
@@ -214,6 +250,113 @@ TEST(BlockingHandler, RunsOnTheWorkerPool) {
   auto* last = static_cast<pthread_t*>(dlsym(so, "blocking_last_io_thread"));
   ASSERT_NE(last, nullptr);
   EXPECT_FALSE(pthread_equal(*last, rig.device().loop_thread())) << "I/O ran off the loop";
+  dlclose(so);
+}
+
+// A loop's io_uring has one submitter: a thread that is not that loop gets no SQE of it.
+TEST(PluginHost, GetSqeOffTheLoopIsNull) {
+  Rig rig(test::handler_build_dir(), "ram.so", params(""));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  lunkit_device dev;
+  dev.loop = &rig.device();
+  static lunkit_uring_completion ignored{[](lunkit_uring_completion*, int32_t) {}};
+  io_uring_sqe* sqe = lunkit_get_sqe(&dev, &ignored);
+  if (sqe) io_uring_prep_nop(sqe);  // keep the loop's ring sane if the check fails
+  EXPECT_EQ(sqe, nullptr) << "the test thread is not the device's loop";
+  EXPECT_EQ(rig.run(cdb10(0x28, 0, 8), {}, 4096).status, 0) << "the loop still serves I/O";
+}
+
+// reconfig() runs on the device's loop, where the handler's I/O runs (ram resizes its chunk
+// table there), and the device's size is updated there too before reconfigure() returns.
+TEST(PluginHost, ReconfigRunsOnTheDeviceLoop) {
+  Rig rig(test::bad_plugin_dir(), "loopcheck.so", params(""));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  EXPECT_EQ(rig.run(cdb10(0x28, 0, 8), {}, 4096).status, 0);
+  EXPECT_EQ(rig.backend().reconfigure(8 << 20, nullptr, -1), 0);
+  EXPECT_EQ(rig.backend().info().num_blocks, (8u << 20) / 512);
+  void* so = dlopen((test::bad_plugin_dir() + "/loopcheck.so").c_str(), RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(so, nullptr);
+  auto* where = static_cast<pthread_t*>(dlsym(so, "loopcheck_reconfig_thread"));
+  ASSERT_NE(where, nullptr);
+  EXPECT_TRUE(pthread_equal(*where, rig.device().loop_thread())) << "reconfig ran off the loop";
+  dlclose(so);
+}
+
+// ram resized while its loop reads and writes: no use after free (ASan), data intact.
+TEST(RamHandler, ResizesWhileServingIo) {
+  Rig rig(test::handler_build_dir(), "ram.so", params("", 1 << 20));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  Bytes data = pattern(4096, 4);
+  ASSERT_EQ(rig.run(cdb10(0x2A, 0, 8), data).status, 0);
+  for (int round = 0; round < 50; ++round) {
+    uint64_t tag = rig.submit(cdb10(0x28, 0, 8), {}, 4096);
+    EXPECT_EQ(rig.backend().reconfigure(uint64_t(2 + round % 2 * 62) << 20, nullptr, -1), 0);
+    Outcome o = rig.wait(tag);
+    if (o.status == 2 && o.key() == 6) o = rig.run(cdb10(0x28, 0, 8), {}, 4096);
+    EXPECT_EQ(o.data, data) << "round " << round;
+  }
+}
+
+// Removing one LUN waits for its own work, not for another LUN's on the same pool.
+TEST(PluginHost, RemovingADeviceDoesNotWaitForAnotherDevicesWork) {
+  std::string so_path = test::bad_plugin_dir() + "/blocking_mem.so";
+  auto plugin = Plugin::load(so_path, false);
+  ASSERT_TRUE(plugin.ok()) << plugin.error();
+  void* so = dlopen(so_path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(so, nullptr);
+  auto gate_close = reinterpret_cast<void (*)()>(dlsym(so, "blocking_gate_close"));
+  auto gate_open = reinterpret_cast<void (*)()>(dlsym(so, "blocking_gate_open"));
+  auto gate_entered = reinterpret_cast<void (*)()>(dlsym(so, "blocking_gate_wait_entered"));
+  ASSERT_TRUE(gate_close && gate_open && gate_entered);
+  {
+    WorkerPool pool(2);
+    auto busy = PluginBlockDevice::open(**plugin, params("gate"), &pool);
+    auto other = PluginBlockDevice::open(**plugin, params(""), &pool);
+    ASSERT_TRUE(busy.ok() && other.ok());
+    gate_close();
+    Bytes buf(512);
+    iovec v{buf.data(), buf.size()};
+    std::promise<int> done;
+    BlockRequest r;
+    r.length = 512;
+    r.iov = {&v, 1};
+    r.context = &done;
+    r.on_complete = [](BlockRequest& req, int res) {
+      static_cast<std::promise<int>*>(req.context)->set_value(res);
+    };
+    (*busy)->read(r);
+    gate_entered();  // a worker is now blocked inside the busy device's read
+    auto removed = std::async(std::launch::async, [&] { other->reset(); });
+    bool prompt = removed.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+    gate_open();
+    removed.wait();
+    EXPECT_TRUE(prompt) << "removing the idle device waited for the busy one";
+    EXPECT_EQ(done.get_future().get(), 0);
+    busy->reset();  // waits for its own work: none left
+  }
+  dlclose(so);
+}
+
+// The backstore's cmd_time_out reaches the handler's open(), so it can keep its timeouts below.
+TEST(PluginHost, OpenSeesTheKernelsCommandTimeout) {
+  std::string so_path = test::bad_plugin_dir() + "/loopcheck.so";
+  auto plugin = Plugin::load(so_path, false);
+  ASSERT_TRUE(plugin.ok()) << plugin.error();
+  PluginFactory factory(**plugin, nullptr);
+  tcmu::UioDevice uio;
+  uio.name.hba = 0;
+  uio.name.device = "disk0";
+  tcmu::DeviceAttributes attributes;
+  attributes.size_bytes = 1 << 20;
+  attributes.cmd_time_out = 45;
+  auto dev = factory.open(uio, attributes);
+  ASSERT_TRUE(dev.ok()) << dev.error();
+  void* so = dlopen(so_path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(so, nullptr);
+  auto* seen = static_cast<uint32_t*>(dlsym(so, "loopcheck_cmd_time_out"));
+  ASSERT_NE(seen, nullptr);
+  EXPECT_EQ(*seen, 45u);
+  dev->reset();
   dlclose(so);
 }
 

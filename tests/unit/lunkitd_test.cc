@@ -115,7 +115,9 @@ int wait_exit(pid_t pid, int seconds = 30) {
 class Lunkitd : public ::testing::Test {
  protected:
   void SetUp() override {
-    chmod(dir.path.c_str(), 0777);  // the non-root test writes its log and lock here
+    // The non-root test writes its log and lock here; sticky like /tmp, or lunkitd would refuse
+    // the plugins below a directory anyone could rename them out of.
+    chmod(dir.path.c_str(), 01777);
     bus_socket = dir.path + "/bus";
     address = "unix:path=" + bus_socket;
     plugins = dir.path + "/handlers";
@@ -351,6 +353,29 @@ TEST_F(Lunkitd, CommandLineAndConfigurationErrors) {
   EXPECT_EQ(version.out.rfind("lunkitd ", 0), 0u);
   EXPECT_NE(run(build_dir() + "/daemon/lunkitd --help").out.find("--release-netlink"),
             std::string::npos);
+}
+
+// ---- handlers helper (issue 12): privilege, config defaults ----
+
+// lunkit.conf's per-handler options reach CheckConfig as they reach the device's open.
+TEST_F(Lunkitd, CheckConfigSeesTheHandlersDefaultsFromTheConfiguration) {
+  write_config("info");
+  std::ofstream(conf, std::ios::app) << "handlers = { file = { options = \"create=1\"; }; };\n";
+  start_bus(false);
+  start_lunkitd(conf, dir.path + "/out1");
+  ASSERT_TRUE(eventually([&] { return owns_name(); })) << slurp(dir.path + "/out1");
+  std::string fresh = dir.path + "/fresh.img";
+  EXPECT_EQ(gdbus("/org/kernel/TCMUService1/file", "org.kernel.TCMUService1.CheckConfig",
+                  "'file/" + fresh + "'")
+                .out,
+            "(true, 'success')\n")
+      << "create=1 from lunkit.conf applies";
+  EXPECT_EQ(gdbus("/org/kernel/TCMUService1/file", "org.kernel.TCMUService1.CheckConfig",
+                  "'file/" + fresh + ";create=0'")
+                .out,
+            "(false, '" + fresh + ": No such file or directory (add ;create=1 to create it)')\n")
+      << "the device's own option wins";
+  EXPECT_FALSE(std::filesystem::exists(fresh));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Loading handler plugins: the shipped ones, broken ones, unsafe files, check_config.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -84,6 +85,38 @@ TEST(PluginLoader, RefusesFilesOthersCanWrite) {
   if (geteuid() == 0) {
     EXPECT_TRUE(Plugin::load(ram, true).ok());
   }
+}
+
+// Each unsafe way to reach a plugin is refused with one line that names what is wrong.
+TEST(PluginLoader, RefusesSymlinksUnsafeDirectoriesAndForeignOwners) {
+  PluginDir dir;
+  std::string ram = dir.add(test::handler_build_dir(), "ram.so");
+  std::string link = dir.path + "/link.so";
+  ASSERT_EQ(symlink(ram.c_str(), link.c_str()), 0);
+  auto l = Plugin::load(link, true);
+  ASSERT_FALSE(l.ok());
+  EXPECT_EQ(l.error(), link + " is a symbolic link; not loading it");
+  EXPECT_FALSE(Plugin::load(link, false).ok()) << "never through a link, checked or not";
+
+  std::string sub = dir.path + "/sub";
+  std::filesystem::create_directory(sub);
+  std::string inner = dir.add(test::handler_build_dir(), "ram.so", "sub/ram.so");
+  ASSERT_EQ(chmod(sub.c_str(), 0777), 0);
+  auto w = Plugin::load(inner, true);
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.error(), sub + " is writable by every user; not loading " + inner)
+      << "a parent directory others can write";
+  ASSERT_EQ(chmod(sub.c_str(), 0775), 0);
+  ASSERT_EQ(chown(sub.c_str(), 0, 65534), 0);
+  EXPECT_EQ(Plugin::load(inner, true).error(),
+            sub + " is writable by its group; not loading " + inner);
+  ASSERT_EQ(chmod(sub.c_str(), 0755), 0);
+  EXPECT_TRUE(Plugin::load(inner, true).ok()) << "a sticky /tmp above is fine";
+
+  ASSERT_EQ(chown(ram.c_str(), 65534, 65534), 0);
+  auto o = Plugin::load(ram, true);
+  ASSERT_FALSE(o.ok());
+  EXPECT_EQ(o.error(), ram + " is owned by uid 65534, not by root; not loading it");
 }
 
 TEST(PluginLoader, CheckConfigGivesTheHandlersReason) {
