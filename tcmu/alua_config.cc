@@ -13,14 +13,20 @@ namespace {
 
 constexpr std::string_view kDefaultGroup = "default_tg_pt_gp";
 
+// A decimal number, or hexadecimal with a 0x prefix (tpgt_N/rtpi shows "%#x").
 Result<uint64_t> read_number(const std::string& path) {
   auto text = read_text_file(path);
   if (!text) return Error{text.error()};
   uint64_t v = 0;
-  const std::string& s = *text;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size())
-    return Error{path + ": not a number: '" + s + "'"};
+  std::string_view s = *text;
+  int base = 10;
+  if (s.starts_with("0x")) {
+    s.remove_prefix(2);
+    base = 16;
+  }
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size())
+    return Error{path + ": not a number: '" + *text + "'"};
   return v;
 }
 
@@ -45,7 +51,7 @@ uint8_t parse_status(std::string_view s) {
 }
 
 struct MemberPort {
-  uint16_t relative_port_id = 0;
+  uint16_t relative_port_id = 0;  // 0: the port has none (yet)
   bool can_carry_commands = false;
 };
 
@@ -66,9 +72,13 @@ Result<MemberPort> read_member(const std::string& target_root, std::string_view 
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   const std::string tpg =
       target_root + "/" + fabric + "/" + std::string(parts[1]) + "/" + std::string(parts[2]);
-  auto rtpi = read_number(tpg + "/lun/" + std::string(parts[3]) + "/statistics/scsi_port/indx");
+  // The relative target port identifier: per TPG since Linux 5.16 (tpgt_N/rtpi, 0 until the
+  // TPG is first enabled or the operator sets one), per LUN before (its scsi_port/indx).
+  auto rtpi = read_number(tpg + "/rtpi");
+  if (!rtpi)
+    rtpi = read_number(tpg + "/lun/" + std::string(parts[3]) + "/statistics/scsi_port/indx");
   if (!rtpi) return Error{rtpi.error()};
-  if (*rtpi == 0 || *rtpi > 0xFFFF)
+  if (*rtpi > 0xFFFF)
     return Error{"ALUA member '" + std::string(line) + "': relative port " + std::to_string(*rtpi)};
   MemberPort port;
   port.relative_port_id = static_cast<uint16_t>(*rtpi);
@@ -141,14 +151,17 @@ Result<bool> read_alua(const Configfs& configfs, const UioName& device,
       if (!v) return Error{v.error()};
       if (*v) group.supported |= b.bit;
     }
+    // One "...\n\0" per member: the kernel copies each line with its terminating NUL.
     std::string_view rest = *members;
     while (!rest.empty()) {
-      size_t nl = rest.find('\n');
-      std::string_view line = rest.substr(0, nl);
-      rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+      size_t end = rest.find_first_of(std::string_view("\n\0", 2));
+      std::string_view line = rest.substr(0, end);
+      rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
       if (line.empty()) continue;
       auto port = read_member(target_root, line);
       if (!port) return Error{port.error()};
+      // A port without an identifier cannot be named in RTPG or VPD 0x83 (0 is reserved).
+      if (port->relative_port_id == 0) continue;
       if (group.port_count < scsi::kMaxAluaPortsPerGroup)
         group.ports[group.port_count++] = port->relative_port_id;
       if (port->can_carry_commands) take_own_port(group.id, port->relative_port_id);

@@ -1,7 +1,9 @@
 // The ALUA target port groups of a TCMU device, read from configfs
 // (<core>/user_<hba>/<device>/alua/<group>/) and from the fabric ports named in each group's
-// `members` (<target>/<fabric>/<wwn>/tpgt_<n>/lun/lun_<m>/statistics/scsi_port/indx is the
-// relative target port identifier the kernel gave that LUN).
+// `members`: <target>/<fabric>/<wwn>/tpgt_<n>/rtpi is the port's relative target port
+// identifier (Linux 5.16+; before, the LUN's statistics/scsi_port/indx). A port whose TPG was
+// never enabled and got no rtpi from the operator has none (0) and is left out; on 6.12 that
+// includes tcm_loop TPGs (no `enable`) until rtpi is written.
 //
 // The kernel notifies a backend of none of this (configfs writes to alua/ and lun/ never reach
 // TCMU's netlink), so it is read on each INQUIRY and REPORT TARGET PORT GROUPS.

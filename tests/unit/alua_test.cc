@@ -3,11 +3,16 @@
 // user backstore's alua/ groups and the fabric ports named in their members.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <memory>
 #include <string>
 
 #include "tcmu/alua_config.h"
+#include "tcmu/manager.h"
+#include "tcmu/ring_emulator.h"
 #include "tests/unit/fake_system.h"
 #include "tests/unit/harness.h"
+#include "tests/unit/ram_device.h"
 
 namespace lunkit::test {
 namespace {
@@ -197,37 +202,10 @@ bool from_configfs(void* ctx, AluaDescription& out) {
 }
 
 // user_0/disk0 exported through three fabric ports, in two groups besides the kernel's
-// default one, as targetcli leaves them after
+// default one, as configfs shows them after
 //   /backstores/user:file/disk0/alua create ao 1; ... create ano 2; set states, move LUNs.
-class AluaConfigfs : public LuTest {
- protected:
-  static scsi::LogicalUnitOptions opts(ConfigfsSource* s) {
-    scsi::LogicalUnitOptions o;
-    o.alua_source = from_configfs;
-    o.alua_context = s;
-    return o;
-  }
-  AluaConfigfs() : LuTest(default_info(), opts(&source)), cfs(sys.paths) {
-    source.configfs = &cfs;
-    source.name.hba = 0;
-    source.name.device = "disk0";
-    sys.add_backstore(0, "disk0", 1 << 20);
-    sys.write(dev_dir() + "/attrib/alua_support", "1\n");
-    group("default_tg_pt_gp", "0", "0", "0", "");
-    group("ao", "1", "0", "1", "loopback/naa.5001405aaaaaaaa1/tpgt_1/lun_0\n");
-    group("ano", "2", "1", "0",
-          "loopback/naa.5001405bbbbbbbb2/tpgt_1/lun_0\niSCSI/iqn.2026-12.org.lunkit:t/tpgt_2/"
-          "lun_3\n");
-    sys.write(group_dir("ao") + "/alua_access_status", "Altered by Implicit ALUA\n");
-    sys.write(group_dir("ao") + "/implicit_trans_secs", "5\n");
-    sys.write(group_dir("ano") + "/implicit_trans_secs", "9\n");
-    port("loopback/naa.5001405aaaaaaaa1/tpgt_1", "lun_0", 1);
-    port("loopback/naa.5001405bbbbbbbb2/tpgt_1", "lun_0", 2);
-    port("iscsi/iqn.2026-12.org.lunkit:t/tpgt_2", "lun_3", 3);
-    sys.write(target() + "/iscsi/iqn.2026-12.org.lunkit:t/tpgt_2/enable", "1\n");
-  }
-  void SetUp() override { clear_ua(); }
-
+struct AluaTree {
+  explicit AluaTree(FakeSystem& s) : sys(s) {}
   std::string dev_dir() const { return sys.paths.configfs_core + "/user_0/disk0"; }
   std::string group_dir(const std::string& g) const { return dev_dir() + "/alua/" + g; }
   std::string target() const {
@@ -252,13 +230,69 @@ class AluaConfigfs : public LuTest {
       sys.write(d + "/alua_support_" + s, "1\n");
     sys.write(d + "/alua_support_lba_dependent", "0\n");
   }
+  // A fabric port as Linux 5.16+ shows it: the TPG's rtpi ("%#x"); the LUN's statistics
+  // carry the same number (older kernels have only those).
   void port(const std::string& tpg, const std::string& lun, int rtpi) {
+    char hex[16];
+    snprintf(hex, sizeof hex, "%#x\n", rtpi);
+    sys.write(target() + "/" + tpg + "/rtpi", hex);
     sys.write(target() + "/" + tpg + "/lun/" + lun + "/statistics/scsi_port/indx",
               std::to_string(rtpi) + "\n");
   }
+  // members as the kernel shows it: each line followed by its NUL.
+  static std::string members(std::initializer_list<std::string> lines) {
+    std::string out;
+    for (const auto& l : lines) out += l + "\n" + std::string(1, '\0');
+    return out;
+  }
+  // The layout whose answers are kRtpg / kRtpgExtended (disk0's backstore must exist).
+  void build() {
+    sys.write(dev_dir() + "/attrib/alua_support", "1\n");
+    group("default_tg_pt_gp", "0", "0", "0", "");
+    group("ao", "1", "0", "1", members({"loopback/naa.5001405aaaaaaaa1/tpgt_1/lun_0"}));
+    group("ano", "2", "1", "0",
+          members({"loopback/naa.5001405bbbbbbbb2/tpgt_1/lun_0",
+                   "iSCSI/iqn.2026-12.org.lunkit:t/tpgt_2/lun_3"}));
+    sys.write(group_dir("ao") + "/alua_access_status", "Altered by Implicit ALUA\n");
+    sys.write(group_dir("ao") + "/implicit_trans_secs", "5\n");
+    sys.write(group_dir("ano") + "/implicit_trans_secs", "9\n");
+    port("loopback/naa.5001405aaaaaaaa1/tpgt_1", "lun_0", 1);
+    port("loopback/naa.5001405bbbbbbbb2/tpgt_1", "lun_0", 2);
+    port("iscsi/iqn.2026-12.org.lunkit:t/tpgt_2", "lun_3", 3);
+    sys.write(target() + "/iscsi/iqn.2026-12.org.lunkit:t/tpgt_2/enable", "1\n");
+  }
+  FakeSystem& sys;
+};
+
+class AluaConfigfs : public LuTest {
+ protected:
+  static scsi::LogicalUnitOptions opts(ConfigfsSource* s) {
+    scsi::LogicalUnitOptions o;
+    o.alua_source = from_configfs;
+    o.alua_context = s;
+    return o;
+  }
+  AluaConfigfs() : LuTest(default_info(), opts(&source)), cfs(sys.paths), tree(sys) {
+    source.configfs = &cfs;
+    source.name.hba = 0;
+    source.name.device = "disk0";
+    sys.add_backstore(0, "disk0", 1 << 20);
+    tree.build();
+  }
+  void SetUp() override { clear_ua(); }
+
+  std::string dev_dir() const { return tree.dev_dir(); }
+  std::string group_dir(const std::string& g) const { return tree.group_dir(g); }
+  std::string target() const { return tree.target(); }
+  void group(const std::string& name, const std::string& id, const std::string& state,
+             const std::string& preferred, const std::string& members) {
+    tree.group(name, id, state, preferred, members);
+  }
+  void port(const std::string& tpg, const std::string& lun, int rtpi) { tree.port(tpg, lun, rtpi); }
 
   FakeSystem sys;
   tcmu::Configfs cfs;
+  AluaTree tree;
   ConfigfsSource source;
 };
 
@@ -348,7 +382,89 @@ TEST_F(AluaConfigfs, UnreadableMemberIsAnError) {
   sys.write(group_dir("ano") + "/members", "loopback/naa.5001405dddddddd4/tpgt_1/lun_0\n");
   r = tcmu::read_alua(cfs, source.name, d);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().find("scsi_port/indx"), std::string::npos) << r.error();
+  EXPECT_NE(r.error().find("naa.5001405dddddddd4/tpgt_1/lun/lun_0/statistics/scsi_port/indx"),
+            std::string::npos)
+      << r.error();
+}
+
+TEST_F(AluaConfigfs, PortWithoutAnIdentifierIsLeftOut) {
+  // A TPG never enabled (or tcm_loop's on 6.12, until rtpi is written) shows rtpi 0x0.
+  sys.write(target() + "/loopback/naa.5001405aaaaaaaa1/tpgt_1/rtpi", "0x0\n");
+  AluaDescription d;
+  ASSERT_TRUE(tcmu::read_alua(cfs, source.name, d));
+  ASSERT_EQ(d.group_count, 2u);
+  EXPECT_EQ(d.groups[0].port_count, 0);
+  EXPECT_EQ(d.relative_port_id, 2) << "the first port that has an identifier";
+  EXPECT_EQ(d.port_group_id, 2);
+}
+
+TEST_F(AluaConfigfs, BeforeLinux516TheLunStatisticsCarryTheIdentifier) {
+  for (const char* tpg :
+       {"loopback/naa.5001405aaaaaaaa1/tpgt_1", "loopback/naa.5001405bbbbbbbb2/tpgt_1",
+        "iscsi/iqn.2026-12.org.lunkit:t/tpgt_2"})
+    std::filesystem::remove(target() + "/" + tpg + "/rtpi");
+  EXPECT_EQ(got(run(rtpg(false, 512), {}, 512)), kRtpg) << source.error;
+}
+
+// ---- through tcmu::Manager: a device it attaches answers from its configfs groups ----
+
+class RamBackend : public tcmu::BackendFactory {
+ public:
+  Result<std::unique_ptr<BlockDevice>> open(const tcmu::UioDevice&,
+                                            const tcmu::DeviceAttributes& a) override {
+    return std::unique_ptr<BlockDevice>(new RamDevice(default_info(a.size_bytes / a.block_size)));
+  }
+};
+
+class AluaManager : public ::testing::Test {
+ protected:
+  AluaManager() : cfs(sys.paths), tree(sys) {
+    tcmu::RingEmulator::Options o;
+    o.cmdr_size = (1u << 20) - tcmu::kMailboxSize;
+    o.data_size = 1u << 20;
+    emu = std::make_unique<tcmu::RingEmulator>(o, &AluaManager::on_done, this);
+    sys.add_backstore(0, "disk0", 1 << 20);
+    sys.add_uio(0, "tcm-user/0/disk0/ram/", emu->map_size());
+    tree.build();
+    manager = std::make_unique<tcmu::Manager>(
+        cfs, [this](const tcmu::UioDevice&) -> Result<tcmu::UioHandles> {
+          tcmu::UioHandles h;
+          h.doorbell.reset(dup(emu->doorbell_fd()));
+          h.map.reset(dup(emu->map_fd()));
+          return h;
+        });
+    manager->add_backend("ram", &backend);
+  }
+  static void on_done(void* ctx, const tcmu::EmulatedCompletion& c) {
+    static_cast<AluaManager*>(ctx)->answers[c.tag] = tcmu::data_in_bytes(c);
+  }
+  Bytes command(const Cdb& cdb, size_t len, size_t data_in, uint64_t tag) {
+    auto dir =
+        data_in ? tcmu::RingEmulator::Direction::kFromDevice : tcmu::RingEmulator::Direction::kNone;
+    EXPECT_TRUE(
+        emu->submit(std::span<const uint8_t>(cdb.bytes.data(), len), dir, {}, data_in, tag));
+    for (int i = 0; i < 200 && !answers.count(tag); ++i) emu->wait_and_service(50);
+    EXPECT_TRUE(answers.count(tag)) << "command " << tag << " never completed";
+    return answers[tag];
+  }
+
+  FakeSystem sys;
+  tcmu::Configfs cfs;
+  AluaTree tree;
+  RamBackend backend;
+  std::unique_ptr<tcmu::RingEmulator> emu;
+  std::map<uint64_t, Bytes> answers;
+  std::unique_ptr<tcmu::Manager> manager;  // last: stops the device before the rest goes
+};
+
+TEST_F(AluaManager, AttachedDeviceReportsItsConfigfsGroups) {
+  ASSERT_TRUE(manager->attach(*tcmu::read_uio_device(sys.paths.sysfs, 0), false));
+  command(Cdb(0x00), 6, 0, 1);  // the power-on unit attention
+  Bytes std_inq = command(inquiry(false, 0, 36), 6, 36, 2);
+  ASSERT_EQ(std_inq.size(), 36u);
+  EXPECT_EQ(std_inq[5], 0x10);
+  EXPECT_EQ(command(rtpg(false, 512), 12, 512, 3), kRtpg);
+  EXPECT_EQ(command(rtpg(true, 512), 12, 512, 4), kRtpgExtended);
 }
 
 }  // namespace

@@ -85,8 +85,11 @@ EOF
   truncate -s 64M /var/lib/lunkit/alua0.img
   targetcli /backstores/user:file create name=alua0 size=64M cfgstring=/var/lib/lunkit/alua0.img wwn=$serial
   targetcli /loopback create $t1
-  targetcli /loopback/$t1/luns create /backstores/user:file/alua0
   targetcli /loopback create $t2
+  # On 6.12 a tcm_loop TPG (it has no enable) gets no relative port identifier unless given one.
+  echo 1 > $CFS/loopback/$t1/tpgt_1/rtpi
+  echo 2 > $CFS/loopback/$t2/tpgt_1/rtpi
+  targetcli /loopback/$t1/luns create /backstores/user:file/alua0
   targetcli /loopback/$t2/luns create /backstores/user:file/alua0
   local dev
   dev=$(echo $CFS/core/user_*/alua0)
@@ -98,7 +101,10 @@ EOF
   alua_group "$dev" ano 2 1
   alua_member $CFS/loopback/$t1/tpgt_1 lun_0 ao
   alua_member $CFS/loopback/$t2/tpgt_1 lun_0 ano
-  grep . "$dev"/alua/*/members
+  for t in $t1 $t2; do
+    echo "$t: rtpi $(cat $CFS/loopback/$t/tpgt_1/rtpi 2>&1), scsi_port/indx $(cat $CFS/loopback/$t/tpgt_1/lun/lun_0/statistics/scsi_port/indx 2>&1)"
+  done
+  od -c "$dev/alua/ao/members"
   # The initiator reads INQUIRY and VPD 0x83 when it finds a disk: find them again.
   local d host
   for d in "${disks[@]}"; do
@@ -134,7 +140,7 @@ EOF
     iqn=iqn.2003-01.org.linux-iscsi.lunkit:$gw
     targetcli /iscsi create $iqn
     targetcli /iscsi/$iqn create 2
-    # Both TPGs carry the LU, tpgt_1 first: relative port 1 is gw1's TPG, 2 is gw2's, on both.
+    # Both TPGs carry the LU.
     for n in 1 2; do
       targetcli /iscsi/$iqn/tpg$n/luns create /backstores/user:file/$gw
       targetcli /iscsi/$iqn/tpg$n set attribute generate_node_acls=1 cache_dynamic_acls=1 demo_mode_write_protect=0 authentication=0
@@ -146,10 +152,22 @@ EOF
     alua_member $CFS/iscsi/$iqn/tpgt_1 lun_0 gw1
     alua_member $CFS/iscsi/$iqn/tpgt_2 lun_0 gw2
   done
-  # Each gateway's TPG for the other gateway is disabled here (it is that gateway's port).
-  targetcli /iscsi/iqn.2003-01.org.linux-iscsi.lunkit:gw1/tpg2 disable
-  targetcli /iscsi/iqn.2003-01.org.linux-iscsi.lunkit:gw2/tpg1 disable
+  # Relative port 1 is gw1's TPG, 2 is gw2's, on both gateways (an rtpi is set while disabled);
+  # each gateway's TPG for the other gateway stays disabled here (it is that gateway's port).
+  for gw in gw1 gw2; do
+    iqn=iqn.2003-01.org.linux-iscsi.lunkit:$gw
+    for n in 1 2; do
+      echo 0 > $CFS/iscsi/$iqn/tpgt_$n/enable
+      echo $n > $CFS/iscsi/$iqn/tpgt_$n/rtpi
+    done
+  done
+  echo 1 > $CFS/iscsi/iqn.2003-01.org.linux-iscsi.lunkit:gw1/tpgt_1/enable
+  echo 1 > $CFS/iscsi/iqn.2003-01.org.linux-iscsi.lunkit:gw2/tpgt_2/enable
   targetcli ls /iscsi
+  for gw in gw1 gw2; do for n in 1 2; do
+    iqn=iqn.2003-01.org.linux-iscsi.lunkit:$gw
+    echo "$gw tpgt_$n: enable $(cat $CFS/iscsi/$iqn/tpgt_$n/enable) rtpi $(cat $CFS/iscsi/$iqn/tpgt_$n/rtpi 2>&1) indx $(cat $CFS/iscsi/$iqn/tpgt_$n/lun/lun_0/statistics/scsi_port/indx 2>&1)"
+  done; done
   pgrep -x iscsid >/dev/null || iscsid
   iscsiadm -m discovery -t sendtargets -p 127.0.0.1
   iscsiadm -m node --login
