@@ -59,11 +59,12 @@ own_port() {  # own_port DISK
   echo "$((16#${rtpi:-0})):$((16#${tpg:-0}))"
 }
 alua_teardown() {
-  multipathd shutdown >/dev/null 2>&1 || true
+  timeout 30 multipathd shutdown >/dev/null 2>&1 || true
   for _ in $(seq 1 100); do pgrep -x multipathd >/dev/null || break; sleep 0.1; done
-  DM_DISABLE_UDEV=1 multipath -F >/dev/null 2>&1 || true
+  timeout 30 multipath -F >/dev/null 2>&1 || true
   iscsiadm -m node --logout >/dev/null 2>&1 || true
   iscsiadm -m node -o delete >/dev/null 2>&1 || true
+  timeout 30 udevadm control --exit >/dev/null 2>&1 || true
 }
 
 s_alua() {
@@ -71,6 +72,9 @@ s_alua() {
   start_lunkitd
   modprobe scsi_dh_alua
   modprobe dm_multipath
+  # multipath-tools finds paths through udev's database (devices udev has initialized), so this
+  # scenario runs udevd; the guest has none otherwise.
+  /lib/systemd/systemd-udevd --daemon
   cat > /etc/multipath.conf <<'EOF'
 defaults {
 	user_friendly_names no
@@ -127,7 +131,8 @@ EOF
   [ "$(rtpg_groups "${disks[1]}")" = "1:0:1 2:2:2" ] || fail_scenario "after the change: $(rtpg_groups "${disks[1]}")"
   echo 1 > "$dev/alua/ano/alua_access_state"
   # What multipath would make of these two paths (both name group 1 in VPD 0x83): logged only.
-  DM_DISABLE_UDEV=1 multipath -d -v2 || true
+  udevadm settle -t 60 || true
+  timeout 60 multipath -d -v2 || true
   timeout 120 targetcli /loopback delete $t1
   timeout 120 targetcli /loopback delete $t2
   timeout 120 targetcli /backstores/user:file delete alua0
@@ -143,15 +148,19 @@ EOF
     # Both TPGs carry the LU.
     for n in 1 2; do
       targetcli /iscsi/$iqn/tpg$n/luns create /backstores/user:file/$gw
-      targetcli /iscsi/$iqn/tpg$n set attribute generate_node_acls=1 cache_dynamic_acls=1 demo_mode_write_protect=0 authentication=0
+      for a in generate_node_acls=1 cache_dynamic_acls=1 demo_mode_write_protect=0 authentication=0; do
+        echo "${a#*=}" > $CFS/iscsi/$iqn/tpgt_$n/attrib/${a%=*}
+      done
     done
-    [ -d $CFS/iscsi/$iqn/tpgt_2/np ] && [ -z "$(ls $CFS/iscsi/$iqn/tpgt_2/np)" ] && targetcli /iscsi/$iqn/tpg2/portals create 0.0.0.0 3260
     dev=$(echo $CFS/core/user_*/$gw)
     alua_group "$dev" gw1 1 0
     alua_group "$dev" gw2 2 1
     alua_member $CFS/iscsi/$iqn/tpgt_1 lun_0 gw1
     alua_member $CFS/iscsi/$iqn/tpgt_2 lun_0 gw2
   done
+  # gw2 listens with its tpgt_2 (TPGs of one target cannot share a portal; of two, they can).
+  targetcli /iscsi/iqn.2003-01.org.linux-iscsi.lunkit:gw2/tpg1/portals delete 0.0.0.0 3260
+  targetcli /iscsi/iqn.2003-01.org.linux-iscsi.lunkit:gw2/tpg2/portals create 0.0.0.0 3260
   # Relative port 1 is gw1's TPG, 2 is gw2's, on both gateways (an rtpi is set while disabled);
   # each gateway's TPG for the other gateway stays disabled here (it is that gateway's port).
   for gw in gw1 gw2; do
@@ -172,6 +181,7 @@ EOF
   iscsiadm -m discovery -t sendtargets -p 127.0.0.1
   iscsiadm -m node --login
   disks=($(disks_with_serial $serial2 2)) || fail_scenario "two iSCSI paths did not appear"
+  udevadm settle -t 60 || true
   local ao_disk="" ano_disk=""
   for d in "${disks[@]}"; do
     sg_rtpg -d "$d"
@@ -185,12 +195,12 @@ EOF
   done
   [ -n "$ao_disk" ] && [ -n "$ano_disk" ] || fail_scenario "the two paths did not name the two ports"
 
-  DM_DISABLE_UDEV=1 multipathd -d -s -v3 >"$R/multipathd.log" 2>&1 &
+  multipathd -d -s -v3 >"$R/multipathd.log" 2>&1 &
   # Ready when the map has both path groups with the states' priorities (alua prio: A/O 50, A/NO 10).
-  for _ in $(seq 1 600); do
-    DM_DISABLE_UDEV=1 multipath -ll > /tmp/mpll 2>&1 || true
+  for _ in $(seq 1 120); do
+    timeout 20 multipath -ll > /tmp/mpll 2>&1 || true
     grep -q "prio=50" /tmp/mpll && grep -q "prio=10" /tmp/mpll && break
-    sleep 0.1
+    sleep 0.5
   done
   cat /tmp/mpll
   expect "the hardware handler is ALUA" grep -q "hwhandler='1 alua'" /tmp/mpll
@@ -200,7 +210,7 @@ EOF
     $0 ~ (" " ao " ") { if (g == "ao") ok_ao = 1 }
     $0 ~ (" " ano " ") { if (g == "ano") ok_ano = 1 }
     END { exit !(ok_ao && ok_ano) }' /tmp/mpll || fail_scenario "multipath -ll does not show $ao_disk active/optimized and $ano_disk active/non-optimized"
-  multipathd show paths format "%d %t %T %p %s" | tee /tmp/mpaths
+  timeout 20 multipathd show paths format "%d %t %T %p %s" || true
   alua_teardown
   trap - EXIT
   for gw in gw1 gw2; do timeout 120 targetcli /iscsi delete iqn.2003-01.org.linux-iscsi.lunkit:$gw; done
