@@ -330,5 +330,5 @@ scenario ublk-errors s_ublk_errors
 scenario ublk-stop s_ublk_stop
 scenario ublk-recover s_ublk_recover
 scenario rbd s_rbd
-scenario alua s_alua
+SCENARIO_TIMEOUT=900 scenario alua s_alua  # two targetcli setups, iSCSI and multipathd
 dmesg > "$R/dmesg.log"
