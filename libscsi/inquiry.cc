@@ -167,8 +167,8 @@ size_t standard_inquiry(const LuState& lu, uint8_t* data) {
   data[2] = 0x07;  // SPC-5
   data[3] = 0x12;  // HISUP, response data format 2
   data[4] = kLength - 5;
-  // TPGS, from the transport's target port groups.
-  if (AluaDescription alua; current_alua(lu, alua)) data[5] = tpgs_bits(alua);
+  // TPGS, from the transport's target port groups (ORed: byte 5 has other bits, e.g. 3PC).
+  if (AluaDescription alua; current_alua(lu, alua)) data[5] |= tpgs_bits(alua);
   data[7] = 0x02;  // CMDQUE
   put_ascii(data + 8, 8, lu.info.vendor, kDefaultVendor);
   put_ascii(data + 16, 16, lu.info.product, kDefaultProduct);
