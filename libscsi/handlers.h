@@ -34,7 +34,7 @@ void format_unit(LuState& lu, Command& cmd);
 // maintenance.cc
 void report_supported_opcodes(LuState& lu, Command& cmd);
 void report_supported_tmfs(LuState& lu, Command& cmd);
+// alua.cc
 void report_target_port_groups(LuState& lu, Command& cmd);
-void set_target_port_groups(LuState& lu, Command& cmd);
 
 }  // namespace lunkit::scsi::handlers

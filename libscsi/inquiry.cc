@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "libscsi/alua.h"
 #include "libscsi/bytes.h"
 #include "libscsi/handlers.h"
 
@@ -101,13 +102,7 @@ size_t vpd_device_identification(const LuState& lu, uint8_t* page) {
   put_ascii(t10, 8, lu.info.vendor, kDefaultVendor);
   std::memcpy(t10 + 8, serial.data(), serial.size());
   p += put_designator(p, 0x02, 0x01, t10, 8 + serial.size());
-  if (lu.options.port) {
-    uint8_t id[4] = {0, 0, 0, 0};
-    put_be16(id + 2, lu.options.port->relative_port_id);
-    p += put_designator(p, 0x01, 0x14, id, 4);  // target port, relative target port
-    put_be16(id + 2, lu.options.port->port_group_id);
-    p += put_designator(p, 0x01, 0x15, id, 4);  // target port, target port group
-  }
+  if (AluaDescription alua; current_alua(lu, alua)) p += put_port_designators(alua, p);
   return static_cast<size_t>(p - (page + 4));
 }
 
@@ -172,8 +167,9 @@ size_t standard_inquiry(const LuState& lu, uint8_t* data) {
   data[2] = 0x07;  // SPC-5
   data[3] = 0x12;  // HISUP, response data format 2
   data[4] = kLength - 5;
-  data[5] = lu.options.port ? 0x30 : 0x00;  // TPGS: implicit and explicit ALUA
-  data[7] = 0x02;                           // CMDQUE
+  // TPGS, from the transport's target port groups (ORed: byte 5 has other bits, e.g. 3PC).
+  if (AluaDescription alua; current_alua(lu, alua)) data[5] |= tpgs_bits(alua);
+  data[7] = 0x02;  // CMDQUE
   put_ascii(data + 8, 8, lu.info.vendor, kDefaultVendor);
   put_ascii(data + 16, 16, lu.info.product, kDefaultProduct);
   put_ascii(data + 32, 4, lu.info.revision, kDefaultRevision);

@@ -2,6 +2,8 @@
 lib_LTLIBRARIES += libscsi/liblunkit-scsi.la
 
 libscsi_liblunkit_scsi_la_SOURCES = \
+	libscsi/alua.cc \
+	libscsi/alua.h \
 	libscsi/basic.cc \
 	libscsi/bytes.h \
 	libscsi/chunks.cc \
@@ -26,6 +28,7 @@ libscsi_liblunkit_scsi_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0
 
 pkginclude_HEADERS += include/lunkit/block_device.h
 lunkitscsi_HEADERS += \
+	include/lunkit/scsi/alua.h \
 	include/lunkit/scsi/command.h \
 	include/lunkit/scsi/logical_unit.h \
 	include/lunkit/scsi/sense.h

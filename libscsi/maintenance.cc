@@ -1,5 +1,5 @@
 // MAINTENANCE IN/OUT: REPORT SUPPORTED OPERATION CODES (generated from the opcode table),
-// REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS, REPORT and SET TARGET PORT GROUPS.
+// REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS. REPORT TARGET PORT GROUPS is in alua.cc.
 #include <array>
 
 #include "libscsi/bytes.h"
@@ -89,41 +89,6 @@ void report_supported_tmfs(LuState& lu, Command& cmd) {
     len = 16;
   }
   put_data_in(cmd, std::span(buf).first(len), get_be32(&cmd.cdb[6]));
-  complete_good(lu, cmd);
-}
-
-void report_target_port_groups(LuState& lu, Command& cmd) {
-  const uint8_t format = cmd.cdb[1] >> 5;
-  if (format > 1) return complete_invalid_cdb(lu, cmd, 1, 7);
-  const PortIdentity& port = *lu.options.port;
-  std::array<uint8_t, 32> buf{};
-  size_t off = format == 1 ? 8 : 4;
-  if (format == 1) buf[4] = 0x10;  // extended header, implicit transition time 0
-  uint8_t* d = &buf[off];
-  d[0] = 0x80;  // PREF; asymmetric access state 0: active/optimized
-  d[1] = 0x01;  // AO_SUP: the only state this group supports
-  put_be16(d + 2, port.port_group_id);
-  d[7] = 1;  // one target port
-  put_be16(d + 10, port.relative_port_id);
-  off += 12;
-  put_be32(&buf[0], static_cast<uint32_t>(off - 4));
-  put_data_in(cmd, std::span(buf).first(off), get_be32(&cmd.cdb[6]));
-  complete_good(lu, cmd);
-}
-
-void set_target_port_groups(LuState& lu, Command& cmd) {
-  const uint32_t length = get_be32(&cmd.cdb[6]);
-  if (length == 0) return complete_good(lu, cmd);
-  if (cmd.data_len < length || length < 4 || (length - 4) % 4 != 0)
-    return complete_condition(lu, cmd, Condition::kParameterListLengthError);
-  // The single group is active/optimized and may only be set to that state.
-  for (size_t at = 4; at < length; at += 4) {
-    uint8_t d[4];
-    copy_from_iov(cmd.iov, at, d, sizeof d);
-    if (get_be16(d + 2) != lu.options.port->port_group_id)
-      return complete_invalid_param(lu, cmd, static_cast<uint16_t>(at + 2));
-    if ((d[0] & 0x0F) != 0) return complete_invalid_param(lu, cmd, static_cast<uint16_t>(at), 3);
-  }
   complete_good(lu, cmd);
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "libscsi/alua.h"
 #include "libscsi/handlers.h"
 #include "libscsi/lu_state.h"
 
@@ -434,18 +435,6 @@ constexpr OpcodeInfo kOpcodes[] = {
      30,
      {0xA3, 0x0D, 0x80, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00},
      h::report_supported_tmfs},
-    {0xA4,
-     0x0A,
-     true,
-     12,
-     "SET TARGET PORT GROUPS",
-     D::kOut,
-     kNoField,
-     kNoField,
-     kNeedsPort,
-     30,
-     {0xA4, 0x0A, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00},
-     h::set_target_port_groups},
     {0xA8,
      0,
      false,
@@ -556,7 +545,11 @@ std::span<const OpcodeInfo> all_opcodes() {
 }
 
 bool opcode_enabled(const LuState& lu, const OpcodeInfo& op) {
-  if ((op.flags & kNeedsPort) && !lu.options.port) return false;
+  // Whether the unit has ALUA groups right now (the transport re-reads them).
+  if (op.flags & kNeedsPort) {
+    AluaDescription alua;
+    if (!current_alua(lu, alua)) return false;
+  }
   if ((op.flags & kNeedsUnmap) && !lu.info.thin_provisioning) return false;
   return true;
 }

@@ -28,7 +28,7 @@ enum OpcodeFlags : uint16_t {
   kExclusive = 1u << 3,       // COMPARE AND WRITE: runs alone against other mutating commands
   kRangeChecked = 1u << 4,    // lba/blocks decoded and checked against capacity before dispatch
   kShortForm = 1u << 5,       // 6-byte READ/WRITE: 21-bit LBA, length 0 means 256
-  kNeedsPort = 1u << 6,       // only when the transport supplied a target port identity
+  kNeedsPort = 1u << 6,       // only while the unit has ALUA target port groups
   kNeedsUnmap = 1u << 7,      // only on a thin-provisioned device
 };
 

@@ -1,6 +1,8 @@
 # The TCMU transport, installed as liblunkit-tcmu.
 lib_LTLIBRARIES += tcmu/liblunkit-tcmu.la
 tcmu_liblunkit_tcmu_la_SOURCES = \
+	tcmu/alua_config.cc \
+	tcmu/alua_config.h \
 	tcmu/configfs.cc \
 	tcmu/configfs.h \
 	tcmu/device.cc \

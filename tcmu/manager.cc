@@ -1,5 +1,7 @@
 #include "tcmu/manager.h"
 
+#include "tcmu/alua_config.h"
+
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 
@@ -51,6 +53,14 @@ std::string Manager::serial_of(void* context) {
   return e->serial;
 }
 
+bool Manager::alua_of(void* context, scsi::AluaDescription& out) {
+  auto* e = static_cast<Entry*>(context);
+  // Read each time: the kernel reports no change of state or membership to the backend.
+  auto r = read_alua(e->manager->configfs_, e->uio.name, out);
+  if (!r) spdlog::error("{}: ALUA: {}", label(e->uio), r.error());
+  return r && out.group_count > 0;
+}
+
 Result<bool> Manager::attach(const UioDevice& uio, bool reset) {
   const std::string name = label(uio);
   if (devices_.count(uio.minor)) return Error{name + ": already attached"};
@@ -82,6 +92,8 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset) {
     options.name = name;
     options.lu.serial_source = &Manager::serial_of;
     options.lu.serial_context = entry.get();
+    options.lu.alua_source = &Manager::alua_of;
+    options.lu.alua_context = entry.get();
     factory->second->prepare_options(*entry->backend, options.lu);
     auto dev = Device::attach(handles->doorbell.get(), handles->map.get(), uio.map_size,
                               *entry->backend, std::move(options));

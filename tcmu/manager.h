@@ -96,6 +96,7 @@ class Manager {
   };
   int32_t handle(const NetlinkEvent& e);
   static std::string serial_of(void* entry);
+  static bool alua_of(void* entry, scsi::AluaDescription& out);
 
   Configfs& configfs_;
   UioOpener opener_;

@@ -20,7 +20,8 @@ check_PROGRAMS += $(LIBSCSI_TESTS)
 TESTS += $(LIBSCSI_TESTS)
 
 TCMU_TESTS = tests/unit/tcmu_ring_test tests/unit/tcmu_device_test tests/unit/tcmu_uapi_test \
-	tests/unit/tcmu_discovery_test tests/unit/tcmu_netlink_test tests/unit/tcmu_manager_test
+	tests/unit/tcmu_discovery_test tests/unit/tcmu_netlink_test tests/unit/tcmu_manager_test \
+	tests/unit/alua_test
 check_PROGRAMS += $(TCMU_TESTS)
 TESTS += $(TCMU_TESTS)
 TCMU_TEST_LDADD = tcmu/liblunkit-tcmu.la $(LIBSCSI_TEST_LDADD) $(URING_LIBS) $(SPDLOG_LIBS) $(NLGENL_LIBS) $(NL_LIBS)
@@ -40,6 +41,9 @@ tests_unit_tcmu_netlink_test_LDADD = $(TCMU_TEST_LDADD)
 tests_unit_tcmu_manager_test_SOURCES = tests/unit/tcmu_manager_test.cc tests/unit/fake_system.h $(TEST_HELPERS)
 tests_unit_tcmu_manager_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
 tests_unit_tcmu_manager_test_LDADD = $(TCMU_TEST_LDADD)
+tests_unit_alua_test_SOURCES = tests/unit/alua_test.cc tests/unit/fake_system.h $(TEST_HELPERS)
+tests_unit_alua_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
+tests_unit_alua_test_LDADD = $(TCMU_TEST_LDADD)
 TESTS += tests/unit/tcmu_alloc_test
 check_PROGRAMS += tests/unit/tcmu_alloc_test
 tests_unit_tcmu_alloc_test_SOURCES = tests/unit/tcmu_alloc_test.cc tests/unit/count_allocations.h \

@@ -13,6 +13,7 @@ packages=(
   # the real-kernel test VM and what runs inside it
   qemu-system-x86 busybox-static cpio xz-utils kmod iproute2 targetcli-fb python3-rtslib-fb
   python3-dbus python3-gi sg3-utils lsscsi fio open-iscsi e2fsprogs xfsprogs util-linux
+  multipath-tools
 )
 # Arguments name more packages to install (tools/bench.sh vm adds what the comparison needs).
 [ $# -gt 0 ] && packages=("$@")

@@ -22,6 +22,21 @@ struct Slot {
   int completions = 0;
 };
 
+// Two groups, the unit's own port in the first.
+bool two_port_groups(void*, lunkit::scsi::AluaDescription& out) {
+  out.relative_port_id = 2;
+  out.port_group_id = 5;
+  out.group_count = 2;
+  out.groups[0].id = 5;
+  out.groups[0].port_count = 1;
+  out.groups[0].ports[0] = 2;
+  out.groups[1].id = 6;
+  out.groups[1].state = lunkit::scsi::kAluaStandby;
+  out.groups[1].port_count = 1;
+  out.groups[1].ports[0] = 3;
+  return true;
+}
+
 void on_complete(void*, Command& cmd) {
   auto* slot = static_cast<Slot*>(cmd.transport_context);
   if (++slot->completions != 1) __builtin_trap();
@@ -50,7 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   dev.hold = mode & 0x01;
 
   lunkit::scsi::LogicalUnitOptions options;
-  if (mode & 0x02) options.port = lunkit::scsi::PortIdentity{2, 5};
+  if (mode & 0x02) options.alua_source = two_port_groups;
   lunkit::scsi::LogicalUnit lu(dev, on_complete, nullptr, options);
 
   std::deque<std::unique_ptr<Slot>> slots;

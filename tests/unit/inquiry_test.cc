@@ -186,30 +186,19 @@ std::string lazy_serial(void* ctx) {
   return *static_cast<std::string*>(ctx);
 }
 
-class WithPort : public LuTest {
+class LazySerial : public LuTest {
  protected:
   static scsi::LogicalUnitOptions opts(std::string* serial) {
     scsi::LogicalUnitOptions o;
-    o.port = scsi::PortIdentity{.relative_port_id = 3, .port_group_id = 7};
     o.serial_source = lazy_serial;
     o.serial_context = serial;
     return o;
   }
-  WithPort() : LuTest(default_info(), opts(&serial)) {}
+  LazySerial() : LuTest(default_info(), opts(&serial)) {}
   std::string serial;
 };
 
-TEST_F(WithPort, TpgsAndPortDesignators) {
-  auto& std_inq = run(inquiry(false, 0, 36), {}, 36);
-  EXPECT_EQ(std_inq.buffer[5], 0x30);
-  auto& tc = run(inquiry(true, 0x83, 255), {}, 255);
-  size_t len = tc.cmd.data_in_len;
-  ASSERT_GE(len, 16u);
-  EXPECT_EQ(Bytes(tc.buffer.begin() + len - 16, tc.buffer.begin() + len),
-            (Bytes{0x01, 0x14, 0x00, 0x04, 0, 0, 0, 3, 0x01, 0x15, 0x00, 0x04, 0, 0, 0, 7}));
-}
-
-TEST_F(WithPort, SerialIsReadLazilyOnEachInquiry) {
+TEST_F(LazySerial, IsReadOnEachInquiry) {
   serial = "";  // not known yet: the device's own serial is used
   auto& before = run(inquiry(true, 0x80, 255), {}, 255);
   EXPECT_EQ(got(before), cat({{0x00, 0x80, 0x00, 20}, ascii("0123456789abcdef0123")}));

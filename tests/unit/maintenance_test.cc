@@ -1,5 +1,5 @@
-// REPORT SUPPORTED OPERATION CODES, REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS, REPORT and SET
-// TARGET PORT GROUPS.
+// REPORT SUPPORTED OPERATION CODES, REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS (port groups:
+// alua_test.cc).
 #include "libscsi/opcode_table.h"
 #include "tests/unit/harness.h"
 
@@ -104,40 +104,6 @@ TEST_F(Maintenance, SupportedTaskManagementFunctions) {
 
 TEST_F(Maintenance, PortGroupCommandsNeedAPortIdentity) {
   EXPECT_INVALID_CDB_FIELD(run(Cdb(0xA3).set(1, 0x0A).be(6, 4, 64), {}, 64), 1, 4);
-}
-
-class PortGroups : public LuTest {
- protected:
-  static scsi::LogicalUnitOptions opts() {
-    scsi::LogicalUnitOptions o;
-    o.port = scsi::PortIdentity{.relative_port_id = 3, .port_group_id = 7};
-    return o;
-  }
-  PortGroups() : LuTest(default_info(), opts()) {}
-  void SetUp() override { clear_ua(); }
-};
-
-TEST_F(PortGroups, ReportTargetPortGroups) {
-  auto& tc = run(Cdb(0xA3).set(1, 0x0A).be(6, 4, 64), {}, 64);
-  EXPECT_EQ(got(tc), (Bytes{0, 0, 0, 12, 0x80, 0x01, 0x00, 0x07, 0, 0, 0, 1, 0, 0, 0, 3}));
-  auto& ext = run(Cdb(0xA3).set(1, 0x2A).be(6, 4, 64), {}, 64);
-  EXPECT_EQ(got(ext),
-            (Bytes{0, 0, 0, 16, 0x10, 0, 0, 0, 0x80, 0x01, 0x00, 0x07, 0, 0, 0, 1, 0, 0, 0, 3}));
-  EXPECT_INVALID_CDB_FIELD(run(Cdb(0xA3).set(1, 0x4A).be(6, 4, 64), {}, 64), 1, 7);
-}
-
-TEST_F(PortGroups, SetTargetPortGroups) {
-  Cdb stpg = Cdb(0xA4).set(1, 0x0A).be(6, 4, 8);
-  EXPECT_GOOD(run(stpg, {0, 0, 0, 0, 0x00, 0, 0x00, 0x07}));
-  auto& other_group = run(stpg, {0, 0, 0, 0, 0x00, 0, 0x00, 0x08});
-  EXPECT_SENSE(other_group, 0x05, 0x26, 0x00);
-  EXPECT_EQ(other_group.field_byte(), 6);
-  auto& standby = run(stpg, {0, 0, 0, 0, 0x02, 0, 0x00, 0x07});
-  EXPECT_SENSE(standby, 0x05, 0x26, 0x00);
-  EXPECT_EQ(standby.field_byte(), 4);
-  EXPECT_SENSE(run(Cdb(0xA4).set(1, 0x0A).be(6, 4, 6), {0, 0, 0, 0, 0, 0}), 0x05, 0x1A, 0x00);
-  EXPECT_SENSE(run(stpg, {0, 0, 0, 0}), 0x05, 0x1A, 0x00);
-  EXPECT_GOOD(run(Cdb(0xA4).set(1, 0x0A)));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ublk.sh"
 source "$(dirname "$0")/rbd.sh"
+source "$(dirname "$0")/alua.sh"
 
 # ---- 0. installed as the README says: the stock system bus activates lunkitd ----
 # guest-init.sh ran `make install` (default prefix) into the guest's root before starting the
@@ -380,4 +381,5 @@ scenario ublk-errors s_ublk_errors
 scenario ublk-stop s_ublk_stop
 scenario ublk-recover s_ublk_recover
 scenario rbd s_rbd
+SCENARIO_TIMEOUT=900 scenario alua s_alua  # two targetcli setups, iSCSI and multipathd
 dmesg > "$R/dmesg.log"

@@ -12,20 +12,18 @@
 #include <string>
 
 #include "lunkit/block_device.h"
+#include "lunkit/scsi/alua.h"
 #include "lunkit/scsi/command.h"
 
 namespace lunkit::scsi {
 
 using CompletionFn = void (*)(void* context, Command& command);
 
-// Target port identity, when the transport knows it (VPD 0x83, TPGS, REPORT TARGET PORT GROUPS).
-struct PortIdentity {
-  uint16_t relative_port_id = 1;
-  uint16_t port_group_id = 0;
-};
-
 struct LogicalUnitOptions {
-  std::optional<PortIdentity> port;
+  // ALUA target port groups (include/lunkit/scsi/alua.h), read on each INQUIRY and REPORT
+  // TARGET PORT GROUPS. Without a source the unit has no ALUA: TPGS 00b, no RTPG.
+  AluaSource alua_source = nullptr;
+  void* alua_context = nullptr;
   // Called on every INQUIRY that needs the unit serial, so transports can read it lazily (TCMU
   // learns it only after the device is enabled). Empty result: the device's serial is used.
   std::string (*serial_source)(void* context) = nullptr;
