@@ -15,7 +15,8 @@ LIBSCSI_TESTS = \
 	tests/unit/provisioning_test \
 	tests/unit/maintenance_test \
 	tests/unit/robustness_test \
-	tests/unit/alloc_test
+	tests/unit/alloc_test \
+	tests/unit/xcopy_test
 check_PROGRAMS += $(LIBSCSI_TESTS)
 TESTS += $(LIBSCSI_TESTS)
 
@@ -89,6 +90,10 @@ tests_unit_provisioning_test_LDADD = $(LIBSCSI_TEST_LDADD)
 tests_unit_maintenance_test_SOURCES = tests/unit/maintenance_test.cc $(TEST_HELPERS)
 tests_unit_maintenance_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
 tests_unit_maintenance_test_LDADD = $(LIBSCSI_TEST_LDADD)
+
+tests_unit_xcopy_test_SOURCES = tests/unit/xcopy_test.cc $(TEST_HELPERS)
+tests_unit_xcopy_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
+tests_unit_xcopy_test_LDADD = $(LIBSCSI_TEST_LDADD)
 
 tests_unit_robustness_test_SOURCES = tests/unit/robustness_test.cc $(TEST_HELPERS)
 tests_unit_robustness_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
