@@ -276,7 +276,8 @@ bool parse_segments(LuState& lu, Command& cmd, size_t first, size_t length, uint
     if (!resolve_cscd(lu, cmd, seg.src) || !resolve_cscd(lu, cmd, seg.dst)) return false;
     const Endpoint& src = cm.cscds[seg.src];
     const Endpoint& dst = cm.cscds[seg.dst];
-    if (src.block_size != dst.block_size) {  // the count would mean different lengths
+    if (src.block_size != dst.block_size ||  // the count would mean different lengths
+        src.block_size > cm.buffer_len) {    // a block must fit the copy buffer
       fail_param(lu, cmd, kHeaderLength + size_t{seg.dst} * kCscdLength + 29);
       return false;
     }
@@ -572,9 +573,10 @@ void extended_copy(LuState& lu, Command& cmd) {
     }
     cm.running = &cmd;
     if (!cm.buffer) {
-      // Whole blocks only; at least one block.
-      size_t len = std::max<size_t>(lu.options.copy_buffer_bytes, lu.block_size);
-      len -= len % lu.block_size;
+      // Whole blocks of any size a copy may meet (other units may have up to 4096-byte blocks).
+      size_t unit = std::max<size_t>(4096, lu.block_size);
+      size_t len = std::max<size_t>(lu.options.copy_buffer_bytes, unit);
+      len -= len % unit;
       cm.buffer = std::make_unique<uint8_t[]>(len);
       cm.buffer_len = len;
     }

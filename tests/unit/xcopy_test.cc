@@ -495,3 +495,34 @@ TEST_F(XcopyAcrossUnits, OtherUnitsCapacityLimitsTheRange) {
 
 }  // namespace
 }  // namespace lunkit::test
+
+namespace lunkit::test {
+namespace {
+
+// A buffer size that is no multiple of 4096 is rounded to one (any block size fits a piece).
+class XcopyOddBuffer : public LuTest {
+ protected:
+  static scsi::LogicalUnitOptions odd() {
+    scsi::LogicalUnitOptions o;
+    o.copy_buffer_bytes = 1000;
+    return o;
+  }
+  XcopyOddBuffer() : LuTest(default_info(), odd()) { clear_ua(); }
+};
+
+TEST_F(XcopyOddBuffer, PiecesAreWholeBlocksOfTheRoundedBuffer) {
+  std::array<uint8_t, 16> naa{};
+  size_t len = lu->naa_designator(naa);
+  Bytes data = pattern(20 * 512, 1);
+  dev.fill(0, data);
+  Bytes list = parameter_list({cscd({naa.data(), len})}, {segment(0, 0, 20, 0, 100)});
+  EXPECT_GOOD(run(xcopy_cdb(list.size()), list));
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), dev.bytes().begin() + 100 * 512));
+  std::vector<uint64_t> reads;
+  for (const LoggedRequest& r : dev.log)
+    if (r.op == Op::kRead) reads.push_back(r.length);
+  EXPECT_EQ(reads, (std::vector<uint64_t>{4096, 4096, 2048}));
+}
+
+}  // namespace
+}  // namespace lunkit::test
