@@ -39,6 +39,10 @@ s_xcopy() {
   b=$(wait_for_disk b2b2b2b2-0000-4b0e-9c36-00000000c0b2) || fail_scenario "no disk b"
   c=$(wait_for_disk c3c3c3c3-0000-4b0e-9c36-00000000c0c3) || fail_scenario "no disk c"
   say "disks a=$a b=$b c=$c"
+  # Adding LUNs gave the others REPORTED LUNS DATA HAS CHANGED: take those unit attentions now,
+  # so the commands below see only what they are about.
+  for d in "$a" "$b" "$c"; do sg_turs "$d" >/dev/null 2>&1 || true; sg_turs "$d" >/dev/null 2>&1 || true; done
+  for d in "$a" "$b" "$c"; do expect "$d is ready" sg_turs "$d"; done
 
   sg_inq "$a" | tee /tmp/xc_inq
   expect "3PC set in INQUIRY" grep -q "3PC=1" /tmp/xc_inq
