@@ -34,8 +34,7 @@ TEST(CopyGroups, ErrorsNameTheFileAndLine) {
       parse_config("copy_groups = ( { name = \"g\"; devices = [ \"a\" ]; } );\n", "c.conf").error(),
       "c.conf:1: copy group 'g' needs two devices or more");
   EXPECT_EQ(
-      parse_config("copy_groups = ( { name = \"g\";\n devices = \"a\"; } );\n", "d.conf")
-          .error(),
+      parse_config("copy_groups = ( { name = \"g\";\n devices = \"a\"; } );\n", "d.conf").error(),
       "d.conf:2: copy_groups: devices must be a list of strings");
   EXPECT_EQ(
       parse_config("copy_groups = ( { name = \"g\"; devs = [ \"a\", \"b\" ]; } );\n", "e.conf")
