@@ -30,6 +30,8 @@ read_blocks() {  # read_blocks DISK LBA COUNT OUT
 }
 
 s_xcopy() {
+  # sg_xcopy issues its commands through the SCSI generic node of each disk.
+  modprobe sg
   start_lunkitd_with_copy_group
   # Serials differ in their first hex digits: the NAA designators (derived from them) differ.
   make_lun xcopy_a 16M a1a1a1a1-0000-4b0e-9c36-00000000c0a1
