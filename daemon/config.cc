@@ -105,6 +105,8 @@ Result<Config> parse_config(const std::string& text, const std::string& name) {
             }
           }
         }
+      } else if (key == "copy_groups") {
+        err = parse_copy_groups(s, name, &c.copy_groups);
       } else {
         err = Error{at(name, line) + "unknown setting '" + key + "'"};
       }

@@ -4,7 +4,9 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
+#include "daemon/copy_groups.h"
 #include "lunkit/result.h"
 
 namespace lunkit::daemon {
@@ -21,6 +23,8 @@ struct Config {
   // Per handler: options appended to every device's cfgstring ("direct=1"); a device's own
   // options come first, and handlers take the first occurrence of an option.
   std::map<std::string, std::string> handler_options;
+  // LUs that EXTENDED COPY may copy between (copy_groups.h); none: each LU only within itself.
+  std::vector<CopyGroup> copy_groups;
 };
 
 // Reads `path`. Errors name the file and the line: "lunkit.conf:7: unknown setting 'x'".

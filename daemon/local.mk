@@ -3,6 +3,7 @@ sbin_PROGRAMS = daemon/lunkitd
 noinst_LTLIBRARIES += daemon/liblunkitd.la
 daemon_liblunkitd_la_SOURCES = \
 	daemon/config.cc daemon/config.h \
+	daemon/copy_groups.cc daemon/copy_groups.h \
 	daemon/dbus_service.cc daemon/dbus_service.h \
 	daemon/logging.cc daemon/logging.h \
 	daemon/single_instance.cc daemon/single_instance.h

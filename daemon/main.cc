@@ -230,11 +230,19 @@ int main(int argc, char** argv) {
   tcmu::Manager manager(configfs);
   std::vector<std::unique_ptr<plugins::PluginFactory>> factories;
   std::vector<const plugins::Plugin*> served;
+  daemon::CopyGroups copy_groups(config.copy_groups);
+  std::vector<std::unique_ptr<daemon::CopyGroupFactory>> copy_group_factories;
   for (auto& p : loaded.plugins) {
     auto opt = config.handler_options.find(p->subtype());
     factories.push_back(std::make_unique<plugins::PluginFactory>(
         *p, &pool, opt == config.handler_options.end() ? "" : opt->second));
-    manager.add_backend(p->subtype(), factories.back().get());
+    tcmu::BackendFactory* factory = factories.back().get();
+    if (!config.copy_groups.empty()) {  // EXTENDED COPY between the LUs of a copy group
+      copy_group_factories.push_back(
+          std::make_unique<daemon::CopyGroupFactory>(*factory, copy_groups));
+      factory = copy_group_factories.back().get();
+    }
+    manager.add_backend(p->subtype(), factory);
     served.push_back(p.get());
     spdlog::info("handler user:{} from {}", p->subtype(), p->path());
   }

@@ -39,15 +39,16 @@ constexpr ErrnoRow kErrnoTable[] = {
 
 }  // namespace
 
-void complete_errno(LuState& lu, Command& cmd, int err, bool writing) {
+void complete_errno(LuState& lu, Command& cmd, int err, bool writing, const SenseDetail& detail) {
   if (err < 0) err = -err;
   for (const ErrnoRow& row : kErrnoTable) {
     if (row.err != err) continue;
     if (row.status != Status::kCheckCondition) return complete_status(lu, cmd, row.status);
-    return complete_condition(lu, cmd, writing ? row.writing : row.reading);
+    return complete_condition(lu, cmd, writing ? row.writing : row.reading, detail);
   }
   // Anything else is a fault of the backing store, reported by direction.
-  complete_condition(lu, cmd, writing ? Condition::kWriteError : Condition::kUnrecoveredReadError);
+  complete_condition(lu, cmd, writing ? Condition::kWriteError : Condition::kUnrecoveredReadError,
+                     detail);
 }
 
 }  // namespace lunkit::scsi

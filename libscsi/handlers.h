@@ -36,5 +36,8 @@ void report_supported_opcodes(LuState& lu, Command& cmd);
 void report_supported_tmfs(LuState& lu, Command& cmd);
 // alua.cc
 void report_target_port_groups(LuState& lu, Command& cmd);
+// xcopy.cc
+void extended_copy(LuState& lu, Command& cmd);
+void receive_copy_results(LuState& lu, Command& cmd);
 
 }  // namespace lunkit::scsi::handlers

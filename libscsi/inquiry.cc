@@ -89,14 +89,8 @@ size_t vpd_device_identification(const LuState& lu, uint8_t* page) {
   uint8_t* p = page + 4;
   std::string serial = unit_serial(lu);
   // NAA (binary, logical unit).
-  if (lu.info.naa_wwn) {
-    uint8_t id[8];
-    put_be64(id, lu.info.naa_wwn);
-    p += put_designator(p, 0x01, 0x03, id, sizeof id);
-  } else {
-    uint8_t id[16];
-    if (make_naa6(serial, id)) p += put_designator(p, 0x01, 0x03, id, sizeof id);
-  }
+  uint8_t naa[16];
+  if (size_t len = naa_designator(lu, naa)) p += put_designator(p, 0x01, 0x03, naa, len);
   // T10 vendor ID (ASCII, logical unit): vendor padded to 8, then the serial.
   uint8_t t10[8 + 240];
   put_ascii(t10, 8, lu.info.vendor, kDefaultVendor);
@@ -149,6 +143,7 @@ constexpr VpdPage kVpdPages[] = {
     {0x00, vpd_supported_pages},
     {0x80, vpd_unit_serial},
     {0x83, vpd_device_identification},
+    {0x8F, vpd_third_party_copy},
     {0xB0, vpd_block_limits},
     {0xB1, vpd_block_device_characteristics},
     {0xB2, vpd_logical_block_provisioning},
@@ -169,7 +164,8 @@ size_t standard_inquiry(const LuState& lu, uint8_t* data) {
   data[4] = kLength - 5;
   // TPGS, from the transport's target port groups (ORed: byte 5 has other bits, e.g. 3PC).
   if (AluaDescription alua; current_alua(lu, alua)) data[5] |= tpgs_bits(alua);
-  data[7] = 0x02;  // CMDQUE
+  data[5] |= 0x08;  // 3PC: EXTENDED COPY and RECEIVE COPY RESULTS
+  data[7] = 0x02;   // CMDQUE
   put_ascii(data + 8, 8, lu.info.vendor, kDefaultVendor);
   put_ascii(data + 16, 16, lu.info.product, kDefaultProduct);
   put_ascii(data + 32, 4, lu.info.revision, kDefaultRevision);
@@ -206,3 +202,20 @@ void inquiry(LuState& lu, Command& cmd) {
 }
 
 }  // namespace lunkit::scsi::handlers
+
+namespace lunkit::scsi {
+
+// The device's own NAA designator when it has one, else NAA 6 from the unit serial.
+size_t naa_designator(const LuState& lu, uint8_t out[16]) {
+  if (lu.info.naa_wwn) {
+    put_be64(out, lu.info.naa_wwn);
+    return 8;
+  }
+  return handlers::make_naa6(handlers::unit_serial(lu), out) ? 16 : 0;
+}
+
+size_t LogicalUnit::naa_designator(std::span<uint8_t, kMaxDesignatorLength> out) const {
+  return scsi::naa_designator(*state_, out.data());
+}
+
+}  // namespace lunkit::scsi

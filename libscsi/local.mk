@@ -23,12 +23,15 @@ libscsi_liblunkit_scsi_la_SOURCES = \
 	libscsi/provisioning.cc \
 	libscsi/read_write.cc \
 	libscsi/sense.cc \
-	libscsi/write_barrier.cc
+	libscsi/write_barrier.cc \
+	libscsi/xcopy.cc \
+	libscsi/xcopy.h
 libscsi_liblunkit_scsi_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0
 
 pkginclude_HEADERS += include/lunkit/block_device.h
 lunkitscsi_HEADERS += \
 	include/lunkit/scsi/alua.h \
 	include/lunkit/scsi/command.h \
+	include/lunkit/scsi/copy_target.h \
 	include/lunkit/scsi/logical_unit.h \
 	include/lunkit/scsi/sense.h

@@ -3,10 +3,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <span>
 
 #include "libscsi/opcode_table.h"
+#include "libscsi/xcopy.h"
 #include "lunkit/scsi/logical_unit.h"
 
 namespace lunkit::scsi {
@@ -50,6 +52,9 @@ struct LuState {
   Command* deferred_head = nullptr;    // commands held back, in arrival order
   Command* deferred_tail = nullptr;
 
+  // EXTENDED COPY (xcopy.cc).
+  std::unique_ptr<CopyManager, CopyManagerDeleter> copy{make_copy_manager()};
+
   SenseFormat sense_format() const {
     return descriptor_sense ? SenseFormat::kDescriptor : SenseFormat::kFixed;
   }
@@ -69,8 +74,10 @@ void complete_status(LuState& lu, Command& cmd, Status status);
 void complete_condition(LuState& lu, Command& cmd, Condition c, const SenseDetail& detail = {});
 void complete_invalid_cdb(LuState& lu, Command& cmd, uint16_t byte, int8_t bit = -1);
 void complete_invalid_param(LuState& lu, Command& cmd, uint16_t byte, int8_t bit = -1);
-// Maps a negative errno from the device to a status/sense (table in errors.cc).
-void complete_errno(LuState& lu, Command& cmd, int err, bool writing);
+// Maps a negative errno from the device to a status/sense (table in errors.cc); `detail` goes
+// into the sense data of a CHECK CONDITION.
+void complete_errno(LuState& lu, Command& cmd, int err, bool writing,
+                    const SenseDetail& detail = {});
 
 // ---- durable writes (every path that changes the medium) ----
 // A write must be durable on completion when the initiator set FUA or the write cache is off,
@@ -84,6 +91,9 @@ uint32_t durable_flags(const LuState& lu, bool fua_bit);
 void complete_written(LuState& lu, Command& cmd, bool fua_bit);
 // Flushes the device, then completes the command: GOOD, or the flush's error as a write error.
 void complete_after_flush(LuState& lu, Command& cmd);
+
+// The NAA designator VPD 0x83 reports (inquiry.cc): its length, 8 or 16; 0 when there is none.
+size_t naa_designator(const LuState& lu, uint8_t out[16]);
 
 // ---- data helpers ----
 // Copies response data to Data-In, truncated to the allocation length and the buffer.

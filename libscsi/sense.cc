@@ -48,6 +48,18 @@ constexpr std::array<SenseRow, static_cast<size_t>(Condition::kCount)> kSenseTab
      {K::kDataProtect, 0x27, 0x07, "SPACE ALLOCATION FAILED WRITE PROTECT"}},
     {Condition::kLogicalUnitCommunicationFailure,
      {K::kNotReady, 0x08, 0x00, "LOGICAL UNIT COMMUNICATION FAILURE"}},
+    {Condition::kCopyTargetDeviceNotReachable,
+     {K::kCopyAborted, 0x0D, 0x02, "COPY TARGET DEVICE NOT REACHABLE"}},
+    {Condition::kTooManyTargetDescriptors,
+     {K::kIllegalRequest, 0x26, 0x06, "TOO MANY TARGET DESCRIPTORS"}},
+    {Condition::kUnsupportedTargetDescriptorTypeCode,
+     {K::kIllegalRequest, 0x26, 0x07, "UNSUPPORTED TARGET DESCRIPTOR TYPE CODE"}},
+    {Condition::kTooManySegmentDescriptors,
+     {K::kIllegalRequest, 0x26, 0x08, "TOO MANY SEGMENT DESCRIPTORS"}},
+    {Condition::kUnsupportedSegmentDescriptorTypeCode,
+     {K::kIllegalRequest, 0x26, 0x09, "UNSUPPORTED SEGMENT DESCRIPTOR TYPE CODE"}},
+    {Condition::kInlineDataLengthExceeded,
+     {K::kIllegalRequest, 0x26, 0x0B, "INLINE DATA LENGTH EXCEEDED"}},
 }};
 
 // The table is indexed by the enum; this proves the rows are in enum order.
@@ -76,23 +88,25 @@ size_t build_sense(std::span<uint8_t> out, SenseFormat format, Condition c,
                    const SenseDetail& detail) {
   std::array<uint8_t, kMaxSenseLength> buf{};
   const ConditionInfo& info = condition_info(c);
+  uint8_t key = static_cast<uint8_t>(detail.copy_aborted ? SenseKey::kCopyAborted : info.key);
   size_t len;
   if (format == SenseFormat::kFixed) {
     buf[0] = 0x70;
-    buf[2] = static_cast<uint8_t>(info.key);
+    buf[2] = key;
     // INFORMATION is four bytes here; a larger value is only representable in descriptor format.
     if (detail.information && *detail.information <= UINT32_MAX) {
       buf[0] |= 0x80;  // VALID
       put_be32(&buf[3], static_cast<uint32_t>(*detail.information));
     }
     buf[7] = 10;  // additional sense length
+    if (detail.command_specific) put_be32(&buf[8], *detail.command_specific);
     buf[12] = info.asc;
     buf[13] = info.ascq;
     if (detail.field) put_field_pointer(&buf[15], *detail.field);
     len = 18;
   } else {
     buf[0] = 0x72;
-    buf[1] = static_cast<uint8_t>(info.key);
+    buf[1] = key;
     buf[2] = info.asc;
     buf[3] = info.ascq;
     size_t off = 8;
@@ -101,6 +115,12 @@ size_t build_sense(std::span<uint8_t> out, SenseFormat format, Condition c,
       buf[off + 1] = 0x0A;
       buf[off + 2] = 0x80;  // VALID
       put_be64(&buf[off + 4], *detail.information);
+      off += 12;
+    }
+    if (detail.command_specific) {
+      buf[off + 0] = 0x01;  // command-specific information descriptor
+      buf[off + 1] = 0x0A;
+      put_be64(&buf[off + 4], *detail.command_specific);
       off += 12;
     }
     if (detail.field) {

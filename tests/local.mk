@@ -15,7 +15,8 @@ LIBSCSI_TESTS = \
 	tests/unit/provisioning_test \
 	tests/unit/maintenance_test \
 	tests/unit/robustness_test \
-	tests/unit/alloc_test
+	tests/unit/alloc_test \
+	tests/unit/xcopy_test
 check_PROGRAMS += $(LIBSCSI_TESTS)
 TESTS += $(LIBSCSI_TESTS)
 
@@ -94,6 +95,10 @@ tests_unit_maintenance_test_SOURCES = tests/unit/maintenance_test.cc $(TEST_HELP
 tests_unit_maintenance_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
 tests_unit_maintenance_test_LDADD = $(LIBSCSI_TEST_LDADD)
 
+tests_unit_xcopy_test_SOURCES = tests/unit/xcopy_test.cc $(TEST_HELPERS)
+tests_unit_xcopy_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
+tests_unit_xcopy_test_LDADD = $(LIBSCSI_TEST_LDADD)
+
 tests_unit_robustness_test_SOURCES = tests/unit/robustness_test.cc $(TEST_HELPERS)
 tests_unit_robustness_test_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS)
 tests_unit_robustness_test_LDADD = $(LIBSCSI_TEST_LDADD)
@@ -168,12 +173,15 @@ tests_unit_handlers_test_SOURCES = tests/unit/handlers_test.cc tests/unit/plugin
 tests_unit_handlers_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
 tests_unit_handlers_test_LDADD = $(HANDLER_TEST_LDADD)
 
-DAEMON_TESTS = tests/unit/config_test tests/unit/lunkitd_test
+DAEMON_TESTS = tests/unit/config_test tests/unit/copy_groups_test tests/unit/lunkitd_test
 check_PROGRAMS += $(DAEMON_TESTS)
 TESTS += $(DAEMON_TESTS)
 tests_unit_config_test_SOURCES = tests/unit/config_test.cc
 tests_unit_config_test_CPPFLAGS = $(DAEMON_CPPFLAGS) $(GTEST_CFLAGS)
 tests_unit_config_test_LDADD = $(DAEMON_LIBS) $(GTEST_LIBS) -lgtest_main
+tests_unit_copy_groups_test_SOURCES = tests/unit/copy_groups_test.cc
+tests_unit_copy_groups_test_CPPFLAGS = $(DAEMON_CPPFLAGS) $(GTEST_CFLAGS)
+tests_unit_copy_groups_test_LDADD = $(DAEMON_LIBS) $(GTEST_LIBS) -lgtest_main
 tests_unit_lunkitd_test_SOURCES = tests/unit/lunkitd_test.cc tests/unit/plugin_dir.h
 tests_unit_lunkitd_test_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS)
 tests_unit_lunkitd_test_LDADD = $(GTEST_LIBS) -lgtest_main

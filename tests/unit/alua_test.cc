@@ -120,9 +120,9 @@ class Alua : public LuTest {
 TEST_F(Alua, StandardInquiryReportsImplicitTpgs) {
   auto& tc = run(inquiry(false, 0, 36), {}, 36);
   EXPECT_GOOD(tc);
-  EXPECT_EQ(tc.buffer[5], 0x10) << "TPGS 01b: implicit ALUA only";
+  EXPECT_EQ(tc.buffer[5] & 0x30, 0x10) << "TPGS 01b: implicit ALUA only";
   holder.present = false;
-  EXPECT_EQ(run(inquiry(false, 0, 36), {}, 36).buffer[5], 0x00);
+  EXPECT_EQ(run(inquiry(false, 0, 36), {}, 36).buffer[5] & 0x30, 0x00);
 }
 
 TEST_F(Alua, DeviceIdentificationEndsWithThePortDesignators) {
@@ -297,7 +297,7 @@ class AluaConfigfs : public LuTest {
 };
 
 TEST_F(AluaConfigfs, AnswersAreBuiltFromTheGroups) {
-  EXPECT_EQ(run(inquiry(false, 0, 36), {}, 36).buffer[5], 0x10);
+  EXPECT_EQ(run(inquiry(false, 0, 36), {}, 36).buffer[5] & 0x30, 0x10);
   EXPECT_EQ(got(run(rtpg(false, 512), {}, 512)), kRtpg) << source.error;
   EXPECT_EQ(got(run(rtpg(true, 512), {}, 512)), kRtpgExtended) << source.error;
   auto& vpd = run(inquiry(true, 0x83, 255), {}, 255);
@@ -329,7 +329,7 @@ TEST_F(AluaConfigfs, OwnPortIsTheFirstThatCanCarryCommands) {
   sys.write(target() + "/iscsi/iqn.2026-12.org.lunkit:t/tpgt_2/enable", "0\n");
   ASSERT_TRUE(tcmu::read_alua(cfs, source.name, d));
   EXPECT_EQ(d.group_count, 0u);
-  EXPECT_EQ(run(inquiry(false, 0, 36), {}, 36).buffer[5], 0x00);
+  EXPECT_EQ(run(inquiry(false, 0, 36), {}, 36).buffer[5] & 0x30, 0x00);
 }
 
 TEST_F(AluaConfigfs, DefaultGroupIsListedOnlyWhileItHoldsPorts) {
@@ -354,7 +354,7 @@ TEST_F(AluaConfigfs, OnlyTheDefaultGroupMeansNoAlua) {
   AluaDescription d;
   ASSERT_TRUE(tcmu::read_alua(cfs, source.name, d));
   EXPECT_EQ(d.group_count, 0u);
-  EXPECT_EQ(run(inquiry(false, 0, 36), {}, 36).buffer[5], 0x00);
+  EXPECT_EQ(run(inquiry(false, 0, 36), {}, 36).buffer[5] & 0x30, 0x00);
   EXPECT_INVALID_CDB_FIELD(run(rtpg(false, 64), {}, 64), 1, 4);
 }
 
@@ -378,7 +378,8 @@ TEST_F(AluaConfigfs, UnreadableMemberIsAnError) {
   auto r = tcmu::read_alua(cfs, source.name, d);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().find("not fabric/wwn/tpgt_N/lun_M"), std::string::npos) << r.error();
-  EXPECT_EQ(run(inquiry(false, 0, 36), {}, 36).buffer[5], 0x00) << "no ALUA rather than a guess";
+  EXPECT_EQ(run(inquiry(false, 0, 36), {}, 36).buffer[5] & 0x30, 0x00)
+      << "no ALUA rather than a guess";
   sys.write(group_dir("ano") + "/members", "loopback/naa.5001405dddddddd4/tpgt_1/lun_0\n");
   r = tcmu::read_alua(cfs, source.name, d);
   ASSERT_FALSE(r);
@@ -462,7 +463,7 @@ TEST_F(AluaManager, AttachedDeviceReportsItsConfigfsGroups) {
   command(Cdb(0x00), 6, 0, 1);  // the power-on unit attention
   Bytes std_inq = command(inquiry(false, 0, 36), 6, 36, 2);
   ASSERT_EQ(std_inq.size(), 36u);
-  EXPECT_EQ(std_inq[5], 0x10);
+  EXPECT_EQ(std_inq[5] & 0x30, 0x10);
   EXPECT_EQ(command(rtpg(false, 512), 12, 512, 3), kRtpg);
   EXPECT_EQ(command(rtpg(true, 512), 12, 512, 4), kRtpgExtended);
 }

@@ -32,6 +32,7 @@ TEST_F(Inquiry, StandardDataIsByteExact) {
   want[2] = 0x07;  // SPC-5
   want[3] = 0x12;  // HISUP, format 2
   want[4] = 69;    // additional length
+  want[5] = 0x08;  // 3PC (EXTENDED COPY)
   want[7] = 0x02;  // CMDQUE
   auto put = [&](size_t at, std::string_view s) {
     std::copy(s.begin(), s.end(), want.begin() + at);
@@ -91,7 +92,7 @@ TEST_F(Inquiry, UnsupportedVpdPageIsRejected) {
 
 TEST_F(Inquiry, SupportedPagesComeFromTheTable) {
   auto& tc = run(inquiry(true, 0x00, 255), {}, 255);
-  EXPECT_EQ(got(tc), (Bytes{0x00, 0x00, 0x00, 0x06, 0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2}));
+  EXPECT_EQ(got(tc), (Bytes{0x00, 0x00, 0x00, 0x07, 0x00, 0x80, 0x83, 0x8F, 0xB0, 0xB1, 0xB2}));
 }
 
 TEST_F(Inquiry, EveryListedPageIsServed) {

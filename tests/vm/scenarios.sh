@@ -48,6 +48,7 @@ s_install() {
   timeout 30 tail --pid="$pid" -f /dev/null || fail_scenario "the activated lunkitd did not exit on SIGTERM"
   check_sanitizer_reports "$bus_log" "the activated lunkitd" "$offset"
 }
+source "$(dirname "$0")/xcopy.sh"
 
 # ---- 1. targetcli ----
 s_targetcli() {
@@ -382,4 +383,5 @@ scenario ublk-stop s_ublk_stop
 scenario ublk-recover s_ublk_recover
 scenario rbd s_rbd
 SCENARIO_TIMEOUT=900 scenario alua s_alua  # two targetcli setups, iSCSI and multipathd
+scenario xcopy s_xcopy
 dmesg > "$R/dmesg.log"

@@ -14,6 +14,7 @@
 #include "lunkit/block_device.h"
 #include "lunkit/scsi/alua.h"
 #include "lunkit/scsi/command.h"
+#include "lunkit/scsi/copy_target.h"
 
 namespace lunkit::scsi {
 
@@ -35,6 +36,11 @@ struct LogicalUnitOptions {
   uint8_t max_compare_and_write_blocks = 32;
   uint32_t max_write_same_blocks = 0x10000;
   uint32_t max_unmap_descriptors = 64;
+  // EXTENDED COPY: other units a copy may name (default: none, only this unit), and the size of
+  // the one buffer this unit copies through, allocated on its first copy and kept (bytes, a
+  // multiple of the block size; copies of any length go through it in pieces).
+  CopyTargetResolver copy_targets;
+  uint32_t copy_buffer_bytes = 1u << 20;
 };
 
 struct LuState;
@@ -64,6 +70,9 @@ class LogicalUnit {
 
   uint64_t capacity() const;
   bool write_cache_enabled() const;
+  // The NAA designator VPD 0x83 reports for this unit (the name EXTENDED COPY uses for it);
+  // returns its length (8 or 16), 0 when there is none yet (no serial known).
+  size_t naa_designator(std::span<uint8_t, kMaxDesignatorLength> out) const;
   // Commands submitted and not yet completed.
   uint64_t in_flight() const;
 

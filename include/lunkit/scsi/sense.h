@@ -28,6 +28,7 @@ enum class SenseKey : uint8_t {
   kIllegalRequest = 0x5,
   kUnitAttention = 0x6,
   kDataProtect = 0x7,
+  kCopyAborted = 0xA,
   kAbortedCommand = 0xB,
   kMiscompare = 0xE,
 };
@@ -54,6 +55,13 @@ enum class Condition : uint8_t {
   kWriteProtected,
   kSpaceAllocationFailedWriteProtect,
   kLogicalUnitCommunicationFailure,
+  // EXTENDED COPY (SPC-5 6.6).
+  kCopyTargetDeviceNotReachable,
+  kTooManyTargetDescriptors,
+  kUnsupportedTargetDescriptorTypeCode,
+  kTooManySegmentDescriptors,
+  kUnsupportedSegmentDescriptorTypeCode,
+  kInlineDataLengthExceeded,
   kCount,
 };
 
@@ -76,6 +84,11 @@ struct FieldPointer {
 struct SenseDetail {
   std::optional<uint64_t> information;  // INFORMATION field (e.g. a miscompare offset)
   std::optional<FieldPointer> field;    // sense-key specific field pointer
+  // COMMAND-SPECIFIC INFORMATION (EXTENDED COPY: the segment descriptor being processed).
+  std::optional<uint32_t> command_specific;
+  // The condition's ASC/ASCQ under sense key COPY ABORTED: an EXTENDED COPY failed part way
+  // because its source or destination did (SPC-5 6.6.4.3).
+  bool copy_aborted = false;
 
   static SenseDetail info(uint64_t value) {
     SenseDetail d;
