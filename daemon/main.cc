@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
   // daemon, and the parent's exit status says whether the child got it.
   UniqueFd started;
   if (!opts.foreground) started = daemonize();
-  auto lock = daemon::take_instance_lock(config.lock_file);
+  auto lock = daemon::take_instance_lock(config.lock_file, config.tcmu_runner_lock_file);
   if (!lock) {
     spdlog::critical("{}", lock.error());
     return 1;
