@@ -239,6 +239,14 @@ int main(int argc, char** argv) {
     spdlog::info("handler user:{} from {}", p->subtype(), p->path());
   }
 
+  // The bus name first: it is what a second daemon cannot have, so one that fails here has touched
+  // no device; and D-Bus activation / Type=dbus starts see the name before the slow device work.
+  auto dbus = daemon::DbusService::start(served);
+  if (!dbus) {
+    spdlog::critical("{}", dbus.error());
+    return 1;
+  }
+
   auto channel = tcmu::NetlinkChannel::open();
   if (!channel) {
     load_kernel_module();
@@ -254,13 +262,6 @@ int main(int argc, char** argv) {
       spdlog::warn("{}", r.error());
   }
 
-  auto dbus = daemon::DbusService::start(served);
-  if (!dbus) {
-    spdlog::critical("{}", dbus.error());
-    if (channel) (void)tcmu::NetlinkChannel::set_kernel_waits_for_replies(false);
-    manager.shutdown();
-    return 1;
-  }
   spdlog::info("serving {} device(s); {} on the system bus", manager.size(), daemon::kBusName);
 
   const std::function<void(const tcmu::ParsedEvent&)> on_event = [&](const tcmu::ParsedEvent& ev) {

@@ -259,6 +259,10 @@ TEST_F(Lunkitd, OneInstancePerHostAndTheBusNameIsChecked) {
                       std::to_string(daemons[0]) + ")"),
             std::string::npos)
       << slurp(dir.path + "/out3");
+  // ... and touched no device: not even netlink's block_netlink (absent on a host without
+  // target_core_user, so an attempt shows as a warning).
+  EXPECT_EQ(slurp(dir.path + "/out3").find("netlink"), std::string::npos)
+      << slurp(dir.path + "/out3");
 }
 
 // A daemonized lunkitd holds the instance lock itself (fcntl locks do not survive fork), and a
