@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 
 #include <cerrno>
 #include <cstring>
@@ -58,6 +59,19 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset) {
   if (!uio.name.has_config || factory == backends_.end())
     return Error{name + ": no handler serves subtype '" + uio.name.subtype + "'"};
 
+  // Ours before anything is done to it: UIO has no exclusive open, so every lunkitd takes a
+  // non-blocking flock on its /dev/uioN fd, held by the device's own duplicate of that fd (and
+  // released by the kernel when the holder exits). A device another process holds is left alone:
+  // blocking or resetting it would wreck a ring that process is serving.
+  auto handles = opener_(uio);
+  if (!handles) return Error{name + ": " + handles.error()};
+  if (flock(handles->doorbell.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK)
+      return Error{name + ": uio" + std::to_string(uio.minor) +
+                   " is held by another process (another lunkitd?); leaving it alone"};
+    return Error{name + ": flock uio" + std::to_string(uio.minor) + ": " + std::strerror(errno)};
+  }
+
   if (reset) {
     // The order matters: refuse new commands, fail what the old ring held back to the initiator
     // as retryable, attach, then let commands flow again.
@@ -71,8 +85,6 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset) {
     if (!attrs) return Error{attrs.error()};
     auto backend = factory->second->open(uio, *attrs);
     if (!backend) return Error{name + ": " + backend.error()};
-    auto handles = opener_(uio);
-    if (!handles) return Error{handles.error()};
     auto entry = std::make_unique<Entry>();
     entry->uio = uio;
     entry->manager = this;

@@ -64,9 +64,10 @@ class Manager {
   void add_backend(const std::string& subtype, BackendFactory* factory);
   bool serves(const std::string& subtype) const { return backends_.count(subtype) != 0; }
 
-  // Attaches one device and starts its loop. With `reset` (a ring that may hold state from an
-  // earlier daemon): action/block_dev=1, reset_ring=1, attach, block_dev=0 — in-flight commands
-  // come back to the initiator as BUSY and are retried.
+  // Attaches one device and starts its loop. First opens /dev/uioN and takes an exclusive flock
+  // on it: a device another process holds is refused untouched. With `reset` (a ring that may
+  // hold state from an earlier daemon): action/block_dev=1, reset_ring=1, attach, block_dev=0 —
+  // in-flight commands come back to the initiator as BUSY and are retried.
   Result<bool> attach(const UioDevice& uio, bool reset);
   // Stops a device (waiting for its commands) and releases it. With `block`, new commands are
   // refused (BUSY) while it drains.

@@ -2,6 +2,9 @@
 // restart attach, netlink events end to end, and shutdown.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+
 #include <cerrno>
 #include <map>
 
@@ -156,6 +159,37 @@ TEST_F(ManagerTest, AFailedAttachStillUnblocksTheDevice) {
   manager->attach_existing();
   EXPECT_EQ(manager->size(), 0u);
   EXPECT_EQ(writes[4], "bad/action/block_dev=0");
+}
+
+// Another lunkitd serving /dev/uio0 holds a flock on its fd: this one must not block or reset it,
+// nor open its storage. Regular files stand in for /dev/uio0 (flock works the same on them).
+TEST_F(ManagerTest, ADeviceAnotherProcessHoldsIsLeftAlone) {
+  RingEmulator& emu = add(0, 0, "disk0", "ram/");
+  std::string uio0 = sys.paths.dev + "/uio0";
+  test::FakeSystem::write(uio0, "");
+  std::filesystem::resize_file(uio0, emu.map_size());  // zeros: not a mailbox
+  Manager real_opener(cfs);                            // opens <dev>/uio<minor>, as lunkitd does
+  real_opener.add_backend("ram", &backends);
+
+  UniqueFd other(open(uio0.c_str(), O_RDWR | O_CLOEXEC));  // the other daemon's open file
+  ASSERT_EQ(flock(other.get(), LOCK_EX | LOCK_NB), 0);
+  real_opener.attach_existing();
+  EXPECT_EQ(writes, (std::vector<std::string>{
+                        "target_core_user/parameters/block_netlink=1",
+                        "target_core_user/parameters/reset_netlink=1",
+                        "target_core_user/parameters/block_netlink=0",
+                    }));
+  EXPECT_EQ(backends.opened, 0);
+  EXPECT_EQ(real_opener.size(), 0u);
+
+  // Once the other holder is gone the device is ours to reset (the fake uio0, all zeros, is then
+  // refused as a mailbox, which shows that the attach went on).
+  other.reset();
+  writes.clear();
+  real_opener.attach_existing();
+  EXPECT_EQ(writes[2], "disk0/action/block_dev=1");
+  EXPECT_EQ(writes[3], "disk0/action/reset_ring=1");
+  EXPECT_EQ(backends.opened, 1);
 }
 
 TEST_F(ManagerTest, NetlinkAddReconfigRemove) {
