@@ -5,6 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ublk.sh"
 source "$(dirname "$0")/rbd.sh"
+source "$(dirname "$0")/owner.sh"
 
 # ---- 1. targetcli ----
 s_targetcli() {
@@ -330,3 +331,4 @@ scenario ublk-stop s_ublk_stop
 scenario ublk-recover s_ublk_recover
 scenario rbd s_rbd
 dmesg > "$R/dmesg.log"
+scenario owner s_owner
