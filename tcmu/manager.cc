@@ -102,6 +102,7 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset) {
     factory->second->on_attached(*entry->backend, *entry->device);
     entry->device->start();
     devices_[uio.minor] = std::move(entry);
+    answer_netlink_for(uio);
     return true;
   }();
   if (reset) {
@@ -110,6 +111,22 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset) {
   }
   if (result) spdlog::info("{}: serving {} (uio{})", name, uio.name.dev_config(), uio.minor);
   return result;
+}
+
+void Manager::answer_netlink_for(const UioDevice& uio) {
+  // The kernel copies its global "wait for replies" into a device's nl_reply_supported when the
+  // device is enabled; one enabled before lunkitd's SET_FEATURES (created while no daemon ran,
+  // or before a restart) keeps 0, and the kernel would ignore our answers for it. An admin's
+  // negative value (never wait) is left as it is.
+  auto now = configfs_.attribute_text(uio.name, "nl_reply_supported");
+  if (!now) {
+    spdlog::debug("{}: {}", label(uio), now.error());  // a kernel before 4.16 has none
+    return;
+  }
+  if (*now != "0") return;
+  if (auto r = configfs_.set_attribute(uio.name, "nl_reply_supported", "1"); !r)
+    spdlog::warn("{}: the kernel will not wait for lunkit's netlink answers: {}", label(uio),
+                 r.error());
 }
 
 void Manager::detach(uint32_t minor, bool block) {

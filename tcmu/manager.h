@@ -95,6 +95,8 @@ class Manager {
     std::mutex serial_mu;
     std::string serial;  // cached once the kernel has one
   };
+  // Sets attrib/nl_reply_supported=1 where the kernel left it 0.
+  void answer_netlink_for(const UioDevice& uio);
   int32_t handle(const NetlinkEvent& e);
   static std::string serial_of(void* entry);
 

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
 
@@ -133,6 +134,7 @@ TEST_F(ManagerTest, RestartAttachesWithBlockAndResetInOrder) {
                         "target_core_user/parameters/reset_netlink=1",
                         "disk0/action/block_dev=1",
                         "disk0/action/reset_ring=1",
+                        "disk0/attrib/nl_reply_supported=1",
                         "disk0/action/block_dev=0",
                         "target_core_user/parameters/block_netlink=0",
                     }));
@@ -192,14 +194,36 @@ TEST_F(ManagerTest, ADeviceAnotherProcessHoldsIsLeftAlone) {
   EXPECT_EQ(backends.opened, 1);
 }
 
+// Devices enabled before lunkitd told the kernel to wait for replies keep nl_reply_supported=0
+// and the kernel would ignore lunkit's answers for them; an admin's -1 (never wait) stays.
+TEST_F(ManagerTest, EachDeviceIsToldToWaitForLunkitsAnswers) {
+  add(0, 0, "early", "ram/");
+  add(1, 0, "never", "ram/");
+  add(2, 0, "later", "ram/");
+  std::string attrib = sys.paths.configfs_core + "/user_0/";
+  test::FakeSystem::write(attrib + "never/attrib/nl_reply_supported", "-1\n");
+  test::FakeSystem::write(attrib + "later/attrib/nl_reply_supported", "1\n");
+  manager->attach_existing();
+  ASSERT_EQ(manager->size(), 3u);
+  EXPECT_EQ(test::FakeSystem::read(attrib + "early/attrib/nl_reply_supported"), "1\n");
+  EXPECT_EQ(test::FakeSystem::read(attrib + "never/attrib/nl_reply_supported"), "-1\n");
+  EXPECT_EQ(test::FakeSystem::read(attrib + "later/attrib/nl_reply_supported"), "1\n");
+  EXPECT_EQ(std::count(writes.begin(), writes.end(), "early/attrib/nl_reply_supported=1"), 1);
+  for (const auto& w : writes) EXPECT_EQ(w.find("never/attrib"), std::string::npos) << w;
+  for (const auto& w : writes) EXPECT_EQ(w.find("later/attrib"), std::string::npos) << w;
+}
+
 TEST_F(ManagerTest, NetlinkAddReconfigRemove) {
   RingEmulator& emu = add(5, 2, "lun5", "ram/");
+  // Enabled while lunkitd runs: the kernel copied its "wait for replies" into the device.
+  test::FakeSystem::write(sys.paths.configfs_core + "/user_2/lun5/attrib/nl_reply_supported",
+                          "1\n");
   deliver(event(genl::kAddedDevice, 5, "tcm-user/2/lun5/ram/"));
   ASSERT_EQ(replies.size(), 1u);
   EXPECT_EQ(replies[0].cmd, genl::kAddedDeviceDone);
   EXPECT_EQ(replies[0].status, 0);
   EXPECT_EQ(replies[0].device_id, 105u);
-  EXPECT_TRUE(writes.empty()) << "a new device needs no block/reset";
+  EXPECT_TRUE(writes.empty()) << "a new device needs no block/reset, nor nl_reply_supported";
   command(emu, {0, 0, 0, 0, 0, 0}, 0, 1);
 
   NetlinkEvent grow = event(genl::kReconfigDevice, 5, "tcm-user/2/lun5/ram/");
@@ -235,6 +259,9 @@ TEST_F(ManagerTest, NetlinkAddReconfigRemove) {
 
 TEST_F(ManagerTest, AResizeTheHandlerRefusesChangesNothing) {
   RingEmulator& emu = add(5, 2, "lun5", "ram/");
+  // Enabled while lunkitd runs: the kernel copied its "wait for replies" into the device.
+  test::FakeSystem::write(sys.paths.configfs_core + "/user_2/lun5/attrib/nl_reply_supported",
+                          "1\n");
   deliver(event(genl::kAddedDevice, 5, "tcm-user/2/lun5/ram/"));
   command(emu, {0, 0, 0, 0, 0, 0}, 0, 1);
   backends.refuse_resize = true;
