@@ -272,12 +272,15 @@ int main(int argc, char** argv) {
   };
   bool running = true;
   while (running) {
-    pollfd fds[2] = {{sigfd.get(), POLLIN, 0}, {channel ? (*channel)->fd() : -1, POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0 && errno != EINTR) {
+    pollfd fds[3] = {{sigfd.get(), POLLIN, 0},
+                     {channel ? (*channel)->fd() : -1, POLLIN, 0},
+                     {manager.repair_fd(), POLLIN, 0}};
+    if (poll(fds, 3, -1) < 0 && errno != EINTR) {
       spdlog::critical("poll: {}", std::strerror(errno));
       break;
     }
     if (fds[1].revents & POLLIN) (*channel)->receive(on_event);
+    if (fds[2].revents & POLLIN) manager.repair_broken();
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo si;
       while (read(sigfd.get(), &si, sizeof si) == sizeof si) {

@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -17,7 +19,9 @@ std::string label(const UioDevice& uio) {
 }  // namespace
 
 Manager::Manager(Configfs& configfs, UioOpener opener)
-    : configfs_(configfs), opener_(std::move(opener)) {
+    : configfs_(configfs),
+      opener_(std::move(opener)),
+      repair_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (!opener_) {
     opener_ = [this](const UioDevice& uio) -> Result<UioHandles> {
       std::string path = configfs_.uio_path(uio.minor);
@@ -94,6 +98,8 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset) {
     options.name = name;
     options.lu.serial_source = &Manager::serial_of;
     options.lu.serial_context = entry.get();
+    options.on_broken = &Manager::on_broken;
+    options.broken_context = entry.get();
     factory->second->prepare_options(*entry->backend, options.lu);
     auto dev = Device::attach(handles->doorbell.get(), handles->map.get(), uio.map_size,
                               *entry->backend, std::move(options));
@@ -130,6 +136,14 @@ void Manager::answer_netlink_for(const UioDevice& uio) {
 }
 
 void Manager::detach(uint32_t minor, bool block) {
+  detach(minor, block, block);
+}
+
+void Manager::detach_keep_blocked(uint32_t minor) {
+  detach(minor, true, false);
+}
+
+void Manager::detach(uint32_t minor, bool block, bool unblock) {
   auto it = devices_.find(minor);
   if (it == devices_.end()) return;
   Entry& e = *it->second;
@@ -146,7 +160,7 @@ void Manager::detach(uint32_t minor, bool block) {
       name, st.commands, st.waits, st.doorbell_events, st.kicks, st.remote_completions);
   e.device.reset();
   e.backend.reset();
-  if (block) {
+  if (unblock) {
     if (auto r = configfs_.action(e.uio.name, "block_dev", "0"); !r)
       spdlog::warn("{}: {}", name, r.error());
   }
@@ -246,6 +260,35 @@ void Manager::handle_message(const ParsedEvent& message, const Replier& reply) {
   }
   // The kernel only waits for replies to version 2 messages; answering costs nothing otherwise.
   if (reply_cmd) reply(reply_cmd, status, e.device_id.value_or(0));
+}
+
+void Manager::on_broken(void* context) {
+  auto* e = static_cast<Entry*>(context);
+  Manager& m = *e->manager;
+  {
+    std::lock_guard lock(m.broken_mu_);
+    m.broken_.push_back(e->uio.minor);
+  }
+  uint64_t one = 1;
+  (void)!write(m.repair_fd_.get(), &one, sizeof one);
+}
+
+void Manager::repair_broken() {
+  uint64_t n;
+  (void)!read(repair_fd_.get(), &n, sizeof n);
+  std::vector<uint32_t> minors;
+  {
+    std::lock_guard lock(broken_mu_);
+    minors.swap(broken_);
+  }
+  for (uint32_t minor : minors) {
+    auto it = devices_.find(minor);
+    if (it == devices_.end()) continue;  // removed meanwhile
+    UioDevice uio = it->second->uio;
+    spdlog::warn("{}: reattaching with reset_ring after the broken ring", label(uio));
+    detach_keep_blocked(minor);
+    if (auto r = attach(uio, true); !r) spdlog::error("{}", r.error());
+  }
 }
 
 void Manager::shutdown() {

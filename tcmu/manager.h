@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "lunkit/block_device.h"
 #include "lunkit/result.h"
@@ -81,6 +82,10 @@ class Manager {
   void handle_message(const ParsedEvent& message, const Replier& reply);
   // Detaches every device (blocking each while it drains); the kernel devices stay.
   void shutdown();
+  // Devices whose ring broke are reattached (block_dev, reset_ring, attach, unblock) by
+  // repair_broken(), on the thread that owns the manager, when repair_fd() is readable.
+  int repair_fd() const { return repair_fd_.get(); }
+  void repair_broken();
 
   Device* device(uint32_t minor);
   size_t size() const { return devices_.size(); }
@@ -99,11 +104,18 @@ class Manager {
   void answer_netlink_for(const UioDevice& uio);
   int32_t handle(const NetlinkEvent& e);
   static std::string serial_of(void* entry);
+  static void on_broken(void* entry);
+  // detach() without the final block_dev=0, for a device about to be reattached.
+  void detach_keep_blocked(uint32_t minor);
+  void detach(uint32_t minor, bool block, bool unblock);
 
   Configfs& configfs_;
   UioOpener opener_;
   std::map<std::string, BackendFactory*> backends_;
   std::map<uint32_t, std::unique_ptr<Entry>> devices_;
+  UniqueFd repair_fd_;  // eventfd: a device's loop found its ring broken
+  std::mutex broken_mu_;
+  std::vector<uint32_t> broken_;  // minors to reattach
 };
 
 }  // namespace lunkit::tcmu

@@ -5,9 +5,16 @@
 #include <fcntl.h>
 #include <sys/file.h>
 
+#include <poll.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <functional>
 #include <map>
+#include <sstream>
 
 #include "tcmu/manager.h"
 #include "tcmu/ring_emulator.h"
@@ -54,6 +61,7 @@ class ManagerTest : public ::testing::Test {
           // Keep the last two path elements: "<device>/action/<name>" reads well in failures.
           size_t cut = path.rfind('/', path.rfind('/', path.rfind('/') - 1) - 1);
           self->writes.push_back(path.substr(cut + 1) + "=" + std::string(value));
+          if (self->on_write) self->on_write(path);
         },
         this);
     manager = std::make_unique<Manager>(cfs, [this](const UioDevice& uio) -> Result<UioHandles> {
@@ -120,6 +128,7 @@ class ManagerTest : public ::testing::Test {
   RamBackends backends;
   std::map<uint32_t, std::unique_ptr<RingEmulator>> emulators;
   std::vector<std::string> writes;
+  std::function<void(const std::string& path)> on_write;  // stands in for the kernel's side
   std::vector<Reply> replies;
   std::map<uint64_t, Result_> results;
   std::unique_ptr<Manager> manager;  // last: its shutdown still writes to the members above
@@ -211,6 +220,61 @@ TEST_F(ManagerTest, EachDeviceIsToldToWaitForLunkitsAnswers) {
   EXPECT_EQ(std::count(writes.begin(), writes.end(), "early/attrib/nl_reply_supported=1"), 1);
   for (const auto& w : writes) EXPECT_EQ(w.find("never/attrib"), std::string::npos) << w;
   for (const auto& w : writes) EXPECT_EQ(w.find("later/attrib"), std::string::npos) << w;
+}
+
+// Captures lunkit's log lines for one test.
+class LogCapture {
+ public:
+  LogCapture() : saved_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+        "test", std::make_shared<spdlog::sinks::ostream_sink_mt>(text_)));
+  }
+  ~LogCapture() { spdlog::set_default_logger(saved_); }
+  size_t count(const std::string& what) const {
+    std::string t = text_.str();
+    size_t n = 0;
+    for (size_t at = t.find(what); at != std::string::npos; at = t.find(what, at + 1)) ++n;
+    return n;
+  }
+  std::string text() const { return text_.str(); }
+
+ private:
+  std::ostringstream text_;
+  std::shared_ptr<spdlog::logger> saved_;
+};
+
+// A hostile entry (length 0) breaks the ring: one log line however many doorbells follow, then
+// the device is reattached with block_dev/reset_ring and serves commands again.
+TEST_F(ManagerTest, ABrokenRingIsLoggedOnceAndTheDeviceReattachedWithResetRing) {
+  LogCapture log;
+  RingEmulator& emu = add(0, 0, "disk0", "ram/");
+  on_write = [&](const std::string& path) {
+    if (path.ends_with("/disk0/action/reset_ring")) emu.reset_ring(0x08);  // BUSY, as the kernel
+  };
+  manager->attach_existing();
+  EXPECT_EQ(command(emu, {0, 0, 0, 0, 0, 0}, 0, 1).status, 0x02) << "power-on unit attention";
+  writes.clear();
+
+  std::vector<uint8_t> zero(16, 0);
+  uint32_t len_op = make_len_op(0, kOpCmd);
+  std::memcpy(zero.data(), &len_op, sizeof len_op);
+  ASSERT_TRUE(emu.submit_raw(zero, 16, false));
+  pollfd repair{manager->repair_fd(), POLLIN, 0};
+  ASSERT_EQ(poll(&repair, 1, 10000), 1) << "the device never reported its broken ring";
+  for (int i = 0; i < 5; ++i) emu.notify();  // more doorbells on the broken ring
+  manager->repair_broken();
+  EXPECT_EQ(writes, (std::vector<std::string>{
+                        "disk0/action/block_dev=1",
+                        "disk0/action/block_dev=1",
+                        "disk0/action/reset_ring=1",
+                        "disk0/action/block_dev=0",
+                    }));
+  ASSERT_NE(manager->device(0), nullptr);
+  EXPECT_EQ(command(emu, {0, 0, 0, 0, 0, 0}, 0, 2).status, 0x02) << "a new unit: unit attention";
+  EXPECT_EQ(command(emu, {0, 0, 0, 0, 0, 0}, 0, 3).status, 0x00) << "the device serves again";
+  manager->shutdown();
+  EXPECT_EQ(log.count("command ring is broken"), 1u) << log.text();
+  EXPECT_EQ(log.count("reattaching with reset_ring"), 1u) << log.text();
 }
 
 TEST_F(ManagerTest, NetlinkAddReconfigRemove) {
