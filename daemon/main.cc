@@ -275,12 +275,17 @@ int main(int argc, char** argv) {
     pollfd fds[3] = {{sigfd.get(), POLLIN, 0},
                      {channel ? (*channel)->fd() : -1, POLLIN, 0},
                      {manager.repair_fd(), POLLIN, 0}};
-    if (poll(fds, 3, -1) < 0 && errno != EINTR) {
+    // Wakes for the next retry of a device whose storage could not be opened yet.
+    int timeout = -1;
+    if (auto next = manager.next_retry(tcmu::Manager::Clock::now()))
+      timeout = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(*next).count());
+    if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
       spdlog::critical("poll: {}", std::strerror(errno));
       break;
     }
     if (fds[1].revents & POLLIN) (*channel)->receive(on_event);
     if (fds[2].revents & POLLIN) manager.repair_broken();
+    manager.retry_due(tcmu::Manager::Clock::now());
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo si;
       while (read(sigfd.get(), &si, sizeof si) == sizeof si) {

@@ -57,6 +57,10 @@ std::string Manager::serial_of(void* context) {
 }
 
 Result<bool> Manager::attach(const UioDevice& uio, bool reset) {
+  return attach(uio, reset, nullptr);
+}
+
+Result<bool> Manager::attach(const UioDevice& uio, bool reset, bool* storage_failed) {
   const std::string name = label(uio);
   if (devices_.count(uio.minor)) return Error{name + ": already attached"};
   auto factory = backends_.find(uio.name.subtype);
@@ -87,8 +91,10 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset) {
   auto result = [&]() -> Result<bool> {
     auto attrs = configfs_.attributes(uio.name);
     if (!attrs) return Error{attrs.error()};
+    if (storage_failed) *storage_failed = true;
     auto backend = factory->second->open(uio, *attrs);
     if (!backend) return Error{name + ": " + backend.error()};
+    if (storage_failed) *storage_failed = false;
     auto entry = std::make_unique<Entry>();
     entry->uio = uio;
     entry->manager = this;
@@ -111,7 +117,10 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset) {
     answer_netlink_for(uio);
     return true;
   }();
-  if (reset) {
+  // A device whose storage could not be opened (and will be retried) stays blocked: its
+  // commands wait in the kernel instead of timing out one by one in a ring nobody serves.
+  bool keep_blocked = storage_failed && *storage_failed;
+  if (reset && !keep_blocked) {
     if (auto r = configfs_.action(uio.name, "block_dev", "0"); !r)
       spdlog::warn("{}: {}", name, r.error());
   }
@@ -181,7 +190,7 @@ void Manager::attach_existing() {
                    uio.name.subtype);
       continue;
     }
-    if (auto r = attach(uio, true); !r) spdlog::error("{}", r.error());
+    attach_or_retry(uio, Clock::now());
   }
   for (const auto& e : errors) spdlog::error("{}", e);
   if (auto r = configfs_.set_module_param("block_netlink", "0"); !r)
@@ -213,6 +222,7 @@ int32_t Manager::handle(const NetlinkEvent& e) {
       return 0;
     }
     case genl::kRemovedDevice:
+      std::erase_if(retries_, [&](const Retry& r) { return r.uio.minor == *e.minor; });
       detach(*e.minor, false);
       return 0;  // never hold up the removal of a device, ours or not
     case genl::kReconfigDevice: {
@@ -291,7 +301,47 @@ void Manager::repair_broken() {
   }
 }
 
+void Manager::attach_or_retry(const UioDevice& uio, Clock::time_point now, Clock::duration delay) {
+  bool storage_failed = false;
+  auto r = attach(uio, true, &storage_failed);
+  if (r) return;
+  if (!storage_failed) {
+    spdlog::error("{}", r.error());
+    return;
+  }
+  spdlog::error("{}; retrying in {} ms while the device stays blocked", r.error(),
+                std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
+  retries_.push_back({uio, now + delay, std::min(delay * 2, kMaxRetryDelay)});
+}
+
+std::optional<Manager::Clock::duration> Manager::next_retry(Clock::time_point now) const {
+  std::optional<Clock::duration> next;
+  for (const Retry& r : retries_) {
+    Clock::duration d = r.at > now ? r.at - now : Clock::duration::zero();
+    if (!next || d < *next) next = d;
+  }
+  return next;
+}
+
+void Manager::retry_due(Clock::time_point now) {
+  std::vector<Retry> due;
+  for (auto it = retries_.begin(); it != retries_.end();) {
+    if (it->at <= now) {
+      due.push_back(std::move(*it));
+      it = retries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (Retry& r : due) attach_or_retry(r.uio, now, r.next_delay);
+}
+
 void Manager::shutdown() {
+  // Devices still waiting for their storage are unblocked: nobody will serve them now.
+  for (const Retry& r : retries_)
+    if (auto w = configfs_.action(r.uio.name, "block_dev", "0"); !w)
+      spdlog::warn("{}: {}", label(r.uio), w.error());
+  retries_.clear();
   while (!devices_.empty()) detach(devices_.begin()->first, true);
 }
 

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -87,6 +89,13 @@ class Manager {
   int repair_fd() const { return repair_fd_.get(); }
   void repair_broken();
 
+  // Devices whose storage could not be opened at start stay blocked and are retried with
+  // back-off (1 s, doubling, at most a minute): how long until the next retry is due (none:
+  // nothing to retry), and running the retries due at `now`.
+  using Clock = std::chrono::steady_clock;
+  std::optional<Clock::duration> next_retry(Clock::time_point now) const;
+  void retry_due(Clock::time_point now);
+
   Device* device(uint32_t minor);
   size_t size() const { return devices_.size(); }
 
@@ -104,6 +113,18 @@ class Manager {
   void answer_netlink_for(const UioDevice& uio);
   int32_t handle(const NetlinkEvent& e);
   static std::string serial_of(void* entry);
+  struct Retry {
+    UioDevice uio;
+    Clock::time_point at;
+    Clock::duration next_delay;
+  };
+  static constexpr Clock::duration kFirstRetryDelay = std::chrono::seconds(1);
+  static constexpr Clock::duration kMaxRetryDelay = std::chrono::seconds(60);
+  // With `storage_failed`: set when the backend (or its attributes) could not be opened, and the
+  // device is then left blocked.
+  Result<bool> attach(const UioDevice& uio, bool reset, bool* storage_failed);
+  void attach_or_retry(const UioDevice& uio, Clock::time_point now,
+                       Clock::duration delay = kFirstRetryDelay);
   static void on_broken(void* entry);
   // detach() without the final block_dev=0, for a device about to be reattached.
   void detach_keep_blocked(uint32_t minor);
@@ -113,6 +134,7 @@ class Manager {
   UioOpener opener_;
   std::map<std::string, BackendFactory*> backends_;
   std::map<uint32_t, std::unique_ptr<Entry>> devices_;
+  std::vector<Retry> retries_;
   UniqueFd repair_fd_;  // eventfd: a device's loop found its ring broken
   std::mutex broken_mu_;
   std::vector<uint32_t> broken_;  // minors to reattach

@@ -31,6 +31,10 @@ class RamBackends : public BackendFactory {
   Result<std::unique_ptr<BlockDevice>> open(const UioDevice& uio,
                                             const DeviceAttributes& a) override {
     if (uio.name.cfgstring == "fail") return Error{"cannot open 'fail'"};
+    if (uio.name.cfgstring == "flaky" && flaky_failures > 0) {
+      --flaky_failures;
+      return Error{"cluster down"};
+    }
     DeviceInfo info;
     info.num_blocks = a.size_bytes / a.block_size;
     info.logical_block_size = info.physical_block_size = a.block_size;
@@ -43,6 +47,7 @@ class RamBackends : public BackendFactory {
     return 0;
   }
   int opened = 0;
+  int flaky_failures = 0;  // how many more opens of "ram/flaky" fail
   bool refuse_resize = false;
 };
 
@@ -165,11 +170,46 @@ TEST_F(ManagerTest, SerialIsReadFromConfigfsOnceTargetcliWroteIt) {
   EXPECT_EQ(std::string(after.data.begin() + 4, after.data.end()), "6001405abcdef");
 }
 
-TEST_F(ManagerTest, AFailedAttachStillUnblocksTheDevice) {
+TEST_F(ManagerTest, AFailedAttachLeavesTheDeviceBlockedUntilShutdown) {
   add(0, 0, "bad", "ram/fail");
   manager->attach_existing();
   EXPECT_EQ(manager->size(), 0u);
-  EXPECT_EQ(writes[4], "bad/action/block_dev=0");
+  EXPECT_EQ(writes.size(), 5u);
+  EXPECT_EQ(writes[3], "bad/action/reset_ring=1");
+  EXPECT_EQ(writes[4], "target_core_user/parameters/block_netlink=0") << "bad stays blocked";
+  manager->shutdown();
+  EXPECT_EQ(writes.back(), "bad/action/block_dev=0");
+}
+
+// Storage that cannot be opened at start (a cluster down) is retried with back-off while the
+// device stays blocked, and served once it opens. Time is passed in: no test sleeps.
+TEST_F(ManagerTest, StorageThatCannotBeOpenedAtStartIsRetriedWithBackOff) {
+  using namespace std::chrono_literals;
+  RingEmulator& emu = add(0, 0, "disk0", "ram/flaky");
+  backends.flaky_failures = 2;
+  manager->attach_existing();
+  auto t0 = Manager::Clock::now();  // the first retry is due by t0 + 1 s
+  EXPECT_EQ(manager->size(), 0u);
+  EXPECT_EQ(std::count(writes.begin(), writes.end(), "disk0/action/block_dev=0"), 0);
+  auto first = manager->next_retry(t0);
+  ASSERT_TRUE(first);
+  EXPECT_GT(*first, 500ms);
+  EXPECT_LE(*first, 1s);
+
+  manager->retry_due(t0 + 500ms);  // not due yet
+  EXPECT_EQ(backends.flaky_failures, 1);
+  manager->retry_due(t0 + 1s);  // fails again: the next one waits twice as long
+  EXPECT_EQ(backends.flaky_failures, 0);
+  EXPECT_EQ(manager->size(), 0u);
+  EXPECT_EQ(manager->next_retry(t0 + 1s), std::optional<Manager::Clock::duration>(2s));
+  EXPECT_EQ(std::count(writes.begin(), writes.end(), "disk0/action/block_dev=0"), 0);
+
+  manager->retry_due(t0 + 3s);
+  ASSERT_EQ(manager->size(), 1u);
+  EXPECT_FALSE(manager->next_retry(t0 + 3s)) << "nothing left to retry";
+  EXPECT_EQ(writes.back(), "disk0/action/block_dev=0");
+  EXPECT_EQ(command(emu, {0, 0, 0, 0, 0, 0}, 0, 1).status, 0x02) << "power-on unit attention";
+  EXPECT_EQ(command(emu, {0, 0, 0, 0, 0, 0}, 0, 2).status, 0x00);
 }
 
 // Another lunkitd serving /dev/uio0 holds a flock on its fd: this one must not block or reset it,
