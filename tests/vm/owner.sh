@@ -20,9 +20,9 @@ s_owner() {
   make_lun owner0 128M 2d6f1e63-3333-4b0e-9c36-000000000012
   disk=$(wait_for_disk 2d6f1e63-3333-4b0e-9c36-000000000012) || fail_scenario "no disk"
   dmesg -C
-  fio_verify "$disk" 64M /tmp/fio-owner.txt --iodepth=16 &
+  fio_verify "$disk" 24M /tmp/fio-owner.txt --iodepth=16 &
   local fio=$!
-  wait_for_writes "$disk" 2000
+  wait_for_writes "$disk" 1000
 
   printf 'log_level = "critical";\n' >/tmp/lunkit-second.conf
   expect "a second foreground lunkitd is refused with one line" \
@@ -37,7 +37,6 @@ s_owner() {
     second_lunkitd /tmp/second-other.txt --foreground /tmp/lunkit-other.conf
   expect "... at the bus name" grep -q "org.kernel.TCMUService1 is already owned by" /tmp/second-other.txt
   expect "the first lunkitd still runs" kill -0 "$first"
-  wait_for_writes "$disk" 2000
 
   wait "$fio" || fail_scenario "fio failed while other lunkitd processes started"
   cat /tmp/fio-owner.txt
