@@ -120,8 +120,8 @@ class Manager {
   };
   static constexpr Clock::duration kFirstRetryDelay = std::chrono::seconds(1);
   static constexpr Clock::duration kMaxRetryDelay = std::chrono::seconds(60);
-  // With `storage_failed`: set when the backend (or its attributes) could not be opened, and the
-  // device is then left blocked.
+  // With `storage_failed`: set when the backend could not open the storage, and the device is
+  // then left blocked.
   Result<bool> attach(const UioDevice& uio, bool reset, bool* storage_failed);
   void attach_or_retry(const UioDevice& uio, Clock::time_point now,
                        Clock::duration delay = kFirstRetryDelay);
