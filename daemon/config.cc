@@ -75,6 +75,8 @@ Result<Config> parse_config(const std::string& text, const std::string& name) {
         err = string_of(&c.handler_dir);
       } else if (key == "lock_file") {
         err = string_of(&c.lock_file);
+      } else if (key == "tcmu_runner_lock_file") {
+        err = string_of(&c.tcmu_runner_lock_file);
       } else if (key == "worker_threads") {
         if (!(err = number_of(&n, 1, 256))) c.worker_threads = static_cast<uint32_t>(n);
       } else if (key == "handlers") {

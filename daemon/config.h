@@ -19,6 +19,7 @@ struct Config {
   uint32_t log_file_max_files = 5;
   std::string handler_dir = LUNKIT_HANDLER_DIR;
   std::string lock_file = "/run/lunkit/lunkitd.lock";
+  std::string tcmu_runner_lock_file = "/run/tcmu.lock";  // held too: tcmu-runner then refuses
   uint32_t worker_threads = 4;
   // Per handler: options appended to every device's cfgstring ("direct=1"); a device's own
   // options come first, and handlers take the first occurrence of an option.

@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
   // daemon, and the parent's exit status says whether the child got it.
   UniqueFd started;
   if (!opts.foreground) started = daemonize();
-  auto lock = daemon::take_instance_lock(config.lock_file);
+  auto lock = daemon::take_instance_lock(config.lock_file, config.tcmu_runner_lock_file);
   if (!lock) {
     spdlog::critical("{}", lock.error());
     return 1;
@@ -247,6 +247,14 @@ int main(int argc, char** argv) {
     spdlog::info("handler user:{} from {}", p->subtype(), p->path());
   }
 
+  // The bus name first: it is what a second daemon cannot have, so one that fails here has touched
+  // no device; and D-Bus activation / Type=dbus starts see the name before the slow device work.
+  auto dbus = daemon::DbusService::start(served, config.handler_options);
+  if (!dbus) {
+    spdlog::critical("{}", dbus.error());
+    return 1;
+  }
+
   auto channel = tcmu::NetlinkChannel::open();
   if (!channel) {
     load_kernel_module();
@@ -262,13 +270,6 @@ int main(int argc, char** argv) {
       spdlog::warn("{}", r.error());
   }
 
-  auto dbus = daemon::DbusService::start(served, config.handler_options);
-  if (!dbus) {
-    spdlog::critical("{}", dbus.error());
-    if (channel) (void)tcmu::NetlinkChannel::set_kernel_waits_for_replies(false);
-    manager.shutdown();
-    return 1;
-  }
   spdlog::info("serving {} device(s); {} on the system bus", manager.size(), daemon::kBusName);
 
   const std::function<void(const tcmu::ParsedEvent&)> on_event = [&](const tcmu::ParsedEvent& ev) {
@@ -279,12 +280,20 @@ int main(int argc, char** argv) {
   };
   bool running = true;
   while (running) {
-    pollfd fds[2] = {{sigfd.get(), POLLIN, 0}, {channel ? (*channel)->fd() : -1, POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0 && errno != EINTR) {
+    pollfd fds[3] = {{sigfd.get(), POLLIN, 0},
+                     {channel ? (*channel)->fd() : -1, POLLIN, 0},
+                     {manager.repair_fd(), POLLIN, 0}};
+    // Wakes for the next retry of a device whose storage could not be opened yet.
+    int timeout = -1;
+    if (auto next = manager.next_retry(tcmu::Manager::Clock::now()))
+      timeout = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(*next).count());
+    if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
       spdlog::critical("poll: {}", std::strerror(errno));
       break;
     }
     if (fds[1].revents & POLLIN) (*channel)->receive(on_event);
+    if (fds[2].revents & POLLIN) manager.repair_broken();
+    manager.retry_due(tcmu::Manager::Clock::now());
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo si;
       while (read(sigfd.get(), &si, sizeof si) == sizeof si) {

@@ -57,6 +57,15 @@ Result<bool> Configfs::write(const std::string& path, std::string_view value) {
   return write_text_file(path, value);
 }
 
+Result<std::string> Configfs::attribute_text(const UioName& name, std::string_view attr) const {
+  return read_text_file(device_dir(name) + "/attrib/" + std::string(attr));
+}
+
+Result<bool> Configfs::set_attribute(const UioName& name, std::string_view attr,
+                                     std::string_view value) {
+  return write(device_dir(name) + "/attrib/" + std::string(attr), value);
+}
+
 Result<bool> Configfs::action(const UioName& name, std::string_view action,
                               std::string_view value) {
   return write(device_dir(name) + "/action/" + std::string(action), value);

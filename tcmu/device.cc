@@ -247,8 +247,13 @@ size_t Device::take_commands() {
   run_tasks();
   if (stopping_.load(std::memory_order_relaxed)) return 0;
   size_t n = ring_.consume(*this);
-  if (ring_.broken())
+  // A corrupt ring stays corrupt (consume() returns nothing): say so once and hand the device
+  // back to its owner, instead of a log line for every later doorbell.
+  if (ring_.broken() && !broken_reported_) {
+    broken_reported_ = true;
     spdlog::error("{}: command ring is broken: {}", options_.name, ring_.broken_reason());
+    if (options_.on_broken) options_.on_broken(options_.broken_context);
+  }
   return n;
 }
 

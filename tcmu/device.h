@@ -40,6 +40,10 @@ struct DeviceStats {
 struct DeviceOptions {
   std::string name;  // for log lines, e.g. "user_0/disk0"
   scsi::LogicalUnitOptions lu;
+  // Called once, on the loop thread, when the ring turns out corrupt: from then on the device
+  // takes no commands until its owner reattaches it (with reset_ring).
+  void (*on_broken)(void* context) = nullptr;
+  void* broken_context = nullptr;
 };
 
 class Device : public IoLoop, private Ring::Sink {
@@ -119,6 +123,7 @@ class Device : public IoLoop, private Ring::Sink {
   std::array<std::unique_ptr<Slot[]>, 65536 / kSlotsPerChunk> chunks_;
   std::atomic<uint64_t> in_flight_{0};
   bool need_kick_ = false;
+  bool broken_reported_ = false;
   DeviceStats stats_;
 
   UniqueFd wake_;  // eventfd: remote completions and stop requests

@@ -4,6 +4,9 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -18,7 +21,9 @@ std::string label(const UioDevice& uio) {
 }  // namespace
 
 Manager::Manager(Configfs& configfs, UioOpener opener)
-    : configfs_(configfs), opener_(std::move(opener)) {
+    : configfs_(configfs),
+      opener_(std::move(opener)),
+      repair_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (!opener_) {
     opener_ = [this](const UioDevice& uio) -> Result<UioHandles> {
       std::string path = configfs_.uio_path(uio.minor);
@@ -62,11 +67,28 @@ bool Manager::alua_of(void* context, scsi::AluaDescription& out) {
 }
 
 Result<bool> Manager::attach(const UioDevice& uio, bool reset) {
+  return attach(uio, reset, nullptr);
+}
+
+Result<bool> Manager::attach(const UioDevice& uio, bool reset, bool* storage_failed) {
   const std::string name = label(uio);
   if (devices_.count(uio.minor)) return Error{name + ": already attached"};
   auto factory = backends_.find(uio.name.subtype);
   if (!uio.name.has_config || factory == backends_.end())
     return Error{name + ": no handler serves subtype '" + uio.name.subtype + "'"};
+
+  // Ours before anything is done to it: UIO has no exclusive open, so every lunkitd takes a
+  // non-blocking flock on its /dev/uioN fd, held by the device's own duplicate of that fd (and
+  // released by the kernel when the holder exits). A device another process holds is left alone:
+  // blocking or resetting it would wreck a ring that process is serving.
+  auto handles = opener_(uio);
+  if (!handles) return Error{name + ": " + handles.error()};
+  if (flock(handles->doorbell.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK)
+      return Error{name + ": uio" + std::to_string(uio.minor) +
+                   " is held by another process (another lunkitd?); leaving it alone"};
+    return Error{name + ": flock uio" + std::to_string(uio.minor) + ": " + std::strerror(errno)};
+  }
 
   if (reset) {
     // The order matters: refuse new commands, fail what the old ring held back to the initiator
@@ -79,10 +101,10 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset) {
   auto result = [&]() -> Result<bool> {
     auto attrs = configfs_.attributes(uio.name);
     if (!attrs) return Error{attrs.error()};
+    if (storage_failed) *storage_failed = true;
     auto backend = factory->second->open(uio, *attrs);
     if (!backend) return Error{name + ": " + backend.error()};
-    auto handles = opener_(uio);
-    if (!handles) return Error{handles.error()};
+    if (storage_failed) *storage_failed = false;
     auto entry = std::make_unique<Entry>();
     entry->uio = uio;
     entry->manager = this;
@@ -94,6 +116,8 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset) {
     options.lu.serial_context = entry.get();
     options.lu.alua_source = &Manager::alua_of;
     options.lu.alua_context = entry.get();
+    options.on_broken = &Manager::on_broken;
+    options.broken_context = entry.get();
     factory->second->prepare_options(*entry->backend, options.lu);
     auto dev = Device::attach(handles->doorbell.get(), handles->map.get(), uio.map_size,
                               *entry->backend, std::move(options));
@@ -102,9 +126,13 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset) {
     factory->second->on_attached(*entry->backend, *entry->device);
     entry->device->start();
     devices_[uio.minor] = std::move(entry);
+    answer_netlink_for(uio);
     return true;
   }();
-  if (reset) {
+  // A device whose storage could not be opened (and will be retried) stays blocked: its
+  // commands wait in the kernel instead of timing out one by one in a ring nobody serves.
+  bool keep_blocked = storage_failed && *storage_failed;
+  if (reset && !keep_blocked) {
     if (auto r = configfs_.action(uio.name, "block_dev", "0"); !r)
       spdlog::warn("{}: {}", name, r.error());
   }
@@ -112,7 +140,31 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset) {
   return result;
 }
 
+void Manager::answer_netlink_for(const UioDevice& uio) {
+  // The kernel copies its global "wait for replies" into a device's nl_reply_supported when the
+  // device is enabled; one enabled before lunkitd's SET_FEATURES (created while no daemon ran,
+  // or before a restart) keeps 0, and the kernel would ignore our answers for it. An admin's
+  // negative value (never wait) is left as it is.
+  auto now = configfs_.attribute_text(uio.name, "nl_reply_supported");
+  if (!now) {
+    spdlog::debug("{}: {}", label(uio), now.error());  // a kernel before 4.16 has none
+    return;
+  }
+  if (*now != "0") return;
+  if (auto r = configfs_.set_attribute(uio.name, "nl_reply_supported", "1"); !r)
+    spdlog::warn("{}: the kernel will not wait for lunkit's netlink answers: {}", label(uio),
+                 r.error());
+}
+
 void Manager::detach(uint32_t minor, bool block) {
+  detach(minor, block, block);
+}
+
+void Manager::detach_keep_blocked(uint32_t minor) {
+  detach(minor, true, false);
+}
+
+void Manager::detach(uint32_t minor, bool block, bool unblock) {
   auto it = devices_.find(minor);
   if (it == devices_.end()) return;
   Entry& e = *it->second;
@@ -129,7 +181,7 @@ void Manager::detach(uint32_t minor, bool block) {
       name, st.commands, st.waits, st.doorbell_events, st.kicks, st.remote_completions);
   e.device.reset();
   e.backend.reset();
-  if (block) {
+  if (unblock) {
     if (auto r = configfs_.action(e.uio.name, "block_dev", "0"); !r)
       spdlog::warn("{}: {}", name, r.error());
   }
@@ -150,7 +202,7 @@ void Manager::attach_existing() {
                    uio.name.subtype);
       continue;
     }
-    if (auto r = attach(uio, true); !r) spdlog::error("{}", r.error());
+    attach_or_retry(uio, Clock::now());
   }
   for (const auto& e : errors) spdlog::error("{}", e);
   if (auto r = configfs_.set_module_param("block_netlink", "0"); !r)
@@ -182,6 +234,7 @@ int32_t Manager::handle(const NetlinkEvent& e) {
       return 0;
     }
     case genl::kRemovedDevice:
+      std::erase_if(retries_, [&](const Retry& r) { return r.uio.minor == *e.minor; });
       detach(*e.minor, false);
       return 0;  // never hold up the removal of a device, ours or not
     case genl::kReconfigDevice: {
@@ -231,7 +284,76 @@ void Manager::handle_message(const ParsedEvent& message, const Replier& reply) {
   if (reply_cmd) reply(reply_cmd, status, e.device_id.value_or(0));
 }
 
+void Manager::on_broken(void* context) {
+  auto* e = static_cast<Entry*>(context);
+  Manager& m = *e->manager;
+  {
+    std::lock_guard lock(m.broken_mu_);
+    m.broken_.push_back(e->uio.minor);
+  }
+  uint64_t one = 1;
+  (void)!write(m.repair_fd_.get(), &one, sizeof one);
+}
+
+void Manager::repair_broken() {
+  uint64_t n;
+  (void)!read(repair_fd_.get(), &n, sizeof n);
+  std::vector<uint32_t> minors;
+  {
+    std::lock_guard lock(broken_mu_);
+    minors.swap(broken_);
+  }
+  for (uint32_t minor : minors) {
+    auto it = devices_.find(minor);
+    if (it == devices_.end()) continue;  // removed meanwhile
+    UioDevice uio = it->second->uio;
+    spdlog::warn("{}: reattaching with reset_ring after the broken ring", label(uio));
+    detach_keep_blocked(minor);
+    if (auto r = attach(uio, true); !r) spdlog::error("{}", r.error());
+  }
+}
+
+void Manager::attach_or_retry(const UioDevice& uio, Clock::time_point now, Clock::duration delay) {
+  bool storage_failed = false;
+  auto r = attach(uio, true, &storage_failed);
+  if (r) return;
+  if (!storage_failed) {
+    spdlog::error("{}", r.error());
+    return;
+  }
+  spdlog::error("{}; retrying in {} ms while the device stays blocked", r.error(),
+                std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
+  retries_.push_back({uio, now + delay, std::min(delay * 2, kMaxRetryDelay)});
+}
+
+std::optional<Manager::Clock::duration> Manager::next_retry(Clock::time_point now) const {
+  std::optional<Clock::duration> next;
+  for (const Retry& r : retries_) {
+    Clock::duration d = r.at > now ? r.at - now : Clock::duration::zero();
+    if (!next || d < *next) next = d;
+  }
+  return next;
+}
+
+void Manager::retry_due(Clock::time_point now) {
+  std::vector<Retry> due;
+  for (auto it = retries_.begin(); it != retries_.end();) {
+    if (it->at <= now) {
+      due.push_back(std::move(*it));
+      it = retries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (Retry& r : due) attach_or_retry(r.uio, now, r.next_delay);
+}
+
 void Manager::shutdown() {
+  // Devices still waiting for their storage are unblocked: nobody will serve them now.
+  for (const Retry& r : retries_)
+    if (auto w = configfs_.action(r.uio.name, "block_dev", "0"); !w)
+      spdlog::warn("{}: {}", label(r.uio), w.error());
+  retries_.clear();
   while (!devices_.empty()) detach(devices_.begin()->first, true);
 }
 

@@ -3,12 +3,15 @@
 #pragma once
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "lunkit/block_device.h"
 #include "lunkit/result.h"
@@ -64,9 +67,10 @@ class Manager {
   void add_backend(const std::string& subtype, BackendFactory* factory);
   bool serves(const std::string& subtype) const { return backends_.count(subtype) != 0; }
 
-  // Attaches one device and starts its loop. With `reset` (a ring that may hold state from an
-  // earlier daemon): action/block_dev=1, reset_ring=1, attach, block_dev=0 — in-flight commands
-  // come back to the initiator as BUSY and are retried.
+  // Attaches one device and starts its loop. First opens /dev/uioN and takes an exclusive flock
+  // on it: a device another process holds is refused untouched. With `reset` (a ring that may
+  // hold state from an earlier daemon): action/block_dev=1, reset_ring=1, attach, block_dev=0 —
+  // in-flight commands come back to the initiator as BUSY and are retried.
   Result<bool> attach(const UioDevice& uio, bool reset);
   // Stops a device (waiting for its commands) and releases it. With `block`, new commands are
   // refused (BUSY) while it drains.
@@ -80,6 +84,17 @@ class Manager {
   void handle_message(const ParsedEvent& message, const Replier& reply);
   // Detaches every device (blocking each while it drains); the kernel devices stay.
   void shutdown();
+  // Devices whose ring broke are reattached (block_dev, reset_ring, attach, unblock) by
+  // repair_broken(), on the thread that owns the manager, when repair_fd() is readable.
+  int repair_fd() const { return repair_fd_.get(); }
+  void repair_broken();
+
+  // Devices whose storage could not be opened at start stay blocked and are retried with
+  // back-off (1 s, doubling, at most a minute): how long until the next retry is due (none:
+  // nothing to retry), and running the retries due at `now`.
+  using Clock = std::chrono::steady_clock;
+  std::optional<Clock::duration> next_retry(Clock::time_point now) const;
+  void retry_due(Clock::time_point now);
 
   Device* device(uint32_t minor);
   size_t size() const { return devices_.size(); }
@@ -94,14 +109,36 @@ class Manager {
     std::mutex serial_mu;
     std::string serial;  // cached once the kernel has one
   };
+  // Sets attrib/nl_reply_supported=1 where the kernel left it 0.
+  void answer_netlink_for(const UioDevice& uio);
   int32_t handle(const NetlinkEvent& e);
   static std::string serial_of(void* entry);
   static bool alua_of(void* entry, scsi::AluaDescription& out);
+  struct Retry {
+    UioDevice uio;
+    Clock::time_point at;
+    Clock::duration next_delay;
+  };
+  static constexpr Clock::duration kFirstRetryDelay = std::chrono::seconds(1);
+  static constexpr Clock::duration kMaxRetryDelay = std::chrono::seconds(60);
+  // With `storage_failed`: set when the backend could not open the storage, and the device is
+  // then left blocked.
+  Result<bool> attach(const UioDevice& uio, bool reset, bool* storage_failed);
+  void attach_or_retry(const UioDevice& uio, Clock::time_point now,
+                       Clock::duration delay = kFirstRetryDelay);
+  static void on_broken(void* entry);
+  // detach() without the final block_dev=0, for a device about to be reattached.
+  void detach_keep_blocked(uint32_t minor);
+  void detach(uint32_t minor, bool block, bool unblock);
 
   Configfs& configfs_;
   UioOpener opener_;
   std::map<std::string, BackendFactory*> backends_;
   std::map<uint32_t, std::unique_ptr<Entry>> devices_;
+  std::vector<Retry> retries_;
+  UniqueFd repair_fd_;  // eventfd: a device's loop found its ring broken
+  std::mutex broken_mu_;
+  std::vector<uint32_t> broken_;  // minors to reattach
 };
 
 }  // namespace lunkit::tcmu

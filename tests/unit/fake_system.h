@@ -52,6 +52,7 @@ class FakeSystem {
     write(dir + "/attrib/dev_size", std::to_string(size) + "\n");
     write(dir + "/attrib/emulate_write_cache", write_cache ? "1\n" : "0\n");
     write(dir + "/attrib/cmd_time_out", "30\n");
+    write(dir + "/attrib/nl_reply_supported", "0\n");  // enabled before SET_FEATURES
     write(dir + "/action/block_dev", "");
     write(dir + "/action/reset_ring", "");
   }

@@ -167,8 +167,10 @@ class Lunkitd : public ::testing::Test {
     std::ofstream c(conf);
     c << "log_level = \"" << level << "\";\nlog_target = \"file\";\nlog_file = \"" << dir.path
       << "/lunkitd.log\";\nlock_file = \"" << (lock.empty() ? dir.path + "/lunkitd.lock" : lock)
-      << "\";\n";
+      << "\";\ntcmu_runner_lock_file = \"" << tcmu_lock() << "\";\n";
   }
+  // Every lunkitd of a test takes this one instead of the host's /run/tcmu.lock.
+  std::string tcmu_lock() const { return dir.path + "/tcmu.lock"; }
 
   pid_t start_lunkitd(const std::string& config, const std::string& out, uid_t uid = 0) {
     pid_t p = spawn({build_dir() + "/daemon/lunkitd", "--foreground", "--config", config,
@@ -250,13 +252,18 @@ TEST_F(Lunkitd, OneInstancePerHostAndTheBusNameIsChecked) {
             std::string::npos);
   // Another lock file: the second one gets as far as the bus, where the name is taken.
   std::string conf2 = dir.path + "/other.conf";
-  std::ofstream(conf2) << "lock_file = \"" << dir.path << "/other.lock\";\n";
+  std::ofstream(conf2) << "lock_file = \"" << dir.path << "/other.lock\";\n"
+                       << "tcmu_runner_lock_file = \"" << dir.path << "/other-tcmu.lock\";\n";
   pid_t third = start_lunkitd(conf2, dir.path + "/out3");
   EXPECT_EQ(wait_exit(third), 1);
   EXPECT_NE(slurp(dir.path + "/out3")
                 .find("org.kernel.TCMUService1 is already owned by lunkitd (pid " +
                       std::to_string(daemons[0]) + ")"),
             std::string::npos)
+      << slurp(dir.path + "/out3");
+  // ... and touched no device: not even netlink's block_netlink (absent on a host without
+  // target_core_user, so an attempt shows as a warning).
+  EXPECT_EQ(slurp(dir.path + "/out3").find("netlink"), std::string::npos)
       << slurp(dir.path + "/out3");
 }
 
@@ -289,6 +296,58 @@ TEST_F(Lunkitd, DaemonizedInstanceHoldsTheLock) {
   EXPECT_TRUE(eventually([&] { return kill(first, 0) != 0; })) << log;
 }
 
+// What tcmu-runner does at start (main.c): creat() its lock file and F_SETLK a write lock on it.
+// In a child process, since fcntl locks never conflict within one process. With `hold`, the
+// child keeps the lock until `*release` is closed. Returns the child's pid and whether it got it.
+std::pair<pid_t, bool> tcmu_runner_takes(const std::string& path, bool hold, int* release) {
+  int report[2], wait_for[2];
+  if (pipe(report) != 0 || pipe(wait_for) != 0) return {-1, false};
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(report[0]);
+    close(wait_for[1]);
+    int fd = creat(path.c_str(), S_IRUSR | S_IWUSR);
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    char got = fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0 ? 1 : 0;
+    (void)!write(report[1], &got, 1);
+    char c;
+    if (got && hold) (void)!read(wait_for[0], &c, 1);
+    _exit(got ? 0 : 1);
+  }
+  close(report[1]);
+  close(wait_for[0]);
+  char got = 0;
+  bool ok = read(report[0], &got, 1) == 1 && got == 1;
+  close(report[0]);
+  *release = wait_for[1];
+  return {pid, ok};
+}
+
+TEST_F(Lunkitd, NoLunkitdWhileTcmuRunnerRunsAndNoTcmuRunnerWhileLunkitdRuns) {
+  start_bus(false);
+  int release = -1;
+  auto [runner, locked] = tcmu_runner_takes(tcmu_lock(), true, &release);
+  ASSERT_TRUE(locked) << "the stand-in tcmu-runner could not take " << tcmu_lock();
+  pid_t refused = start_lunkitd(conf, dir.path + "/out1");
+  EXPECT_EQ(wait_exit(refused), 1);
+  EXPECT_NE(slurp(dir.path + "/lunkitd.log")
+                .find("tcmu-runner (pid " + std::to_string(runner) + ") holds " + tcmu_lock()),
+            std::string::npos)
+      << slurp(dir.path + "/lunkitd.log");
+  EXPECT_FALSE(owns_name());
+  close(release);
+  EXPECT_EQ(wait_exit(runner), 0);
+
+  start_lunkitd(conf, dir.path + "/out2");
+  ASSERT_TRUE(eventually([&] { return owns_name(); })) << slurp(dir.path + "/lunkitd.log");
+  auto [late, late_locked] = tcmu_runner_takes(tcmu_lock(), false, &release);
+  close(release);
+  EXPECT_FALSE(late_locked) << "a tcmu-runner started after lunkitd got its lock";
+  EXPECT_EQ(wait_exit(late), 1);
+}
+
 TEST_F(Lunkitd, OnlyRootMayOwnTheServiceName) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to run a second user";
   std::string daemon = build_dir() + "/daemon/lunkitd";
@@ -297,7 +356,8 @@ TEST_F(Lunkitd, OnlyRootMayOwnTheServiceName) {
       << ": a directory above the build tree is not searchable by others (chmod o+x it)";
   start_bus(true);
   std::string conf2 = dir.path + "/nobody.conf";
-  std::ofstream(conf2) << "lock_file = \"" << dir.path << "/nobody.lock\";\n";
+  std::ofstream(conf2) << "lock_file = \"" << dir.path << "/nobody.lock\";\n"
+                       << "tcmu_runner_lock_file = \"" << dir.path << "/nobody-tcmu.lock\";\n";
   pid_t nobody = start_lunkitd(conf2, dir.path + "/out-nobody", 65534);
   EXPECT_EQ(wait_exit(nobody), 1);
   EXPECT_NE(slurp(dir.path + "/out-nobody").find("cannot own org.kernel.TCMUService1"),

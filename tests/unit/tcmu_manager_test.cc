@@ -2,8 +2,19 @@
 // restart attach, netlink events end to end, and shutdown.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+
+#include <poll.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <functional>
 #include <map>
+#include <sstream>
 
 #include "tcmu/manager.h"
 #include "tcmu/ring_emulator.h"
@@ -20,6 +31,10 @@ class RamBackends : public BackendFactory {
   Result<std::unique_ptr<BlockDevice>> open(const UioDevice& uio,
                                             const DeviceAttributes& a) override {
     if (uio.name.cfgstring == "fail") return Error{"cannot open 'fail'"};
+    if (uio.name.cfgstring == "flaky" && flaky_failures > 0) {
+      --flaky_failures;
+      return Error{"cluster down"};
+    }
     DeviceInfo info;
     info.num_blocks = a.size_bytes / a.block_size;
     info.logical_block_size = info.physical_block_size = a.block_size;
@@ -32,6 +47,7 @@ class RamBackends : public BackendFactory {
     return 0;
   }
   int opened = 0;
+  int flaky_failures = 0;  // how many more opens of "ram/flaky" fail
   bool refuse_resize = false;
 };
 
@@ -50,6 +66,7 @@ class ManagerTest : public ::testing::Test {
           // Keep the last two path elements: "<device>/action/<name>" reads well in failures.
           size_t cut = path.rfind('/', path.rfind('/', path.rfind('/') - 1) - 1);
           self->writes.push_back(path.substr(cut + 1) + "=" + std::string(value));
+          if (self->on_write) self->on_write(path);
         },
         this);
     manager = std::make_unique<Manager>(cfs, [this](const UioDevice& uio) -> Result<UioHandles> {
@@ -116,6 +133,7 @@ class ManagerTest : public ::testing::Test {
   RamBackends backends;
   std::map<uint32_t, std::unique_ptr<RingEmulator>> emulators;
   std::vector<std::string> writes;
+  std::function<void(const std::string& path)> on_write;  // stands in for the kernel's side
   std::vector<Reply> replies;
   std::map<uint64_t, Result_> results;
   std::unique_ptr<Manager> manager;  // last: its shutdown still writes to the members above
@@ -130,6 +148,7 @@ TEST_F(ManagerTest, RestartAttachesWithBlockAndResetInOrder) {
                         "target_core_user/parameters/reset_netlink=1",
                         "disk0/action/block_dev=1",
                         "disk0/action/reset_ring=1",
+                        "disk0/attrib/nl_reply_supported=1",
                         "disk0/action/block_dev=0",
                         "target_core_user/parameters/block_netlink=0",
                     }));
@@ -151,21 +170,164 @@ TEST_F(ManagerTest, SerialIsReadFromConfigfsOnceTargetcliWroteIt) {
   EXPECT_EQ(std::string(after.data.begin() + 4, after.data.end()), "6001405abcdef");
 }
 
-TEST_F(ManagerTest, AFailedAttachStillUnblocksTheDevice) {
+TEST_F(ManagerTest, AFailedAttachLeavesTheDeviceBlockedUntilShutdown) {
   add(0, 0, "bad", "ram/fail");
   manager->attach_existing();
   EXPECT_EQ(manager->size(), 0u);
-  EXPECT_EQ(writes[4], "bad/action/block_dev=0");
+  EXPECT_EQ(writes.size(), 5u);
+  EXPECT_EQ(writes[3], "bad/action/reset_ring=1");
+  EXPECT_EQ(writes[4], "target_core_user/parameters/block_netlink=0") << "bad stays blocked";
+  manager->shutdown();
+  EXPECT_EQ(writes.back(), "bad/action/block_dev=0");
+}
+
+// Storage that cannot be opened at start (a cluster down) is retried with back-off while the
+// device stays blocked, and served once it opens. Time is passed in: no test sleeps.
+TEST_F(ManagerTest, StorageThatCannotBeOpenedAtStartIsRetriedWithBackOff) {
+  using namespace std::chrono_literals;
+  RingEmulator& emu = add(0, 0, "disk0", "ram/flaky");
+  backends.flaky_failures = 2;
+  manager->attach_existing();
+  auto t0 = Manager::Clock::now();  // the first retry is due by t0 + 1 s
+  EXPECT_EQ(manager->size(), 0u);
+  EXPECT_EQ(std::count(writes.begin(), writes.end(), "disk0/action/block_dev=0"), 0);
+  auto first = manager->next_retry(t0);
+  ASSERT_TRUE(first);
+  EXPECT_GT(*first, 500ms);
+  EXPECT_LE(*first, 1s);
+
+  manager->retry_due(t0 + 500ms);  // not due yet
+  EXPECT_EQ(backends.flaky_failures, 1);
+  manager->retry_due(t0 + 1s);  // fails again: the next one waits twice as long
+  EXPECT_EQ(backends.flaky_failures, 0);
+  EXPECT_EQ(manager->size(), 0u);
+  EXPECT_EQ(manager->next_retry(t0 + 1s), std::optional<Manager::Clock::duration>(2s));
+  EXPECT_EQ(std::count(writes.begin(), writes.end(), "disk0/action/block_dev=0"), 0);
+
+  manager->retry_due(t0 + 3s);
+  ASSERT_EQ(manager->size(), 1u);
+  EXPECT_FALSE(manager->next_retry(t0 + 3s)) << "nothing left to retry";
+  EXPECT_EQ(writes.back(), "disk0/action/block_dev=0");
+  EXPECT_EQ(command(emu, {0, 0, 0, 0, 0, 0}, 0, 1).status, 0x02) << "power-on unit attention";
+  EXPECT_EQ(command(emu, {0, 0, 0, 0, 0, 0}, 0, 2).status, 0x00);
+}
+
+// Another lunkitd serving /dev/uio0 holds a flock on its fd: this one must not block or reset it,
+// nor open its storage. Regular files stand in for /dev/uio0 (flock works the same on them).
+TEST_F(ManagerTest, ADeviceAnotherProcessHoldsIsLeftAlone) {
+  RingEmulator& emu = add(0, 0, "disk0", "ram/");
+  std::string uio0 = sys.paths.dev + "/uio0";
+  test::FakeSystem::write(uio0, "");
+  std::filesystem::resize_file(uio0, emu.map_size());  // zeros: not a mailbox
+  Manager real_opener(cfs);                            // opens <dev>/uio<minor>, as lunkitd does
+  real_opener.add_backend("ram", &backends);
+
+  UniqueFd other(open(uio0.c_str(), O_RDWR | O_CLOEXEC));  // the other daemon's open file
+  ASSERT_EQ(flock(other.get(), LOCK_EX | LOCK_NB), 0);
+  real_opener.attach_existing();
+  EXPECT_EQ(writes, (std::vector<std::string>{
+                        "target_core_user/parameters/block_netlink=1",
+                        "target_core_user/parameters/reset_netlink=1",
+                        "target_core_user/parameters/block_netlink=0",
+                    }));
+  EXPECT_EQ(backends.opened, 0);
+  EXPECT_EQ(real_opener.size(), 0u);
+
+  // Once the other holder is gone the device is ours to reset (the fake uio0, all zeros, is then
+  // refused as a mailbox, which shows that the attach went on).
+  other.reset();
+  writes.clear();
+  real_opener.attach_existing();
+  EXPECT_EQ(writes[2], "disk0/action/block_dev=1");
+  EXPECT_EQ(writes[3], "disk0/action/reset_ring=1");
+  EXPECT_EQ(backends.opened, 1);
+}
+
+// Devices enabled before lunkitd told the kernel to wait for replies keep nl_reply_supported=0
+// and the kernel would ignore lunkit's answers for them; an admin's -1 (never wait) stays.
+TEST_F(ManagerTest, EachDeviceIsToldToWaitForLunkitsAnswers) {
+  add(0, 0, "early", "ram/");
+  add(1, 0, "never", "ram/");
+  add(2, 0, "later", "ram/");
+  std::string attrib = sys.paths.configfs_core + "/user_0/";
+  test::FakeSystem::write(attrib + "never/attrib/nl_reply_supported", "-1\n");
+  test::FakeSystem::write(attrib + "later/attrib/nl_reply_supported", "1\n");
+  manager->attach_existing();
+  ASSERT_EQ(manager->size(), 3u);
+  EXPECT_EQ(test::FakeSystem::read(attrib + "early/attrib/nl_reply_supported"), "1\n");
+  EXPECT_EQ(test::FakeSystem::read(attrib + "never/attrib/nl_reply_supported"), "-1\n");
+  EXPECT_EQ(test::FakeSystem::read(attrib + "later/attrib/nl_reply_supported"), "1\n");
+  EXPECT_EQ(std::count(writes.begin(), writes.end(), "early/attrib/nl_reply_supported=1"), 1);
+  for (const auto& w : writes) EXPECT_EQ(w.find("never/attrib"), std::string::npos) << w;
+  for (const auto& w : writes) EXPECT_EQ(w.find("later/attrib"), std::string::npos) << w;
+}
+
+// Captures lunkit's log lines for one test.
+class LogCapture {
+ public:
+  LogCapture() : saved_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+        "test", std::make_shared<spdlog::sinks::ostream_sink_mt>(text_)));
+  }
+  ~LogCapture() { spdlog::set_default_logger(saved_); }
+  size_t count(const std::string& what) const {
+    std::string t = text_.str();
+    size_t n = 0;
+    for (size_t at = t.find(what); at != std::string::npos; at = t.find(what, at + 1)) ++n;
+    return n;
+  }
+  std::string text() const { return text_.str(); }
+
+ private:
+  std::ostringstream text_;
+  std::shared_ptr<spdlog::logger> saved_;
+};
+
+// A hostile entry (length 0) breaks the ring: one log line however many doorbells follow, then
+// the device is reattached with block_dev/reset_ring and serves commands again.
+TEST_F(ManagerTest, ABrokenRingIsLoggedOnceAndTheDeviceReattachedWithResetRing) {
+  LogCapture log;
+  RingEmulator& emu = add(0, 0, "disk0", "ram/");
+  on_write = [&](const std::string& path) {
+    if (path.ends_with("/disk0/action/reset_ring")) emu.reset_ring(0x08);  // BUSY, as the kernel
+  };
+  manager->attach_existing();
+  EXPECT_EQ(command(emu, {0, 0, 0, 0, 0, 0}, 0, 1).status, 0x02) << "power-on unit attention";
+  writes.clear();
+
+  std::vector<uint8_t> zero(16, 0);
+  uint32_t len_op = make_len_op(0, kOpCmd);
+  std::memcpy(zero.data(), &len_op, sizeof len_op);
+  ASSERT_TRUE(emu.submit_raw(zero, 16, false));
+  pollfd repair{manager->repair_fd(), POLLIN, 0};
+  ASSERT_EQ(poll(&repair, 1, 10000), 1) << "the device never reported its broken ring";
+  for (int i = 0; i < 5; ++i) emu.notify();  // more doorbells on the broken ring
+  manager->repair_broken();
+  EXPECT_EQ(writes, (std::vector<std::string>{
+                        "disk0/action/block_dev=1",
+                        "disk0/action/block_dev=1",
+                        "disk0/action/reset_ring=1",
+                        "disk0/action/block_dev=0",
+                    }));
+  ASSERT_NE(manager->device(0), nullptr);
+  EXPECT_EQ(command(emu, {0, 0, 0, 0, 0, 0}, 0, 2).status, 0x02) << "a new unit: unit attention";
+  EXPECT_EQ(command(emu, {0, 0, 0, 0, 0, 0}, 0, 3).status, 0x00) << "the device serves again";
+  manager->shutdown();
+  EXPECT_EQ(log.count("command ring is broken"), 1u) << log.text();
+  EXPECT_EQ(log.count("reattaching with reset_ring"), 1u) << log.text();
 }
 
 TEST_F(ManagerTest, NetlinkAddReconfigRemove) {
   RingEmulator& emu = add(5, 2, "lun5", "ram/");
+  // Enabled while lunkitd runs: the kernel copied its "wait for replies" into the device.
+  test::FakeSystem::write(sys.paths.configfs_core + "/user_2/lun5/attrib/nl_reply_supported",
+                          "1\n");
   deliver(event(genl::kAddedDevice, 5, "tcm-user/2/lun5/ram/"));
   ASSERT_EQ(replies.size(), 1u);
   EXPECT_EQ(replies[0].cmd, genl::kAddedDeviceDone);
   EXPECT_EQ(replies[0].status, 0);
   EXPECT_EQ(replies[0].device_id, 105u);
-  EXPECT_TRUE(writes.empty()) << "a new device needs no block/reset";
+  EXPECT_TRUE(writes.empty()) << "a new device needs no block/reset, nor nl_reply_supported";
   command(emu, {0, 0, 0, 0, 0, 0}, 0, 1);
 
   NetlinkEvent grow = event(genl::kReconfigDevice, 5, "tcm-user/2/lun5/ram/");
@@ -201,6 +363,9 @@ TEST_F(ManagerTest, NetlinkAddReconfigRemove) {
 
 TEST_F(ManagerTest, AResizeTheHandlerRefusesChangesNothing) {
   RingEmulator& emu = add(5, 2, "lun5", "ram/");
+  // Enabled while lunkitd runs: the kernel copied its "wait for replies" into the device.
+  test::FakeSystem::write(sys.paths.configfs_core + "/user_2/lun5/attrib/nl_reply_supported",
+                          "1\n");
   deliver(event(genl::kAddedDevice, 5, "tcm-user/2/lun5/ram/"));
   command(emu, {0, 0, 0, 0, 0, 0}, 0, 1);
   backends.refuse_resize = true;

@@ -6,6 +6,8 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ublk.sh"
 source "$(dirname "$0")/rbd.sh"
 source "$(dirname "$0")/alua.sh"
+source "$(dirname "$0")/xcopy.sh"
+source "$(dirname "$0")/owner.sh"
 
 # ---- 0. installed as the README says: the stock system bus activates lunkitd ----
 # guest-init.sh ran `make install` (default prefix) into the guest's root before starting the
@@ -48,7 +50,6 @@ s_install() {
   timeout 30 tail --pid="$pid" -f /dev/null || fail_scenario "the activated lunkitd did not exit on SIGTERM"
   check_sanitizer_reports "$bus_log" "the activated lunkitd" "$offset"
 }
-source "$(dirname "$0")/xcopy.sh"
 
 # ---- 1. targetcli ----
 s_targetcli() {
@@ -384,4 +385,5 @@ scenario ublk-recover s_ublk_recover
 scenario rbd s_rbd
 SCENARIO_TIMEOUT=900 scenario alua s_alua  # two targetcli setups, iSCSI and multipathd
 scenario xcopy s_xcopy
+scenario owner s_owner
 dmesg > "$R/dmesg.log"
