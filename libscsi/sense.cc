@@ -48,6 +48,8 @@ constexpr std::array<SenseRow, static_cast<size_t>(Condition::kCount)> kSenseTab
      {K::kDataProtect, 0x27, 0x07, "SPACE ALLOCATION FAILED WRITE PROTECT"}},
     {Condition::kLogicalUnitCommunicationFailure,
      {K::kNotReady, 0x08, 0x00, "LOGICAL UNIT COMMUNICATION FAILURE"}},
+    {Condition::kInvalidFieldInCommandIu,
+     {K::kIllegalRequest, 0x0E, 0x03, "INVALID FIELD IN COMMAND INFORMATION UNIT"}},
 }};
 
 // The table is indexed by the enum; this proves the rows are in enum order.

@@ -62,6 +62,11 @@ Result<bool> Configfs::action(const UioName& name, std::string_view action,
   return write(device_dir(name) + "/action/" + std::string(action), value);
 }
 
+Result<bool> Configfs::set_attribute(const UioName& name, std::string_view attr,
+                                     std::string_view value) {
+  return write(device_dir(name) + "/attrib/" + std::string(attr), value);
+}
+
 Result<bool> Configfs::set_module_param(std::string_view param, std::string_view value) {
   return write(paths_.module_params + "/" + std::string(param), value);
 }

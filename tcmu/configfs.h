@@ -40,6 +40,8 @@ class Configfs {
   Result<DeviceAttributes> attributes(const UioName& name) const;
   // wwn/vpd_unit_serial without its "T10 VPD Unit Serial Number: " prefix; empty when unset.
   std::string unit_serial(const UioName& name) const;
+  // attrib/<name> (tmr_notification).
+  Result<bool> set_attribute(const UioName& name, std::string_view attr, std::string_view value);
   // action/<name> (block_dev, reset_ring).
   Result<bool> action(const UioName& name, std::string_view action, std::string_view value);
   Result<bool> set_module_param(std::string_view param, std::string_view value);

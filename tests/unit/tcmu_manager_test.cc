@@ -130,6 +130,7 @@ TEST_F(ManagerTest, RestartAttachesWithBlockAndResetInOrder) {
                         "target_core_user/parameters/reset_netlink=1",
                         "disk0/action/block_dev=1",
                         "disk0/action/reset_ring=1",
+                        "disk0/attrib/tmr_notification=1",
                         "disk0/action/block_dev=0",
                         "target_core_user/parameters/block_netlink=0",
                     }));
@@ -155,7 +156,8 @@ TEST_F(ManagerTest, AFailedAttachStillUnblocksTheDevice) {
   add(0, 0, "bad", "ram/fail");
   manager->attach_existing();
   EXPECT_EQ(manager->size(), 0u);
-  EXPECT_EQ(writes[4], "bad/action/block_dev=0");
+  EXPECT_EQ(writes[4], "bad/attrib/tmr_notification=1");
+  EXPECT_EQ(writes[5], "bad/action/block_dev=0");
 }
 
 TEST_F(ManagerTest, NetlinkAddReconfigRemove) {
@@ -165,7 +167,8 @@ TEST_F(ManagerTest, NetlinkAddReconfigRemove) {
   EXPECT_EQ(replies[0].cmd, genl::kAddedDeviceDone);
   EXPECT_EQ(replies[0].status, 0);
   EXPECT_EQ(replies[0].device_id, 105u);
-  EXPECT_TRUE(writes.empty()) << "a new device needs no block/reset";
+  EXPECT_EQ(writes, (std::vector<std::string>{"lun5/attrib/tmr_notification=1"}))
+      << "a new device needs no block/reset, only TMR notification";
   command(emu, {0, 0, 0, 0, 0, 0}, 0, 1);
 
   NetlinkEvent grow = event(genl::kReconfigDevice, 5, "tcm-user/2/lun5/ram/");

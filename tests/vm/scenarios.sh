@@ -5,6 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ublk.sh"
 source "$(dirname "$0")/rbd.sh"
+source "$(dirname "$0")/tmr.sh"
 
 # ---- 1. targetcli ----
 s_targetcli() {
@@ -329,4 +330,5 @@ scenario ublk-errors s_ublk_errors
 scenario ublk-stop s_ublk_stop
 scenario ublk-recover s_ublk_recover
 scenario rbd s_rbd
+scenario tmr s_tmr
 dmesg > "$R/dmesg.log"

@@ -54,6 +54,7 @@ enum class Condition : uint8_t {
   kWriteProtected,
   kSpaceAllocationFailedWriteProtect,
   kLogicalUnitCommunicationFailure,
+  kInvalidFieldInCommandIu,
   kCount,
 };
 
