@@ -23,19 +23,11 @@ void request_sense(LuState& lu, Command& cmd) {
 }
 
 void start_stop_unit(LuState& lu, Command& cmd) {
-  uint8_t power_condition = cmd.cdb[4] >> 4;
-  if (power_condition != 0) return complete_invalid_cdb(lu, cmd, 4, 7);
-  if (cmd.cdb[3] & 0x0F) return complete_invalid_cdb(lu, cmd, 3, 3);
-  if (cmd.cdb[4] & 0x02) return complete_invalid_cdb(lu, cmd, 4, 1);  // LOEJ: not removable
-  bool start = cmd.cdb[4] & 0x01;
-  bool no_flush = cmd.cdb[4] & 0x04;
-  if (start) {
-    lu.stopped = false;
-    return complete_good(lu, cmd);
-  }
-  lu.stopped = true;
-  if (no_flush || !lu.write_cache) return complete_good(lu, cmd);
-  complete_after_flush(lu, cmd);
+  // Power conditions, LOEJ and NO_FLUSH are outside the usage mask (rejected before dispatch).
+  // As LIO (sbc_emulate_startstop): the unit is always ready; stopping it is refused.
+  if (!(cmd.cdb[4] & 0x01)) return complete_invalid_cdb(lu, cmd, 4, 0);
+  lu.stopped = false;
+  complete_good(lu, cmd);
 }
 
 void prevent_allow_medium_removal(LuState& lu, Command& cmd) {

@@ -54,16 +54,15 @@ void emulated_step_done(BlockRequest& r, int result) {
 
 void compare_and_write(LuState& lu, Command& cmd) {
   uint64_t blocks = cmd.exec.blocks;
-  if (blocks == 0) return complete_good(lu, cmd);
   if (blocks > lu.options.max_compare_and_write_blocks) return complete_invalid_cdb(lu, cmd, 13);
-  if (lu.info.read_only) return complete_condition(lu, cmd, Condition::kWriteProtected);
   uint64_t len = lu.blocks_to_bytes(blocks);
-  if (cmd.data_len < 2 * len) return complete_invalid_cdb(lu, cmd, 13);
+  // Exactly the compare and the write data, nothing more or less (LIO's rule for data CDBs).
+  if (!data_out_length_matches(lu, cmd, 2 * len)) return;
+  if (blocks == 0) return complete_good(lu, cmd);
+  if (lu.info.read_only) return complete_condition(lu, cmd, Condition::kWriteProtected);
   uint64_t offset = lu.blocks_to_bytes(cmd.exec.lba);
   if (lu.info.native_compare_and_write) {
-    std::span<const iovec> data = cmd.iov;
-    if (cmd.data_len > 2 * len) data = open_window(cmd.exec.window, cmd.iov, 0, 2 * len);
-    return submit_request(lu, cmd, &BlockDevice::compare_and_write, offset, len, data,
+    return submit_request(lu, cmd, &BlockDevice::compare_and_write, offset, len, cmd.iov,
                           caw_flags(lu, cmd), native_done);
   }
   cmd.exec.step = kCawRead;

@@ -37,6 +37,19 @@ constexpr ErrnoRow kErrnoTable[] = {
      Condition::kLogicalUnitCommunicationFailure},
 };
 
+// A MEDIUM ERROR names the failing LBA in INFORMATION (SBC-4 4.18.1): the first block of the
+// device request that failed, the most precise address the device reports. Requests without a
+// range (flush) carry none.
+void complete_medium_aware(LuState& lu, Command& cmd, Condition c, const SenseDetail& detail) {
+  const BlockRequest& r = cmd.exec.request;
+  if (condition_info(c).key == SenseKey::kMediumError && r.length && !detail.information) {
+    SenseDetail with_lba = detail;
+    with_lba.information = r.offset >> lu.block_shift;
+    return complete_condition(lu, cmd, c, with_lba);
+  }
+  complete_condition(lu, cmd, c, detail);
+}
+
 }  // namespace
 
 void complete_errno(LuState& lu, Command& cmd, int err, bool writing, const SenseDetail& detail) {
@@ -44,11 +57,11 @@ void complete_errno(LuState& lu, Command& cmd, int err, bool writing, const Sens
   for (const ErrnoRow& row : kErrnoTable) {
     if (row.err != err) continue;
     if (row.status != Status::kCheckCondition) return complete_status(lu, cmd, row.status);
-    return complete_condition(lu, cmd, writing ? row.writing : row.reading, detail);
+    return complete_medium_aware(lu, cmd, writing ? row.writing : row.reading, detail);
   }
   // Anything else is a fault of the backing store, reported by direction.
-  complete_condition(lu, cmd, writing ? Condition::kWriteError : Condition::kUnrecoveredReadError,
-                     detail);
+  complete_medium_aware(
+      lu, cmd, writing ? Condition::kWriteError : Condition::kUnrecoveredReadError, detail);
 }
 
 }  // namespace lunkit::scsi

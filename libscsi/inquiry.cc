@@ -159,7 +159,9 @@ size_t standard_inquiry(const LuState& lu, uint8_t* data) {
   constexpr size_t kLength = 74;
   data[0] = 0x00;  // peripheral qualifier 0, direct access block device
   data[1] = 0x00;  // not removable
-  data[2] = 0x07;  // SPC-5
+  // VERSION 06h (SPC-4), as LIO reports: initiator tools that know up to SPC-4 reject a newer
+  // VERSION and then skip the Block Limits page.
+  data[2] = 0x06;
   data[3] = 0x12;  // HISUP, response data format 2
   data[4] = kLength - 5;
   // TPGS, from the transport's target port groups (ORed: byte 5 has other bits, e.g. 3PC).
@@ -169,10 +171,11 @@ size_t standard_inquiry(const LuState& lu, uint8_t* data) {
   put_ascii(data + 8, 8, lu.info.vendor, kDefaultVendor);
   put_ascii(data + 16, 16, lu.info.product, kDefaultProduct);
   put_ascii(data + 32, 4, lu.info.revision, kDefaultRevision);
-  // Version descriptors: SAM-5, SPC-5, SBC-4.
+  // Version descriptors: SAM-5, SPC-4, SBC-3 (what such tools look for), SBC-4.
   put_be16(data + 58, 0x00A0);
-  put_be16(data + 60, 0x05C0);
-  put_be16(data + 62, 0x0600);
+  put_be16(data + 60, 0x0460);
+  put_be16(data + 62, 0x04C0);
+  put_be16(data + 64, 0x0600);
   return kLength;
 }
 

@@ -88,6 +88,10 @@ LuState::LuState(BlockDevice& device, CompletionFn fn, void* ctx, LogicalUnitOpt
   if (info.max_compare_and_write_blocks &&
       info.max_compare_and_write_blocks < options.max_compare_and_write_blocks)
     options.max_compare_and_write_blocks = static_cast<uint8_t>(info.max_compare_and_write_blocks);
+  // Emulated or native, COMPARE AND WRITE reads and writes its range in one device request each
+  // (splitting would stretch the window the write barrier holds): cap it to the largest request.
+  if (info.max_request_blocks && info.max_request_blocks < options.max_compare_and_write_blocks)
+    options.max_compare_and_write_blocks = static_cast<uint8_t>(info.max_request_blocks);
 }
 
 LogicalUnit::LogicalUnit(BlockDevice& device, CompletionFn on_complete, void* completion_context,
@@ -166,8 +170,9 @@ void LogicalUnit::set_write_cache(bool enabled) {
 }
 
 void LogicalUnit::reset() {
+  // The kernel target (LIO) establishes the reset's unit attention for each I_T nexus itself; a
+  // LU-wide one here would be reported a second time.
   state_->stopped = false;
-  state_->pending_ua |= kUaBusDeviceReset;
 }
 
 uint64_t LogicalUnit::capacity() const {

@@ -100,6 +100,10 @@ size_t naa_designator(const LuState& lu, uint8_t out[16]);
 void put_data_in(Command& cmd, std::span<const uint8_t> data, size_t allocation_length);
 // Copies `len` bytes of Data-Out; false (and nothing copied) when the buffer is shorter.
 bool get_data_out(const Command& cmd, uint8_t* dst, size_t len);
+// LIO's rule for data CDBs that send Data-Out (target_cmd_size_check, which TCMU passthrough
+// does not run in the kernel): the transport must have delivered exactly the bytes the CDB
+// describes, else INVALID FIELD IN COMMAND INFORMATION UNIT. True when it did.
+bool data_out_length_matches(LuState& lu, Command& cmd, uint64_t expected);
 
 // ---- device requests ----
 using DeviceOp = void (BlockDevice::*)(BlockRequest&);

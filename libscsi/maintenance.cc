@@ -77,12 +77,12 @@ void report_supported_opcodes(LuState& lu, Command& cmd) {
 }
 
 void report_supported_tmfs(LuState& lu, Command& cmd) {
-  // Task management is carried out by the kernel target (LIO); these are the functions it
-  // implements: ABORT TASK, ABORT TASK SET, CLEAR TASK SET, LOGICAL UNIT RESET, I_T NEXUS RESET.
+  // Task management is carried out by the kernel target (LIO, target_tmr_work): it performs
+  // ABORT TASK and LOGICAL UNIT RESET (both reach TCMU as TCMU_OP_TMR) and answers ABORT TASK SET,
+  // CLEAR TASK SET and CLEAR ACA with FUNCTION NOT SUPPORTED; I_T NEXUS RESET is no LIO TMR.
   const bool repd = cmd.cdb[2] & 0x80;
   std::array<uint8_t, 16> buf{};
-  buf[0] = 0x80 | 0x40 | 0x10 | 0x08;
-  buf[1] = 0x01;
+  buf[0] = 0x80 | 0x08;  // ATS, LURS
   size_t len = 4;
   if (repd) {
     buf[3] = 0x0C;

@@ -153,7 +153,9 @@ void mode_select(LuState& lu, Command& cmd) {
   if (!pf) return complete_invalid_cdb(lu, cmd, 1, 4);  // only standard page format
 
   std::array<uint8_t, 512> list{};
-  if (length > list.size()) return complete_invalid_cdb(lu, cmd, ten ? 7 : 4);
+  // A parameter list longer than the Data-Out delivered is an overflow LIO rejects.
+  if (length > list.size() || cmd.data_len < length)
+    return complete_invalid_cdb(lu, cmd, ten ? 7 : 4);
   const size_t header = ten ? 8 : 4;
   if (length < header || !get_data_out(cmd, list.data(), length))
     return complete_condition(lu, cmd, Condition::kParameterListLengthError);

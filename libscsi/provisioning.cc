@@ -93,11 +93,14 @@ void put_lba_status(LuState& lu, Command& cmd, std::span<const BlockExtent> exte
     uint64_t lba = e.offset >> lu.block_shift;
     uint64_t blocks = e.length >> lu.block_shift;
     if (blocks == 0 || lba >= capacity) break;
-    blocks = std::min({blocks, capacity - lba, uint64_t{0xFFFFFFFF}});
+    uint64_t clamped = std::min({blocks, capacity - lba, uint64_t{0xFFFFFFFF}});
     put_be64(&buf[off], lba);
-    put_be32(&buf[off + 8], static_cast<uint32_t>(blocks));
+    put_be32(&buf[off + 8], static_cast<uint32_t>(clamped));
     buf[off + 12] = e.deallocated ? 0x01 : 0x00;
     off += 16;
+    // The next extent starts where this one ended on the device: after a clamped descriptor it
+    // would leave a gap, so the answer ends here (the initiator asks again from its end).
+    if (clamped != blocks) break;
   }
   put_be32(&buf[0], static_cast<uint32_t>(off - 4));
   put_data_in(cmd, std::span<const uint8_t>(buf, off), allocation_length);
@@ -124,16 +127,15 @@ void block_status_done(BlockRequest& r, int result) {
 
 void write_same(LuState& lu, Command& cmd) {
   const bool sixteen = cmd.cdb[0] == 0x93;
-  const bool anchor = cmd.cdb[1] & 0x10;
   const bool unmap_bit = cmd.cdb[1] & 0x08;
   const bool ndob = sixteen && (cmd.cdb[1] & 0x01);
   const uint16_t count_field = cmd.exec.op->blocks.offset;
-  if (anchor) return complete_invalid_cdb(lu, cmd, 1, 4);                       // ANC_SUP is 0
+  // One block of Data-Out, or none with NDOB: anything else is rejected as LIO does.
+  if (!data_out_length_matches(lu, cmd, ndob ? 0 : lu.block_size)) return;
   if (cmd.exec.blocks == 0) return complete_invalid_cdb(lu, cmd, count_field);  // WSNZ
   if (cmd.exec.blocks > lu.options.max_write_same_blocks)
     return complete_invalid_cdb(lu, cmd, count_field);
   if (lu.info.read_only) return complete_condition(lu, cmd, Condition::kWriteProtected);
-  if (!ndob && cmd.data_len < lu.block_size) return complete_invalid_cdb(lu, cmd, count_field);
 
   uint64_t offset = lu.blocks_to_bytes(cmd.exec.lba);
   uint64_t total = lu.blocks_to_bytes(cmd.exec.blocks);
@@ -154,11 +156,12 @@ void write_same(LuState& lu, Command& cmd) {
 }
 
 void unmap(LuState& lu, Command& cmd) {
-  if (cmd.cdb[1] & 0x01) return complete_invalid_cdb(lu, cmd, 1, 0);  // ANCHOR: ANC_SUP is 0
   size_t length = get_be16(&cmd.cdb[7]);
   if (length == 0) return complete_good(lu, cmd);
   if (lu.info.read_only) return complete_condition(lu, cmd, Condition::kWriteProtected);
-  if (length < kUnmapHeader || cmd.data_len < length)
+  // A parameter list longer than the Data-Out delivered is an overflow LIO rejects.
+  if (cmd.data_len < length) return complete_invalid_cdb(lu, cmd, 7);
+  if (length < kUnmapHeader)
     return complete_condition(lu, cmd, Condition::kParameterListLengthError);
   uint8_t* list = bounce(cmd, length);
   get_data_out(cmd, list, length);
@@ -175,12 +178,15 @@ void unmap(LuState& lu, Command& cmd) {
   uint64_t capacity = lu.capacity.load(std::memory_order_relaxed);
   uint32_t max_blocks =
       lu.info.max_unmap_blocks ? lu.info.max_unmap_blocks : lu.options.max_write_same_blocks;
-  // Validate every descriptor before deallocating anything.
+  // Validate every descriptor before deallocating anything. MAXIMUM UNMAP LBA COUNT limits the
+  // whole command (SBC-4 6.6.4): the descriptor that takes the sum past it is pointed at.
+  uint64_t sum = 0;
   for (size_t i = 0; i < count; ++i) {
     size_t at = kUnmapHeader + i * kUnmapDescriptor;
     uint64_t lba = get_be64(list + at);
     uint32_t blocks = get_be32(list + at + 8);
-    if (blocks > max_blocks) return complete_invalid_param(lu, cmd, static_cast<uint16_t>(at + 8));
+    sum += blocks;
+    if (sum > max_blocks) return complete_invalid_param(lu, cmd, static_cast<uint16_t>(at + 8));
     if (lba > capacity || blocks > capacity - lba)
       return complete_condition(lu, cmd, Condition::kLbaOutOfRange);
   }

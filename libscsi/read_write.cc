@@ -11,17 +11,6 @@ namespace {
 
 constexpr size_t kVerifyChunk = 1u << 20;
 
-// A command that moves `bytes` of data through the buffer needs a buffer at least that long.
-// Whatever length the transport delivered is executed: the device's preferred transfer length
-// (Block Limits) is advice to the initiator, not a reason to refuse a command that arrived.
-bool prepare_transfer(LuState& lu, Command& cmd, uint64_t bytes) {
-  if (cmd.data_len < bytes) {
-    complete_invalid_cdb(lu, cmd, cmd.exec.op->blocks.offset);
-    return false;
-  }
-  return true;
-}
-
 // The first `bytes` of the buffer: the whole list, or a window on it when the buffer is longer
 // (the transport's data_len stays what it delivered, so it can report the residual).
 std::span<const iovec> transfer_iov(Command& cmd, uint64_t bytes) {
@@ -171,9 +160,13 @@ void start_verify(LuState& lu, Command& cmd, uint8_t bytchk) {
 }  // namespace
 
 void read(LuState& lu, Command& cmd) {
+  // A Data-In buffer shorter than the CDB asks for runs with the blocks that fit, as LIO does
+  // (target_cmd_size_check): data_in_len tells the transport the residual. Whatever length the
+  // transport delivered is executed: Block Limits' transfer length is advice to the initiator.
+  if (lu.blocks_to_bytes(cmd.exec.blocks) > cmd.data_len)
+    cmd.exec.blocks = cmd.data_len >> lu.block_shift;
   uint64_t bytes = lu.blocks_to_bytes(cmd.exec.blocks);
   if (bytes == 0) return complete_good(lu, cmd);
-  if (!prepare_transfer(lu, cmd, bytes)) return;
   if (bytes > lu.max_request_bytes()) {
     cmd.exec.step = kSplitRead;
     return start_split(lu, cmd);
@@ -184,9 +177,9 @@ void read(LuState& lu, Command& cmd) {
 
 void write(LuState& lu, Command& cmd) {
   uint64_t bytes = lu.blocks_to_bytes(cmd.exec.blocks);
+  if (!data_out_length_matches(lu, cmd, bytes)) return;
   if (bytes == 0) return complete_good(lu, cmd);
   if (lu.info.read_only) return complete_condition(lu, cmd, Condition::kWriteProtected);
-  if (!prepare_transfer(lu, cmd, bytes)) return;
   bool fua = cmd.exec.op->cdb_len > 6 && (cmd.cdb[1] & 0x08);
   submit_write(lu, cmd, bytes, fua, kWriteOnly);
 }
@@ -195,9 +188,9 @@ void verify(LuState& lu, Command& cmd) {
   uint8_t bytchk = (cmd.cdb[1] >> 1) & 0x3;
   if (bytchk == 2) return complete_invalid_cdb(lu, cmd, 1, 2);
   uint64_t bytes = lu.blocks_to_bytes(cmd.exec.blocks);
+  uint64_t expected = bytchk == 1 ? bytes : bytchk == 3 && bytes ? lu.block_size : 0;
+  if (!data_out_length_matches(lu, cmd, expected)) return;
   if (bytes == 0) return complete_good(lu, cmd);
-  size_t needed = bytchk == 1 ? bytes : bytchk == 3 ? lu.block_size : 0;
-  if (cmd.data_len < needed) return complete_invalid_cdb(lu, cmd, cmd.exec.op->blocks.offset);
   start_verify(lu, cmd, bytchk);
 }
 
@@ -205,9 +198,9 @@ void write_and_verify(LuState& lu, Command& cmd) {
   uint8_t bytchk = (cmd.cdb[1] >> 1) & 0x3;
   if (bytchk > 1) return complete_invalid_cdb(lu, cmd, 1, 2);
   uint64_t bytes = lu.blocks_to_bytes(cmd.exec.blocks);
+  if (!data_out_length_matches(lu, cmd, bytes)) return;
   if (bytes == 0) return complete_good(lu, cmd);
   if (lu.info.read_only) return complete_condition(lu, cmd, Condition::kWriteProtected);
-  if (!prepare_transfer(lu, cmd, bytes)) return;
   // The data must be on the medium before it is read back for verification.
   submit_write(lu, cmd, bytes, true, kWriteThenVerify);
 }

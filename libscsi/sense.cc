@@ -60,6 +60,8 @@ constexpr std::array<SenseRow, static_cast<size_t>(Condition::kCount)> kSenseTab
      {K::kIllegalRequest, 0x26, 0x09, "UNSUPPORTED SEGMENT DESCRIPTOR TYPE CODE"}},
     {Condition::kInlineDataLengthExceeded,
      {K::kIllegalRequest, 0x26, 0x0B, "INLINE DATA LENGTH EXCEEDED"}},
+    {Condition::kInvalidFieldInCommandIu,
+     {K::kIllegalRequest, 0x0E, 0x03, "INVALID FIELD IN COMMAND INFORMATION UNIT"}},
 }};
 
 // The table is indexed by the enum; this proves the rows are in enum order.

@@ -98,6 +98,9 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset, bool* storage_fai
     if (auto r = configfs_.action(uio.name, "reset_ring", "1"); !r)
       spdlog::warn("{}: {}", name, r.error());
   }
+  // Without it the kernel never tells the backend about ABORT TASK or LUN RESET (TCMU_OP_TMR).
+  if (auto r = configfs_.set_attribute(uio.name, "tmr_notification", "1"); !r)
+    spdlog::warn("{}: {}", name, r.error());
   auto result = [&]() -> Result<bool> {
     auto attrs = configfs_.attributes(uio.name);
     if (!attrs) return Error{attrs.error()};

@@ -85,7 +85,7 @@ struct DeviceInfo {
   // requests of at most this many blocks. 0: no limit.
   uint32_t max_request_blocks = 0;
   uint32_t optimal_granularity_blocks = 0;
-  uint32_t max_unmap_blocks = 0;              // per UNMAP descriptor; 0: as max write same
+  uint32_t max_unmap_blocks = 0;              // per UNMAP command; 0: as max write same
   uint32_t max_compare_and_write_blocks = 0;  // native compare_and_write's limit; 0: none
   uint32_t unmap_granularity_blocks = 1;
 

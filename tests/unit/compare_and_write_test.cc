@@ -62,7 +62,16 @@ TEST_F(CompareAndWrite, Limits) {
   EXPECT_GOOD(run(caw(10, 0)));
   EXPECT_EQ(dev.log.size(), before);
   EXPECT_INVALID_CDB_FIELD(run(caw(10, 33), pattern(66 * 512, 1)), 13, -1);
-  EXPECT_INVALID_CDB_FIELD(run(caw(10, 1), old_data), 13, -1);
+  // Data-Out of any length but exactly compare + write data: INVALID FIELD IN COMMAND IU.
+  const std::vector<uint8_t> iu{0x70, 0, 0x05, 0,    0,    0, 0, 0x0A, 0,
+                                0,    0, 0,    0x0E, 0x03, 0, 0, 0,    0};
+  auto sense = [](const TestCommand& t) {
+    return std::vector<uint8_t>(t.cmd.sense.begin(), t.cmd.sense.begin() + t.cmd.sense_len);
+  };
+  EXPECT_EQ(sense(run(caw(10, 1), old_data)), iu) << "short";
+  EXPECT_EQ(sense(run(caw(10, 1), concat(concat(old_data, new_data), old_data))), iu)
+      << "oversized";
+  EXPECT_EQ(dev.log.size(), before);
   EXPECT_SENSE(run(caw(2048, 1), concat(old_data, new_data)), 0x05, 0x21, 0x00);
   EXPECT_INVALID_CDB_FIELD(run(caw(10, 1).set(11, 1), concat(old_data, new_data)), 11, 0);
 }
@@ -132,6 +141,29 @@ TEST_F(CompareAndWrite, ErrorsReleaseTheBarrier) {
   dev.fail_next[Op::kWrite] = EIO;
   EXPECT_SENSE(run(caw(10, 1), concat(old_data, new_data)), 0x03, 0x0C, 0x00);
   EXPECT_GOOD(run(write10(10, 1), new_data)) << "writes flow again";
+}
+
+// A device that takes at most 8 blocks per request: COMPARE AND WRITE is capped to that (its
+// read and its write are one request each), in Block Limits and in what the command accepts.
+class SmallRequests : public LuTest {
+ protected:
+  static DeviceInfo info() {
+    DeviceInfo i = default_info();
+    i.max_request_blocks = 8;
+    return i;
+  }
+  SmallRequests() : LuTest(info()) {}
+};
+
+TEST_F(SmallRequests, CompareAndWriteIsCappedToTheLargestRequest) {
+  clear_ua();
+  auto& vpd = run(Cdb(0x12).set(1, 1).set(2, 0xB0).be(3, 2, 64), {}, 64);
+  EXPECT_EQ(vpd.buffer[5], 8) << "MAXIMUM COMPARE AND WRITE LENGTH";
+  EXPECT_INVALID_CDB_FIELD(run(caw(0, 9), pattern(18 * 512, 1)), 13, -1);
+  auto cmp = pattern(8 * 512, 3);
+  dev.fill(0, cmp);
+  EXPECT_GOOD(run(caw(0, 8), concat(cmp, pattern(8 * 512, 4))));
+  for (auto& l : dev.log) EXPECT_LE(l.length, 8u * 512);
 }
 
 class NativeCompareAndWrite : public LuTest {

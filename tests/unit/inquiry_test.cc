@@ -29,7 +29,7 @@ TEST_F(Inquiry, StandardDataIsByteExact) {
   auto& tc = run(inquiry(false, 0, 255), {}, 255);
   EXPECT_GOOD(tc);
   Bytes want(74, 0);
-  want[2] = 0x07;  // SPC-5
+  want[2] = 0x06;  // SPC-4, as LIO
   want[3] = 0x12;  // HISUP, format 2
   want[4] = 69;    // additional length
   want[5] = 0x08;  // 3PC (EXTENDED COPY)
@@ -41,8 +41,9 @@ TEST_F(Inquiry, StandardDataIsByteExact) {
   put(16, "TCMU device     ");
   put(32, "0002");
   want[58] = 0x00, want[59] = 0xA0;  // SAM-5
-  want[60] = 0x05, want[61] = 0xC0;  // SPC-5
-  want[62] = 0x06, want[63] = 0x00;  // SBC-4
+  want[60] = 0x04, want[61] = 0x60;  // SPC-4
+  want[62] = 0x04, want[63] = 0xC0;  // SBC-3
+  want[64] = 0x06, want[65] = 0x00;  // SBC-4
   EXPECT_EQ(got(tc), want);
 }
 

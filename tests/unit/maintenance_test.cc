@@ -62,10 +62,33 @@ TEST_F(Maintenance, OneCommandUsageData) {
             (Bytes{0, 0x0A, 0, 0, 0, 0, 0, 0, 0, 0, 0, 60}));
 }
 
+// The usage data is what the reserved-bit check enforces, so no bit is advertised that the
+// handler then refuses (ANCHOR, SP, power conditions, LOEJ, NO_FLUSH, BYTCHK 1xb, options 4-7).
+TEST_F(Maintenance, UsageDataLeavesOutRefusedBits) {
+  auto usage = [&](uint8_t opcode) {
+    auto& tc = run(rsoc(1, opcode), {}, 64);
+    return Bytes(tc.buffer.begin() + 4, tc.buffer.begin() + tc.cmd.data_in_len);
+  };
+  EXPECT_EQ(usage(0x93), (Bytes{0x93, 0x09, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                0xFF, 0xFF, 0xFF, 0x3F, 0x00}));
+  EXPECT_EQ(usage(0x41), (Bytes{0x41, 0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0x00}));
+  EXPECT_EQ(usage(0x42), (Bytes{0x42, 0x00, 0x00, 0x00, 0x00, 0x00, 0x3F, 0xFF, 0xFF, 0x00}));
+  EXPECT_EQ(usage(0x1B), (Bytes{0x1B, 0x01, 0x00, 0x00, 0x01, 0x00}));
+  EXPECT_EQ(usage(0x1E), (Bytes{0x1E, 0x00, 0x00, 0x00, 0x01, 0x00}));
+  EXPECT_EQ(usage(0x15), (Bytes{0x15, 0x10, 0x00, 0x00, 0xFF, 0x00}));
+  EXPECT_EQ(usage(0x2E), (Bytes{0x2E, 0x12, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0x00}));
+  auto& rsoc_usage = run(rsoc(2, 0xA3, 0x0C), {}, 64);
+  EXPECT_EQ(rsoc_usage.buffer[4 + 2], 0x83);
+  // And every advertised bit of those is accepted by the command.
+  EXPECT_GOOD(run(Cdb(0x1E).set(4, 0x01)));
+  EXPECT_GOOD(run(Cdb(0x1B).set(1, 0x01).set(4, 0x01)));
+  EXPECT_GOOD(run(Cdb(0x93).set(1, 0x09).be(10, 4, 1)));
+}
+
 TEST_F(Maintenance, OneCommandReportingOptions) {
   EXPECT_INVALID_CDB_FIELD(run(rsoc(1, 0x9E), {}, 64), 2, 2);  // has service actions
   EXPECT_INVALID_CDB_FIELD(run(rsoc(2, 0x28), {}, 64), 2, 2);  // has none
-  EXPECT_INVALID_CDB_FIELD(run(rsoc(4, 0x28), {}, 64), 2, 2);  // reserved option
+  EXPECT_INVALID_CDB_FIELD(run(rsoc(4, 0x28), {}, 64), 2, 2);  // reserved option (usage)
   auto& ignored_sa = run(rsoc(3, 0x28, 0x55), {}, 64);
   EXPECT_EQ(ignored_sa.buffer[1], 0x03);
   auto& unsupported = run(rsoc(1, 0xC5), {}, 64);
@@ -97,9 +120,10 @@ TEST_F(Maintenance, EveryUsageBitAgreesWithCdbValidation) {
 
 TEST_F(Maintenance, SupportedTaskManagementFunctions) {
   auto& tc = run(Cdb(0xA3).set(1, 0x0D).be(6, 4, 16), {}, 16);
-  EXPECT_EQ(got(tc), (Bytes{0xD8, 0x01, 0x00, 0x00}));
+  // Only what LIO performs for a TCMU LU: ABORT TASK and LOGICAL UNIT RESET.
+  EXPECT_EQ(got(tc), (Bytes{0x88, 0x00, 0x00, 0x00}));
   auto& ext = run(Cdb(0xA3).set(1, 0x0D).set(2, 0x80).be(6, 4, 16), {}, 16);
-  EXPECT_EQ(got(ext), (Bytes{0xD8, 0x01, 0x00, 0x0C, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(got(ext), (Bytes{0x88, 0x00, 0x00, 0x0C, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
 }
 
 TEST_F(Maintenance, PortGroupCommandsNeedAPortIdentity) {

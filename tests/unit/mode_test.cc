@@ -176,7 +176,8 @@ TEST_F(Mode, SelectStructuralErrors) {
   EXPECT_INVALID_CDB_FIELD(run(select6(24, 0x11), good), 1, 0);  // SP=1
   EXPECT_GOOD(run(select6(0)));
   EXPECT_SENSE(run(select6(3), {0, 0, 0}), 0x05, 0x1A, 0x00);  // shorter than header
-  EXPECT_SENSE(run(select6(24), Bytes(good.begin(), good.begin() + 20)), 0x05, 0x1A, 0x00);
+  // A parameter list longer than the Data-Out: an overflow LIO rejects as INVALID FIELD IN CDB.
+  EXPECT_INVALID_CDB_FIELD(run(select6(24), Bytes(good.begin(), good.begin() + 20)), 4, -1);
   EXPECT_SENSE(run(select6(20), good), 0x05, 0x1A, 0x00);  // truncated page
   EXPECT_SENSE(run(select6(5), good), 0x05, 0x1A, 0x00);   // one stray byte
 

@@ -79,10 +79,40 @@ TEST_F(Provisioning, WriteSameRejections) {
   EXPECT_INVALID_CDB_FIELD(run(ws10(0, 0), Bytes(512, 0)), 7, -1);       // WSNZ
   EXPECT_INVALID_CDB_FIELD(run(ws16(0, 0), Bytes(512, 0)), 10, -1);
   EXPECT_INVALID_CDB_FIELD(run(ws10(0, 1, 0x01), Bytes(512, 0)), 1, 0);  // no NDOB in WS(10)
-  EXPECT_INVALID_CDB_FIELD(run(ws10(0, 4), Bytes(100, 1)), 7, -1);       // no data block
   EXPECT_SENSE(run(ws16(2000, 49), Bytes(512, 0)), 0x05, 0x21, 0x00);
   dev.fail_next[Op::kWriteZeroes] = ENOSPC;
   EXPECT_SENSE(run(ws16(0, 8, 0x01)), 0x07, 0x27, 0x07);
+}
+
+// LIO's rule for data CDBs: exactly one block of Data-Out (none with NDOB), or INVALID FIELD IN
+// COMMAND INFORMATION UNIT, fixed sense byte-exact.
+TEST_F(Provisioning, WriteSameDataOutMustBeExactlyOneBlock) {
+  const Bytes iu_sense{0x70, 0, 0x05, 0, 0, 0, 0, 0x0A, 0, 0, 0, 0, 0x0E, 0x03, 0, 0, 0, 0};
+  auto sense = [](const TestCommand& t) {
+    return Bytes(t.cmd.sense.begin(), t.cmd.sense.begin() + t.cmd.sense_len);
+  };
+  EXPECT_EQ(sense(run(ws10(0, 4), Bytes(100, 1))), iu_sense) << "short";
+  EXPECT_EQ(sense(run(ws10(0, 4), Bytes(1024, 1))), iu_sense) << "oversized";
+  EXPECT_EQ(sense(run(ws16(0, 4, 0x01), Bytes(512, 0))), iu_sense) << "NDOB with data";
+  EXPECT_EQ(count(Op::kWrite) + count(Op::kWriteZeroes), 0u);
+}
+
+TEST_F(Provisioning, MaximumUnmapLbaCountLimitsTheWholeCommand) {
+  // 100 blocks at most: two descriptors of 60 each pass one by one but not together; the
+  // second descriptor's NUMBER OF LOGICAL BLOCKS is pointed at.
+  dev.mutable_info().max_unmap_blocks = 100;
+  make_lu();
+  clear_ua();
+  Bytes list = unmap_list({{0, 60}, {100, 60}});
+  auto& tc = run(unmap_cdb(static_cast<uint16_t>(list.size())), list);
+  EXPECT_EQ(Bytes(tc.cmd.sense.begin(), tc.cmd.sense.begin() + tc.cmd.sense_len),
+            (Bytes{0x70, 0, 0x05, 0, 0, 0, 0, 0x0A, 0, 0, 0, 0, 0x26, 0x00, 0, 0x80, 0, 32}));
+  EXPECT_EQ(count(Op::kUnmap), 0u);
+}
+
+TEST_F(Provisioning, UnmapParameterListLongerThanTheDataOutIsAnInvalidCdbField) {
+  Bytes one = unmap_list({{0, 1}});
+  EXPECT_INVALID_CDB_FIELD(run(unmap_cdb(24), Bytes(one.begin(), one.begin() + 20)), 7, -1);
 }
 
 TEST_F(Provisioning, UnmapDeallocatesEveryDescriptor) {
@@ -106,14 +136,13 @@ TEST_F(Provisioning, UnmapParameterListChecks) {
   EXPECT_GOOD(run(unmap_cdb(0)));
   EXPECT_SENSE(run(unmap_cdb(7), Bytes(7, 0)), 0x05, 0x1A, 0x00);
   Bytes one = unmap_list({{0, 1}});
-  EXPECT_SENSE(run(unmap_cdb(24), Bytes(one.begin(), one.begin() + 20)), 0x05, 0x1A, 0x00);
   Bytes claims_more = one;
   claims_more[3] = 32;  // two descriptors claimed, one present
   EXPECT_SENSE(run(unmap_cdb(24), claims_more), 0x05, 0x1A, 0x00);
   Bytes data_claims_more = one;
   data_claims_more[1] = 40;
   EXPECT_SENSE(run(unmap_cdb(24), data_claims_more), 0x05, 0x1A, 0x00);
-  EXPECT_INVALID_CDB_FIELD(run(unmap_cdb(24, 1), one), 1, 0);
+  EXPECT_INVALID_CDB_FIELD(run(unmap_cdb(24, 1), one), 1, 0);  // ANCHOR, outside the usage
 
   Bytes partial = one;
   partial[3] = 20;  // 16 + an incomplete descriptor: the fragment is ignored
@@ -167,6 +196,22 @@ class NativeBlockStatus : public LuTest {
   }
   NativeBlockStatus() : LuTest(info()) {}
 };
+
+TEST_F(NativeBlockStatus, AClampedExtentEndsTheAnswerSoNoGapFollows) {
+  clear_ua();
+  const uint64_t huge = (1ull << 32) + 10;  // blocks: more than one descriptor can hold
+  dev.mutable_info().num_blocks = huge + 100;
+  make_lu();
+  clear_ua();
+  dev.block_status_answer = {{0, huge * 512, false}, {huge * 512, 100 * 512, true}};
+  auto& tc = run(Cdb(0x9E).set(1, 0x12).be(2, 8, 0).be(10, 4, 1024), {}, 1024);
+  EXPECT_GOOD(tc);
+  // One descriptor of 0xFFFFFFFF blocks; the deallocated extent at `huge` is not listed after
+  // it, since blocks 0xFFFFFFFF..huge-1 would be a gap. Asking again from there reports them.
+  EXPECT_EQ(
+      Bytes(tc.data_in().begin(), tc.data_in().end()),
+      (Bytes{0, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0}));
+}
 
 TEST_F(NativeBlockStatus, ReportsMappedAndDeallocatedExtents) {
   clear_ua();

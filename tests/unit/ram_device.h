@@ -51,6 +51,8 @@ class RamDevice : public BlockDevice {
   // ---- test controls ----
   bool hold = false;            // keep requests pending until released
   std::map<Op, int> fail_next;  // errno (positive) for the next request of that kind
+  // When set, block_status answers with these extents (e.g. longer than the RAM holds).
+  std::vector<BlockExtent> block_status_answer;
 
   size_t pending() const { return pending_.size(); }
   Op pending_op(size_t i) const { return pending_[i].first; }
@@ -112,6 +114,11 @@ class RamDevice : public BlockDevice {
   }
 
   void finish(Op op, BlockRequest& r) {
+    if (op == Op::kBlockStatus && !block_status_answer.empty()) {
+      r.extent_count = std::min(block_status_answer.size(), r.extents.size());
+      std::copy_n(block_status_answer.begin(), r.extent_count, r.extents.begin());
+      return r.complete(0);
+    }
     if (r.offset + r.length > data_.size()) return r.complete(-EINVAL);
     uint8_t* at = data_.data() + r.offset;
     switch (op) {

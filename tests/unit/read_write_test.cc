@@ -4,6 +4,8 @@
 namespace lunkit::test {
 namespace {
 
+using Bytes = std::vector<uint8_t>;
+
 Cdb rw(uint8_t opcode, uint64_t lba, uint32_t blocks, uint8_t flags = 0) {
   Cdb c(opcode);
   switch (opcode) {
@@ -87,11 +89,38 @@ TEST_F(ReadWrite, TransferLongerThanTheAdvertisedLimitIsExecuted) {
   EXPECT_EQ(back.buffer, data);
 }
 
-TEST_F(ReadWrite, BufferShorterThanTheCdbIsRejectedLongerIsWindowed) {
-  EXPECT_INVALID_CDB_FIELD(run(rw(0x28, 0, 4), {}, 4 * 512 - 1), 7, -1);
+TEST_F(ReadWrite, ShortReadBufferRunsWithTheBlocksThatFit) {
+  // LIO's target_cmd_size_check: a READ runs with the smaller length; data_in_len carries the
+  // residual to the transport.
+  dev.fill(0, pattern(4 * 512, 5));
+  auto& rd = run(rw(0x28, 0, 4), {}, 3 * 512 + 100);
+  EXPECT_GOOD(rd);
+  EXPECT_EQ(rd.cmd.data_in_len, 3u * 512);
+  EXPECT_EQ(dev.log.back().length, 3u * 512);
+  auto want = pattern(4 * 512, 5);
+  EXPECT_TRUE(std::equal(want.begin(), want.begin() + 3 * 512, rd.buffer.begin()));
+  EXPECT_EQ(rd.buffer[3 * 512], 0xEE) << "the partial block is not written";
+  auto& none = run(rw(0x28, 0, 4), {}, 100);
+  EXPECT_GOOD(none);
+  EXPECT_EQ(none.cmd.data_in_len, 0u);
+}
+
+TEST_F(ReadWrite, WriteDataOutOfAnyOtherLengthIsAnInvalidIuField) {
+  const Bytes iu{0x70, 0, 0x05, 0, 0, 0, 0, 0x0A, 0, 0, 0, 0, 0x0E, 0x03, 0, 0, 0, 0};
+  auto sense = [](const TestCommand& t) {
+    return Bytes(t.cmd.sense.begin(), t.cmd.sense.begin() + t.cmd.sense_len);
+  };
   auto data = pattern(4 * 512, 9);
-  EXPECT_INVALID_CDB_FIELD(run(rw(0x2A, 0, 4), std::vector<uint8_t>(data.begin(), data.end() - 1)),
-                           7, -1);
+  EXPECT_EQ(sense(run(rw(0x2A, 0, 4), Bytes(data.begin(), data.end() - 1))), iu) << "short";
+  EXPECT_EQ(sense(run(rw(0x2A, 0, 3), data)), iu) << "oversized";
+  EXPECT_EQ(sense(run(rw(0x2E, 0, 3), data)), iu) << "WRITE AND VERIFY";
+  EXPECT_EQ(sense(run(rw(0x2A, 0, 0), data)), iu) << "no blocks, but data";
+  EXPECT_EQ(sense(run(rw(0x2F, 0, 3).set(1, 0x02), data)), iu) << "VERIFY BYTCHK=1";
+  EXPECT_EQ(sense(run(rw(0x2F, 0, 3).set(1, 0x06), data)), iu) << "VERIFY BYTCHK=3";
+  for (auto& l : dev.log) EXPECT_NE(l.op, Op::kWrite);
+}
+
+TEST_F(ReadWrite, LongerReadBufferIsWindowed) {
   auto& rd = run(rw(0x28, 0, 2), {}, 4 * 512);
   EXPECT_GOOD(rd);
   EXPECT_EQ(rd.cmd.data_in_len, 2u * 512);
@@ -357,6 +386,21 @@ TEST_F(ReadWrite, DeviceErrorsMapToPreciseSense) {
     }
     EXPECT_EQ(tc.cmd.data_in_len, 0u);
   }
+}
+
+TEST_F(ReadWrite, MediumErrorsNameTheFailingLbaInInformation) {
+  dev.fail_next[Op::kRead] = EIO;
+  auto& rd = run(rw(0x28, 77, 2), {}, 1024);
+  EXPECT_EQ(Bytes(rd.cmd.sense.begin(), rd.cmd.sense.begin() + rd.cmd.sense_len),
+            (Bytes{0xF0, 0, 0x03, 0, 0, 0, 77, 0x0A, 0, 0, 0, 0, 0x11, 0x00, 0, 0, 0, 0}));
+  dev.fail_next[Op::kWrite] = EIO;
+  auto& wr = run(rw(0x2A, 300, 1), pattern(512, 1));
+  EXPECT_EQ(Bytes(wr.cmd.sense.begin(), wr.cmd.sense.begin() + wr.cmd.sense_len),
+            (Bytes{0xF0, 0, 0x03, 0, 0, 0x01, 0x2C, 0x0A, 0, 0, 0, 0, 0x0C, 0x00, 0, 0, 0, 0}));
+  dev.fail_next[Op::kFlush] = EIO;
+  auto& sync = run(Cdb(0x35));
+  EXPECT_SENSE(sync, 0x03, 0x0C, 0x00);
+  EXPECT_EQ(sync.cmd.sense[0], 0x70) << "a flush has no LBA: INFORMATION not valid";
 }
 
 TEST_F(ReadWrite, ReadOnlyDeviceRefusesWrites) {

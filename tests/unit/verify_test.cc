@@ -54,8 +54,8 @@ TEST_F(Verify, ByteCheckThreeComparesEveryBlockWithOne) {
 
 TEST_F(Verify, InvalidByteCheckAndShortBuffer) {
   EXPECT_INVALID_CDB_FIELD(run(verify10(16, 8, 2), data), 1, 2);
-  EXPECT_INVALID_CDB_FIELD(
-      run(verify10(16, 8, 1), std::vector<uint8_t>(data.begin(), data.end() - 1)), 7, -1);
+  EXPECT_SENSE(run(verify10(16, 8, 1), std::vector<uint8_t>(data.begin(), data.end() - 1)), 0x05,
+               0x0E, 0x03);  // LIO: INVALID FIELD IN COMMAND INFORMATION UNIT
   EXPECT_GOOD(run(verify10(16, 0, 1)));
   EXPECT_SENSE(run(verify10(2047, 2, 0)), 0x05, 0x21, 0x00);
 }

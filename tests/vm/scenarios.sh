@@ -8,6 +8,7 @@ source "$(dirname "$0")/rbd.sh"
 source "$(dirname "$0")/alua.sh"
 source "$(dirname "$0")/xcopy.sh"
 source "$(dirname "$0")/owner.sh"
+source "$(dirname "$0")/tmr.sh"
 
 # ---- 0. installed as the README says: the stock system bus activates lunkitd ----
 # guest-init.sh ran `make install` (default prefix) into the guest's root before starting the
@@ -386,4 +387,5 @@ scenario rbd s_rbd
 SCENARIO_TIMEOUT=900 scenario alua s_alua  # two targetcli setups, iSCSI and multipathd
 scenario xcopy s_xcopy
 scenario owner s_owner
+scenario tmr s_tmr
 dmesg > "$R/dmesg.log"

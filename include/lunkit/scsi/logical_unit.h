@@ -65,7 +65,8 @@ class LogicalUnit {
   void set_capacity(uint64_t num_blocks);
   // The write cache was switched outside SCSI (e.g. configfs): MODE PARAMETERS CHANGED.
   void set_write_cache(bool enabled);
-  // A logical unit reset (task management): BUS DEVICE RESET FUNCTION OCCURRED.
+  // A logical unit reset (task management). The transport's target reports the unit attention
+  // per I_T nexus (LIO does), so none is added here.
   void reset();
 
   uint64_t capacity() const;

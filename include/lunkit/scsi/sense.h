@@ -62,6 +62,7 @@ enum class Condition : uint8_t {
   kTooManySegmentDescriptors,
   kUnsupportedSegmentDescriptorTypeCode,
   kInlineDataLengthExceeded,
+  kInvalidFieldInCommandIu,
   kCount,
 };
 
