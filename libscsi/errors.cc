@@ -42,7 +42,8 @@ constexpr ErrnoRow kErrnoTable[] = {
 // range (flush) carry none.
 void complete_medium_aware(LuState& lu, Command& cmd, Condition c, const SenseDetail& detail) {
   const BlockRequest& r = cmd.exec.request;
-  if (condition_info(c).key == SenseKey::kMediumError && r.length && !detail.information) {
+  if (condition_info(c).key == SenseKey::kMediumError && r.length && !detail.information &&
+      !detail.copy_aborted) {
     SenseDetail with_lba = detail;
     with_lba.information = r.offset >> lu.block_shift;
     return complete_condition(lu, cmd, c, with_lba);

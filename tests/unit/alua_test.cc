@@ -144,7 +144,7 @@ TEST_F(Alua, ReportTargetPortGroupsBothFormats) {
   auto& ext = run(rtpg(true, 512), {}, 512);
   EXPECT_GOOD(ext);
   EXPECT_EQ(got(ext), kRtpgExtended) << "implicit transition time of the unit's own group";
-  EXPECT_INVALID_CDB_FIELD(run(Cdb(0xA3).set(1, 0x4A).be(6, 4, 64), {}, 64), 1, 7);
+  EXPECT_INVALID_CDB_FIELD(run(Cdb(0xA3).set(1, 0x4A).be(6, 4, 64), {}, 64), 1, 6);
 }
 
 TEST_F(Alua, AllocationLengthTruncatesButReturnDataLengthIsWhole) {

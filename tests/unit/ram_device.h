@@ -3,6 +3,7 @@
 // asynchronous device. Errors can be injected per operation.
 #pragma once
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>

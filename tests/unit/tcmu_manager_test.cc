@@ -148,6 +148,7 @@ TEST_F(ManagerTest, RestartAttachesWithBlockAndResetInOrder) {
                         "target_core_user/parameters/reset_netlink=1",
                         "disk0/action/block_dev=1",
                         "disk0/action/reset_ring=1",
+                        "disk0/attrib/tmr_notification=1",
                         "disk0/attrib/nl_reply_supported=1",
                         "disk0/action/block_dev=0",
                         "target_core_user/parameters/block_netlink=0",
@@ -174,9 +175,10 @@ TEST_F(ManagerTest, AFailedAttachLeavesTheDeviceBlockedUntilShutdown) {
   add(0, 0, "bad", "ram/fail");
   manager->attach_existing();
   EXPECT_EQ(manager->size(), 0u);
-  EXPECT_EQ(writes.size(), 5u);
+  EXPECT_EQ(writes.size(), 6u);
   EXPECT_EQ(writes[3], "bad/action/reset_ring=1");
-  EXPECT_EQ(writes[4], "target_core_user/parameters/block_netlink=0") << "bad stays blocked";
+  EXPECT_EQ(writes[4], "bad/attrib/tmr_notification=1");
+  EXPECT_EQ(writes[5], "target_core_user/parameters/block_netlink=0") << "bad stays blocked";
   manager->shutdown();
   EXPECT_EQ(writes.back(), "bad/action/block_dev=0");
 }
@@ -258,8 +260,8 @@ TEST_F(ManagerTest, EachDeviceIsToldToWaitForLunkitsAnswers) {
   EXPECT_EQ(test::FakeSystem::read(attrib + "never/attrib/nl_reply_supported"), "-1\n");
   EXPECT_EQ(test::FakeSystem::read(attrib + "later/attrib/nl_reply_supported"), "1\n");
   EXPECT_EQ(std::count(writes.begin(), writes.end(), "early/attrib/nl_reply_supported=1"), 1);
-  for (const auto& w : writes) EXPECT_EQ(w.find("never/attrib"), std::string::npos) << w;
-  for (const auto& w : writes) EXPECT_EQ(w.find("later/attrib"), std::string::npos) << w;
+  for (const auto& w : writes) EXPECT_EQ(w.find("never/attrib/nl_reply"), std::string::npos) << w;
+  for (const auto& w : writes) EXPECT_EQ(w.find("later/attrib/nl_reply"), std::string::npos) << w;
 }
 
 // Captures lunkit's log lines for one test.
@@ -307,6 +309,7 @@ TEST_F(ManagerTest, ABrokenRingIsLoggedOnceAndTheDeviceReattachedWithResetRing) 
                         "disk0/action/block_dev=1",
                         "disk0/action/block_dev=1",
                         "disk0/action/reset_ring=1",
+                        "disk0/attrib/tmr_notification=1",
                         "disk0/action/block_dev=0",
                     }));
   ASSERT_NE(manager->device(0), nullptr);
@@ -327,7 +330,8 @@ TEST_F(ManagerTest, NetlinkAddReconfigRemove) {
   EXPECT_EQ(replies[0].cmd, genl::kAddedDeviceDone);
   EXPECT_EQ(replies[0].status, 0);
   EXPECT_EQ(replies[0].device_id, 105u);
-  EXPECT_TRUE(writes.empty()) << "a new device needs no block/reset, nor nl_reply_supported";
+  EXPECT_EQ(writes, (std::vector<std::string>{"lun5/attrib/tmr_notification=1"}))
+      << "a new device needs no block/reset, nor nl_reply_supported: only TMR notification";
   command(emu, {0, 0, 0, 0, 0, 0}, 0, 1);
 
   NetlinkEvent grow = event(genl::kReconfigDevice, 5, "tcm-user/2/lun5/ram/");
