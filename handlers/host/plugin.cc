@@ -92,7 +92,9 @@ Result<std::unique_ptr<Plugin>> Plugin::load(const std::string& path, bool requi
   plugin->path_ = path;
   // The very file that was checked: no name is looked up again between the check and the load.
   std::string by_fd = "/proc/self/fd/" + std::to_string(fd->get());
-  plugin->dl_ = dlopen(by_fd.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // RTLD_NODELETE: a handler's libraries (librados, librbd) register exit-time destructors and
+  // keep threads; unmapping them at dlclose() made lunkitd jump into freed code at exit.
+  plugin->dl_ = dlopen(by_fd.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   plugin->fd_ = std::move(*fd);
   if (!plugin->dl_) {
     std::string why = dlerror();

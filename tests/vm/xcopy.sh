@@ -29,6 +29,17 @@ read_blocks() {  # read_blocks DISK LBA COUNT OUT
   dd if="$1" of="$4" bs=512 skip="$2" count="$3" iflag=direct status=none
 }
 
+# The SCSI generic node of a disk (/dev/sdX -> /dev/sgN), made if no udev made it: sg_xcopy is
+# given the sg nodes themselves.
+sg_node() {  # sg_node DISK
+  local sd n
+  sd=$(basename "$(readlink -f "$1")")
+  n=$(ls "/sys/block/$sd/device/scsi_generic/")
+  [ -n "$n" ] || { echo "no SCSI generic node for $sd" >&2; return 1; }
+  [ -c "/dev/$n" ] || mknod "/dev/$n" c $(tr ':' ' ' <"/sys/class/scsi_generic/$n/dev")
+  echo "/dev/$n"
+}
+
 s_xcopy() {
   # sg_xcopy issues its commands through the SCSI generic node of each disk.
   modprobe sg
@@ -46,6 +57,9 @@ s_xcopy() {
   for d in "$a" "$b" "$c"; do sg_turs "$d" >/dev/null 2>&1 || true; sg_turs "$d" >/dev/null 2>&1 || true; done
   for d in "$a" "$b" "$c"; do expect "$d is ready" sg_turs "$d"; done
 
+  local sa sb sc
+  sa=$(sg_node "$a") && sb=$(sg_node "$b") && sc=$(sg_node "$c") || fail_scenario "no SCSI generic nodes"
+  say "sg nodes a=$sa b=$sb c=$sc"
   sg_inq "$a" | tee /tmp/xc_inq
   expect "3PC set in INQUIRY" grep -q "3PC=1" /tmp/xc_inq
   sg_vpd -p tpc "$a" | tee /tmp/xc_tpc
@@ -58,22 +72,22 @@ s_xcopy() {
   dd if=/tmp/xc_src of="$a" bs=1M oflag=direct status=none
 
   # 1. Within one LU: a[0, 6144) -> a[10000, 16144).
-  expect "sg_xcopy within a" sg_xcopy if="$a" of="$a" bs=512 skip=0 seek=10000 count=6144 -v
+  expect "sg_xcopy within a" sg_xcopy if="$sa" of="$sa" bs=512 skip=0 seek=10000 count=6144 -v
   read_blocks "$a" 10000 6144 /tmp/xc_got
   expect "the copy within a is the source" cmp /tmp/xc_src /tmp/xc_got
 
   # 2. Across the group, sent to the destination (b reads from a) and to the source (a writes b).
-  expect "sg_xcopy a -> b (on b)" sg_xcopy if="$a" of="$b" bs=512 skip=0 seek=100 count=6144 -v
+  expect "sg_xcopy a -> b (on b)" sg_xcopy if="$sa" of="$sb" bs=512 skip=0 seek=100 count=6144 -v
   read_blocks "$b" 100 6144 /tmp/xc_got
   expect "b holds a's data" cmp /tmp/xc_src /tmp/xc_got
-  expect "sg_xcopy a -> b (on a)" sg_xcopy if="$a" of="$b" bs=512 skip=0 seek=20000 count=6144 --on_src -v
+  expect "sg_xcopy a -> b (on a)" sg_xcopy if="$sa" of="$sb" bs=512 skip=0 seek=20000 count=6144 --on_src -v
   read_blocks "$b" 20000 6144 /tmp/xc_got
   expect "b holds a's data (copy run by a)" cmp /tmp/xc_src /tmp/xc_got
   md5sum /tmp/xc_src /tmp/xc_got
 
   # 3. Outside the group: refused, whichever LU receives the command, and c is untouched.
   for where in "" --on_src; do
-    if sg_xcopy if="$a" of="$c" bs=512 skip=0 seek=0 count=2048 $where -v >/tmp/xc_refused 2>&1; then
+    if sg_xcopy if="$sa" of="$sc" bs=512 skip=0 seek=0 count=2048 $where -v >/tmp/xc_refused 2>&1; then
       cat /tmp/xc_refused; fail_scenario "a copy from a to c was accepted ($where)"
     fi
     cat /tmp/xc_refused
