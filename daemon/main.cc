@@ -223,6 +223,7 @@ int main(int argc, char** argv) {
   spdlog::info("lunkitd {} starting; handlers from {}", PACKAGE_VERSION, config.handler_dir);
   auto loaded = plugins::load_plugins(config.handler_dir, geteuid() == 0);
   for (const auto& e : loaded.errors) spdlog::error("handler not loaded: {}", e);
+  for (auto& p : loaded.plugins) p->keep_mapped();  // used until exit (see keep_mapped())
   if (loaded.plugins.empty()) spdlog::warn("no handler loaded from {}", config.handler_dir);
 
   plugins::WorkerPool pool(config.worker_threads);

@@ -91,7 +91,10 @@ Result<std::unique_ptr<plugins::Plugin>> load_handler(const std::string& dir,
   auto report = plugins::load_plugins(dir, geteuid() == 0);
   std::string found;
   for (auto& p : report.plugins) {
-    if (p->subtype() == name) return std::move(p);
+    if (p->subtype() == name) {
+      p->keep_mapped();  // used until exit (see keep_mapped())
+      return std::move(p);
+    }
     found += (found.empty() ? "" : ", ") + p->subtype();
   }
   for (const std::string& e : report.errors) spdlog::debug("{}", e);

@@ -82,7 +82,7 @@ bool valid_subtype(const std::string& s) {
 }
 
 Plugin::~Plugin() {
-  if (dl_) dlclose(dl_);
+  if (dl_ && !keep_mapped_) dlclose(dl_);
 }
 
 Result<std::unique_ptr<Plugin>> Plugin::load(const std::string& path, bool require_root_owned) {
@@ -92,9 +92,7 @@ Result<std::unique_ptr<Plugin>> Plugin::load(const std::string& path, bool requi
   plugin->path_ = path;
   // The very file that was checked: no name is looked up again between the check and the load.
   std::string by_fd = "/proc/self/fd/" + std::to_string(fd->get());
-  // RTLD_NODELETE: a handler's libraries (librados, librbd) register exit-time destructors and
-  // keep threads; unmapping them at dlclose() made lunkitd jump into freed code at exit.
-  plugin->dl_ = dlopen(by_fd.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+  plugin->dl_ = dlopen(by_fd.c_str(), RTLD_NOW | RTLD_LOCAL);
   plugin->fd_ = std::move(*fd);
   if (!plugin->dl_) {
     std::string why = dlerror();

@@ -46,6 +46,11 @@ class Plugin {
   // check_config() with the plugin's default when it has none.
   Result<bool> check_config(const std::string& cfgstring) const;
 
+  // Never dlclose() this plugin: for a process that exits after using it. A handler's libraries
+  // (librbd, librados) keep threads and exit-time destructors; unmapping them before exit made
+  // lunkitd jump into unmapped code as it ended.
+  void keep_mapped() { keep_mapped_ = true; }
+
  private:
   Plugin() = default;
   // The checked file, loaded as /proc/self/fd/N: held open while loaded, so that the next
@@ -55,6 +60,7 @@ class Plugin {
   const lunkit_handler* handler_ = nullptr;
   std::string subtype_;
   std::string path_;
+  bool keep_mapped_ = false;
 };
 
 struct LoadReport {
