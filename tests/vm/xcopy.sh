@@ -91,7 +91,9 @@ s_xcopy() {
       cat /tmp/xc_refused; fail_scenario "a copy from a to c was accepted ($where)"
     fi
     cat /tmp/xc_refused
-    expect "COPY TARGET DEVICE NOT REACHABLE ($where)" grep -qi "copy target device not reachable" /tmp/xc_refused
+    # sg_xcopy names only the sense key (COPY ABORTED); the unit tests check the ASC/ASCQ
+    # (0D/02 COPY TARGET DEVICE NOT REACHABLE) byte for byte.
+    expect "COPY ABORTED ($where)" grep -qi "copy aborted" /tmp/xc_refused
   done
   read_blocks "$c" 0 2048 /tmp/xc_got
   expect "c still reads zeros" cmp /tmp/xc_got <(head -c $((2048 * 512)) /dev/zero)
