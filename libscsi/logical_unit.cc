@@ -254,6 +254,12 @@ void complete_invalid_param(LuState& lu, Command& cmd, uint16_t byte, int8_t bit
 
 void submit_request(LuState& lu, Command& cmd, DeviceOp op, uint64_t offset, uint64_t length,
                     std::span<const iovec> iov, uint32_t flags, BlockCompletionFn done) {
+  submit_request_to(lu.dev, cmd, op, offset, length, iov, flags, done);
+}
+
+void submit_request_to(BlockDevice& dev, Command& cmd, DeviceOp op, uint64_t offset,
+                       uint64_t length, std::span<const iovec> iov, uint32_t flags,
+                       BlockCompletionFn done) {
   BlockRequest& r = cmd.exec.request;
   r.offset = offset;
   r.length = length;
@@ -263,7 +269,7 @@ void submit_request(LuState& lu, Command& cmd, DeviceOp op, uint64_t offset, uin
   r.extent_count = 0;
   r.on_complete = done;
   r.context = &cmd;
-  (lu.dev.*op)(r);
+  (dev.*op)(r);
 }
 
 uint8_t* bounce(Command& cmd, size_t len) {

@@ -110,6 +110,10 @@ using DeviceOp = void (BlockDevice::*)(BlockRequest&);
 // Fills cmd.exec.request and submits it; `done` runs with the result.
 void submit_request(LuState& lu, Command& cmd, DeviceOp op, uint64_t offset, uint64_t length,
                     std::span<const iovec> iov, uint32_t flags, BlockCompletionFn done);
+// The same on another unit's device (EXTENDED COPY between the LUs of a copy group).
+void submit_request_to(BlockDevice& dev, Command& cmd, DeviceOp op, uint64_t offset,
+                       uint64_t length, std::span<const iovec> iov, uint32_t flags,
+                       BlockCompletionFn done);
 // Allocates the command's bounce buffer (slow-path commands only).
 uint8_t* bounce(Command& cmd, size_t len);
 std::span<const iovec> bounce_iov(Command& cmd, size_t len);

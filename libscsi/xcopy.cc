@@ -361,18 +361,9 @@ bool parse(LuState& lu, Command& cmd) {
 
 // ---- moving the data ----
 
-void submit_to(BlockDevice& dev, Command& cmd, void (BlockDevice::*op)(BlockRequest&),
-               uint64_t offset, uint64_t length, std::span<const iovec> iov, uint32_t flags) {
-  BlockRequest& r = cmd.exec.request;
-  r.offset = offset;
-  r.length = length;
-  r.flags = flags;
-  r.iov = iov;
-  r.miscompare_offset = 0;
-  r.extent_count = 0;
-  r.on_complete = chunk_completion;
-  r.context = &cmd;
-  (dev.*op)(r);
+void submit_to(BlockDevice& dev, Command& cmd, DeviceOp op, uint64_t offset, uint64_t length,
+               std::span<const iovec> iov, uint32_t flags) {
+  submit_request_to(dev, cmd, op, offset, length, iov, flags, chunk_completion);
 }
 
 // The destination needs a flush once the segment is written: the receiving unit when its write
