@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <sdbus-c++/sdbus-c++.h>
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 namespace lunkit::daemon {
 namespace {
@@ -28,6 +30,52 @@ std::string owner_of(sdbus::IConnection& connection, const std::string& name) {
 
 }  // namespace
 
+std::string refusal_for(uid_t uid) {
+  return "only root may ask lunkitd to check a configuration (the check opens storage as root); "
+         "the caller is " +
+         (uid == static_cast<uid_t>(-1) ? std::string("unknown") : "uid " + std::to_string(uid));
+}
+
+// ---- checks off the bus thread ----
+
+ConfigChecks::~ConfigChecks() {
+  std::unique_lock lock(state_->mu);
+  state_->closed = true;
+  // A handler's check is bounded by its own timeout (rbd: 10 s).
+  state_->idle_cv.wait_for(lock, std::chrono::seconds(2), [this] { return state_->running == 0; });
+}
+
+void ConfigChecks::run(const plugins::Plugin& plugin, std::string config, std::string defaults,
+                       sdbus::Result<bool, std::string>&& result) {
+  {
+    std::lock_guard lock(state_->mu);
+    if (state_->closed || state_->running >= kMaxRunning) {
+      std::string why = state_->closed
+                            ? "lunkitd is stopping"
+                            : "lunkitd is already checking " + std::to_string(kMaxRunning) +
+                                  " configurations; try again";
+      result.returnResults(false, why);
+      return;
+    }
+    ++state_->running;
+  }
+  spdlog::debug("CheckConfig {}: checking", config);
+  // The plugin stays loaded until lunkitd exits (Plugin::keep_mapped).
+  std::thread([&plugin, config = std::move(config), defaults = std::move(defaults),
+               result = std::move(result), connection = connection_, state = state_]() {
+    auto [ok, message] = check_config(plugin, config, defaults);
+    spdlog::debug("CheckConfig {}: {}", config, ok ? "valid" : message);
+    try {
+      result.returnResults(ok, message);
+    } catch (const sdbus::Error& e) {
+      spdlog::warn("CheckConfig {}: the answer was not sent: {}", config, e.getMessage());
+    }
+    std::lock_guard lock(state->mu);
+    --state->running;
+    state->idle_cv.notify_all();
+  }).detach();
+}
+
 std::pair<bool, std::string> check_config(const plugins::Plugin& plugin, const std::string& config,
                                           const std::string& defaults) {
   std::string prefix = plugin.subtype() + "/";
@@ -48,6 +96,7 @@ Result<std::unique_ptr<DbusService>> DbusService::start(
   } catch (const sdbus::Error& e) {
     return Error{"cannot connect to the D-Bus system bus: " + e.getMessage()};
   }
+  svc->checks_ = std::make_unique<ConfigChecks>(svc->connection_);
   try {
     svc->manager_ = sdbus::createObject(*svc->connection_, kObjectPath);
     svc->manager_->addObjectManager();
@@ -61,14 +110,29 @@ Result<std::unique_ptr<DbusService>> DbusService::start(
       obj->registerProperty("ConfigDesc").onInterface(kInterface).withGetter([desc] {
         return desc;
       });
+      sdbus::IObject* self = obj.get();
+      ConfigChecks* checks = svc->checks_.get();
       obj->registerMethod("CheckConfig")
           .onInterface(kInterface)
           .withInputParamNames("configstr")
           .withOutputParamNames("is_valid", "message")
-          .implementedAs([p, defaults](const std::string& config) -> std::tuple<bool, std::string> {
-            auto [ok, message] = check_config(*p, config, defaults);
-            spdlog::debug("CheckConfig {}: {}", config, ok ? "valid" : message);
-            return {ok, message};
+          .implementedAs([p, defaults, self, checks](sdbus::Result<bool, std::string>&& result,
+                                                     std::string config) {
+            // The handlers act on the cfgstring as root (the file handler probes the path, rbd
+            // reads the named conf and connects to its monitors): only root may ask.
+            uid_t uid = static_cast<uid_t>(-1);
+            try {
+              uid = self->getCurrentlyProcessedMessage()->getCredsUid();
+            } catch (const sdbus::Error& e) {
+              spdlog::warn("CheckConfig: cannot tell who asks: {}", e.getMessage());
+            }
+            if (uid != 0) {
+              spdlog::info("CheckConfig {} refused: the caller is uid {}", config,
+                           static_cast<long>(uid == static_cast<uid_t>(-1) ? -1 : uid));
+              result.returnResults(false, refusal_for(uid));
+              return;
+            }
+            checks->run(*p, std::move(config), defaults, std::move(result));
           });
       obj->finishRegistration();
       svc->objects_.push_back(std::move(obj));
@@ -98,6 +162,7 @@ DbusService::~DbusService() {
   } catch (const sdbus::Error&) {
   }
   connection_->leaveEventLoop();
+  checks_.reset();  // refuses new checks, waits a little for running ones
   objects_.clear();
   manager_.reset();
 }

@@ -26,6 +26,7 @@
 #include "handlers/host/plugin.h"
 #include "handlers/host/plugin_factory.h"
 #include "tcmu/configfs.h"
+#include "tcmu/control_loop.h"
 #include "tcmu/manager.h"
 #include "tcmu/netlink.h"
 
@@ -36,6 +37,9 @@ namespace {
 using namespace lunkit;
 
 constexpr const char* kDefaultConfig = LUNKIT_SYSCONF_DIR "/lunkit.conf";
+// How long SIGTERM waits for the control thread to finish the event it is handling before the
+// devices are released without it (systemd's stop timeout is 90 s; draining comes after this).
+constexpr std::chrono::milliseconds kControlGrace{2000};
 
 void usage(FILE* out) {
   std::fprintf(
@@ -121,13 +125,32 @@ int parse_args(int argc, char** argv, Options* o) {
 }
 
 // Loads the TCM-USER netlink family by loading the module, as a storage daemon is expected to.
+// By absolute path first: a daemon started by dbus-daemon's activation inherits a PATH without
+// /usr/sbin, and `modprobe` would not be found.
 void load_kernel_module() {
-  pid_t pid;
   const char* argv[] = {"modprobe", "-q", "target_core_user", nullptr};
-  if (posix_spawnp(&pid, "modprobe", nullptr, nullptr, const_cast<char**>(argv), environ) == 0) {
-    int status;
+  for (const char* path : {"/usr/sbin/modprobe", "/sbin/modprobe", "modprobe"}) {
+    pid_t pid;
+    int rc = path[0] == '/'
+                 ? posix_spawn(&pid, path, nullptr, nullptr, const_cast<char**>(argv), environ)
+                 : posix_spawnp(&pid, path, nullptr, nullptr, const_cast<char**>(argv), environ);
+    if (rc != 0) continue;  // not there: the next candidate
+    int status = 0;
     waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      spdlog::warn("{} target_core_user failed (status {})", path, status);
+    return;
   }
+  spdlog::warn("modprobe not found: cannot load target_core_user");
+}
+
+// Configfs writes still waiting for a reply to their netlink event are failed (-EINTR), so none
+// hangs once no daemon answers: block, reset, unblock (the kernel resets only while blocked).
+bool release_pending_waits(tcmu::Configfs& cfs) {
+  bool blocked = cfs.set_module_param("block_netlink", "1").ok();
+  bool reset = blocked && cfs.set_module_param("reset_netlink", "1").ok();
+  bool unblocked = cfs.set_module_param("block_netlink", "0").ok();
+  return blocked && reset && unblocked;
 }
 
 int release_netlink() {
@@ -137,10 +160,7 @@ int release_netlink() {
     return 1;
   }
   tcmu::Configfs cfs;
-  // Writes already waiting for a reply are released: block, reset, unblock.
-  bool ok = cfs.set_module_param("block_netlink", "1").ok() &&
-            cfs.set_module_param("reset_netlink", "1").ok() &&
-            cfs.set_module_param("block_netlink", "0").ok();
+  bool ok = release_pending_waits(cfs);
   std::printf("lunkitd: the kernel no longer waits for daemon replies%s\n",
               ok ? "; pending waits released" : "");
   return 0;
@@ -267,62 +287,50 @@ int main(int argc, char** argv) {
   }
   if (!channel) spdlog::error("{}; new devices will not be seen", channel.error());
 
-  manager.attach_existing();
-  if (channel) {
-    // From here on the kernel waits for our answer to each device event, so a failure to open a
-    // device reaches targetcli instead of a dead LUN. Undone at exit (and by --release-netlink).
-    if (auto r = tcmu::NetlinkChannel::set_kernel_waits_for_replies(true); !r)
-      spdlog::warn("{}", r.error());
-  }
+  // Devices are attached, followed and repaired on the control thread; this one answers signals,
+  // so a backend stuck opening its storage cannot keep lunkitd from stopping.
+  tcmu::ControlLoop control(manager, channel ? channel->get() : nullptr);
+  control.start();
+  spdlog::info("{} on the system bus; attaching devices", daemon::kBusName);
 
-  spdlog::info("serving {} device(s); {} on the system bus", manager.size(), daemon::kBusName);
-
-  const std::function<void(const tcmu::ParsedEvent&)> on_event = [&](const tcmu::ParsedEvent& ev) {
-    manager.handle_message(ev, [&](uint8_t cmd, int32_t status, uint32_t id) {
-      auto sent = (*channel)->send(tcmu::build_reply((*channel)->family(), cmd, status, id));
-      if (!sent) spdlog::error("{}", sent.error());
-    });
-  };
-  bool running = true;
-  while (running) {
-    pollfd fds[3] = {{sigfd.get(), POLLIN, 0},
-                     {channel ? (*channel)->fd() : -1, POLLIN, 0},
-                     {manager.repair_fd(), POLLIN, 0}};
-    // Wakes for the next retry of a device whose storage could not be opened yet.
-    int timeout = -1;
-    if (auto next = manager.next_retry(tcmu::Manager::Clock::now()))
-      timeout = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(*next).count());
-    if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
+  for (bool running = true; running;) {
+    pollfd pfd{sigfd.get(), POLLIN, 0};
+    if (poll(&pfd, 1, -1) < 0) {
+      if (errno == EINTR) continue;
       spdlog::critical("poll: {}", std::strerror(errno));
       break;
     }
-    if (fds[1].revents & POLLIN) (*channel)->receive(on_event);
-    if (fds[2].revents & POLLIN) manager.repair_broken();
-    manager.retry_due(tcmu::Manager::Clock::now());
-    if (fds[0].revents & POLLIN) {
-      signalfd_siginfo si;
-      while (read(sigfd.get(), &si, sizeof si) == sizeof si) {
-        if (si.ssi_signo == SIGHUP) {
-          auto c = daemon::load_config(config_path);
-          if (!c) {
-            spdlog::error("reload: {}; keeping the running configuration", c.error());
-            continue;
-          }
-          config.log_level = c->log_level;
-          daemon::set_log_level(opts.log_level.empty() ? c->log_level : opts.log_level);
-          spdlog::info("reloaded {}: log level {}", config_path, config.log_level);
-        } else {
-          spdlog::info("signal {}: stopping", strsignal(static_cast<int>(si.ssi_signo)));
-          running = false;
+    signalfd_siginfo si;
+    while (read(sigfd.get(), &si, sizeof si) == sizeof si) {
+      if (si.ssi_signo == SIGHUP) {
+        auto c = daemon::load_config(config_path);
+        if (!c) {
+          spdlog::error("reload: {}; keeping the running configuration", c.error());
+          continue;
         }
+        config.log_level = c->log_level;
+        daemon::set_log_level(opts.log_level.empty() ? c->log_level : opts.log_level);
+        spdlog::info("reloaded {}: log level {}", config_path, config.log_level);
+      } else {
+        spdlog::info("signal {}: stopping", strsignal(static_cast<int>(si.ssi_signo)));
+        running = false;
       }
     }
   }
-  // Leave the bus first (targetcli stops offering our handlers), make the kernel stop waiting for
-  // replies (so later configfs writes cannot hang on a daemon that is gone), then let the devices
-  // go; they stay in the kernel for the next start.
+  // Leave the bus first (targetcli stops offering our handlers), stop following netlink, make
+  // the kernel stop waiting for replies and release the waits still pending (so no configfs
+  // write hangs on a daemon that is gone), then let the devices go; they stay in the kernel for
+  // the next start.
   dbus->reset();
-  if (channel) (void)tcmu::NetlinkChannel::set_kernel_waits_for_replies(false);
+  if (!control.stop(kControlGrace))
+    spdlog::warn(
+        "the control thread is still busy after {} ms (a device's storage is opening); "
+        "stopping without it",
+        kControlGrace.count());
+  if (channel) {
+    (void)tcmu::NetlinkChannel::set_kernel_waits_for_replies(false);
+    release_pending_waits(configfs);
+  }
   manager.shutdown();
   spdlog::info("stopped");
   // Every device is closed by now. Ending with _exit() skips the destructors of what is left and

@@ -5,6 +5,8 @@ tcmu_liblunkit_tcmu_la_SOURCES = \
 	tcmu/alua_config.h \
 	tcmu/configfs.cc \
 	tcmu/configfs.h \
+	tcmu/control_loop.cc \
+	tcmu/control_loop.h \
 	tcmu/device.cc \
 	tcmu/device.h \
 	tcmu/manager.cc \

@@ -46,8 +46,19 @@ void Manager::add_backend(const std::string& subtype, BackendFactory* factory) {
 }
 
 Device* Manager::device(uint32_t minor) {
+  std::lock_guard lock(mu_);
   auto it = devices_.find(minor);
   return it == devices_.end() ? nullptr : it->second->device.get();
+}
+
+size_t Manager::size() const {
+  std::lock_guard lock(mu_);
+  return devices_.size();
+}
+
+size_t Manager::attaching() const {
+  std::lock_guard lock(mu_);
+  return attaching_.size();
 }
 
 std::string Manager::serial_of(void* context) {
@@ -72,22 +83,36 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset) {
 
 Result<bool> Manager::attach(const UioDevice& uio, bool reset, bool* storage_failed) {
   const std::string name = label(uio);
-  if (devices_.count(uio.minor)) return Error{name + ": already attached"};
   auto factory = backends_.find(uio.name.subtype);
   if (!uio.name.has_config || factory == backends_.end())
     return Error{name + ": no handler serves subtype '" + uio.name.subtype + "'"};
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return Error{name + ": not attached, lunkitd is stopping"};
+    if (devices_.count(uio.minor) || attaching_.count(uio.minor))
+      return Error{name + ": already attached"};
+    attaching_.emplace(uio.minor, uio);
+  }
 
   // Ours before anything is done to it: UIO has no exclusive open, so every lunkitd takes a
   // non-blocking flock on its /dev/uioN fd, held by the device's own duplicate of that fd (and
   // released by the kernel when the holder exits). A device another process holds is left alone:
   // blocking or resetting it would wreck a ring that process is serving.
   auto handles = opener_(uio);
-  if (!handles) return Error{name + ": " + handles.error()};
-  if (flock(handles->doorbell.get(), LOCK_EX | LOCK_NB) != 0) {
+  if (handles && flock(handles->doorbell.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK)
-      return Error{name + ": uio" + std::to_string(uio.minor) +
-                   " is held by another process (another lunkitd?); leaving it alone"};
-    return Error{name + ": flock uio" + std::to_string(uio.minor) + ": " + std::strerror(errno)};
+      handles = Error{name + ": uio" + std::to_string(uio.minor) +
+                      " is held by another process (another lunkitd?); leaving it alone"};
+    else
+      handles =
+          Error{name + ": flock uio" + std::to_string(uio.minor) + ": " + std::strerror(errno)};
+  } else if (!handles) {
+    handles = Error{name + ": " + handles.error()};
+  }
+  if (!handles) {
+    std::lock_guard lock(mu_);
+    attaching_.erase(uio.minor);
+    return Error{handles.error()};
   }
 
   if (reset) {
@@ -101,7 +126,8 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset, bool* storage_fai
   // Without it the kernel never tells the backend about ABORT TASK or LUN RESET (TCMU_OP_TMR).
   if (auto r = configfs_.set_attribute(uio.name, "tmr_notification", "1"); !r)
     spdlog::warn("{}: {}", name, r.error());
-  auto result = [&]() -> Result<bool> {
+  // The slow part (the backend opens its storage), with no lock held.
+  auto opened = [&]() -> Result<std::unique_ptr<Entry>> {
     auto attrs = configfs_.attributes(uio.name);
     if (!attrs) return Error{attrs.error()};
     if (storage_failed) *storage_failed = true;
@@ -128,10 +154,23 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset, bool* storage_fai
     entry->device = std::move(*dev);
     factory->second->on_attached(*entry->backend, *entry->device);
     entry->device->start();
-    devices_[uio.minor] = std::move(entry);
-    answer_netlink_for(uio);
-    return true;
+    return entry;
   }();
+  bool stopped_meanwhile = false;
+  {
+    std::lock_guard lock(mu_);
+    attaching_.erase(uio.minor);
+    stopped_meanwhile = stopping_;
+    if (opened && !stopping_) devices_[uio.minor] = std::move(*opened);
+  }
+  if (stopped_meanwhile) {
+    // shutdown() ran while the storage was opening: it has unblocked the device already, and
+    // nothing may stay attached after it.
+    if (opened) release(std::move(*opened), false, false);
+    if (storage_failed) *storage_failed = false;  // no retry either
+    return Error{name + ": lunkitd stopped while the storage was opening; not attached"};
+  }
+  if (opened) answer_netlink_for(uio);
   // A device whose storage could not be opened (and will be retried) stays blocked: its
   // commands wait in the kernel instead of timing out one by one in a ring nobody serves.
   bool keep_blocked = storage_failed && *storage_failed;
@@ -139,8 +178,9 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset, bool* storage_fai
     if (auto r = configfs_.action(uio.name, "block_dev", "0"); !r)
       spdlog::warn("{}: {}", name, r.error());
   }
-  if (result) spdlog::info("{}: serving {} (uio{})", name, uio.name.dev_config(), uio.minor);
-  return result;
+  if (!opened) return Error{opened.error()};
+  spdlog::info("{}: serving {} (uio{})", name, uio.name.dev_config(), uio.minor);
+  return true;
 }
 
 void Manager::answer_netlink_for(const UioDevice& uio) {
@@ -168,9 +208,19 @@ void Manager::detach_keep_blocked(uint32_t minor) {
 }
 
 void Manager::detach(uint32_t minor, bool block, bool unblock) {
-  auto it = devices_.find(minor);
-  if (it == devices_.end()) return;
-  Entry& e = *it->second;
+  std::unique_ptr<Entry> entry;
+  {
+    std::lock_guard lock(mu_);
+    auto it = devices_.find(minor);
+    if (it == devices_.end()) return;
+    entry = std::move(it->second);
+    devices_.erase(it);
+  }
+  release(std::move(entry), block, unblock);
+}
+
+void Manager::release(std::unique_ptr<Entry> entry, bool block, bool unblock) {
+  Entry& e = *entry;
   std::string name = label(e.uio);
   if (block) {
     if (auto r = configfs_.action(e.uio.name, "block_dev", "1"); !r)
@@ -188,7 +238,6 @@ void Manager::detach(uint32_t minor, bool block, bool unblock) {
     if (auto r = configfs_.action(e.uio.name, "block_dev", "0"); !r)
       spdlog::warn("{}: {}", name, r.error());
   }
-  devices_.erase(it);
   spdlog::info("{}: released", name);
 }
 
@@ -200,6 +249,10 @@ void Manager::attach_existing() {
     spdlog::debug("reset_netlink: {}", r.error());
   std::vector<std::string> errors;
   for (const UioDevice& uio : scan_uio_devices(configfs_.paths().sysfs, &errors)) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) break;  // shutdown() releases block_netlink too
+    }
     if (!uio.name.has_config || !serves(uio.name.subtype)) {
       spdlog::info("{}: leaving it alone, no handler serves subtype '{}'", label(uio),
                    uio.name.subtype);
@@ -236,11 +289,15 @@ int32_t Manager::handle(const NetlinkEvent& e) {
       }
       return 0;
     }
-    case genl::kRemovedDevice:
+    case genl::kRemovedDevice: {
+      std::lock_guard lock(mu_);
       std::erase_if(retries_, [&](const Retry& r) { return r.uio.minor == *e.minor; });
+    }
       detach(*e.minor, false);
       return 0;  // never hold up the removal of a device, ours or not
     case genl::kReconfigDevice: {
+      // Held across the backend's reconfigure: shutdown() cannot release the device meanwhile.
+      std::lock_guard lock(mu_);
       auto it = devices_.find(*e.minor);
       if (it == devices_.end()) {
         spdlog::error("RECONFIG_DEVICE {}: not a device lunkit serves", *e.device);
@@ -307,9 +364,13 @@ void Manager::repair_broken() {
     minors.swap(broken_);
   }
   for (uint32_t minor : minors) {
-    auto it = devices_.find(minor);
-    if (it == devices_.end()) continue;  // removed meanwhile
-    UioDevice uio = it->second->uio;
+    UioDevice uio;
+    {
+      std::lock_guard lock(mu_);
+      auto it = devices_.find(minor);
+      if (stopping_ || it == devices_.end()) continue;  // removed meanwhile
+      uio = it->second->uio;
+    }
     spdlog::warn("{}: reattaching with reset_ring after the broken ring", label(uio));
     detach_keep_blocked(minor);
     if (auto r = attach(uio, true); !r) spdlog::error("{}", r.error());
@@ -324,12 +385,15 @@ void Manager::attach_or_retry(const UioDevice& uio, Clock::time_point now, Clock
     spdlog::error("{}", r.error());
     return;
   }
+  std::lock_guard lock(mu_);
+  if (stopping_) return;
   spdlog::error("{}; retrying in {} ms while the device stays blocked", r.error(),
                 std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
   retries_.push_back({uio, now + delay, std::min(delay * 2, kMaxRetryDelay)});
 }
 
 std::optional<Manager::Clock::duration> Manager::next_retry(Clock::time_point now) const {
+  std::lock_guard lock(mu_);
   std::optional<Clock::duration> next;
   for (const Retry& r : retries_) {
     Clock::duration d = r.at > now ? r.at - now : Clock::duration::zero();
@@ -340,6 +404,7 @@ std::optional<Manager::Clock::duration> Manager::next_retry(Clock::time_point no
 
 void Manager::retry_due(Clock::time_point now) {
   std::vector<Retry> due;
+  std::unique_lock lock(mu_);
   for (auto it = retries_.begin(); it != retries_.end();) {
     if (it->at <= now) {
       due.push_back(std::move(*it));
@@ -348,16 +413,31 @@ void Manager::retry_due(Clock::time_point now) {
       ++it;
     }
   }
+  lock.unlock();
   for (Retry& r : due) attach_or_retry(r.uio, now, r.next_delay);
 }
 
 void Manager::shutdown() {
+  std::vector<Retry> retries;
+  std::map<uint32_t, std::unique_ptr<Entry>> devices;
+  std::vector<UioDevice> opening;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    retries.swap(retries_);
+    devices.swap(devices_);
+    for (const auto& [minor, uio] : attaching_) opening.push_back(uio);
+  }
   // Devices still waiting for their storage are unblocked: nobody will serve them now.
-  for (const Retry& r : retries_)
+  for (const Retry& r : retries)
     if (auto w = configfs_.action(r.uio.name, "block_dev", "0"); !w)
       spdlog::warn("{}: {}", label(r.uio), w.error());
-  retries_.clear();
-  while (!devices_.empty()) detach(devices_.begin()->first, true);
+  for (const UioDevice& uio : opening) {
+    spdlog::warn("{}: its storage is still opening; stopping without it", label(uio));
+    if (auto w = configfs_.action(uio.name, "block_dev", "0"); !w)
+      spdlog::warn("{}: {}", label(uio), w.error());
+  }
+  for (auto& [minor, entry] : devices) release(std::move(entry), true, true);
 }
 
 }  // namespace lunkit::tcmu

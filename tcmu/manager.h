@@ -1,5 +1,11 @@
 // Every TCMU device lunkit serves: attaching them at start (after a restart too), following the
 // kernel's netlink events, and letting them go at shutdown.
+//
+// Threads: attach, detach, handle_message, repair_broken and the retries run on one control
+// thread (tcmu::ControlLoop); shutdown() may run on another (the one answering SIGTERM) while the
+// control thread is still inside a backend's slow open. The device table is guarded by a mutex
+// that is never held across a backend's open or a device's drain, so shutdown() releases every
+// attached device at once, and an open that returns after it is undone on the spot.
 #pragma once
 
 #include <cerrno>
@@ -82,7 +88,9 @@ class Manager {
   // kernel expects an answer. Malformed messages are logged and answered with -EINVAL.
   using Replier = std::function<void(uint8_t reply_cmd, int32_t status, uint32_t device_id)>;
   void handle_message(const ParsedEvent& message, const Replier& reply);
-  // Detaches every device (blocking each while it drains); the kernel devices stay.
+  // Detaches every device (blocking each while it drains); the kernel devices stay. From then on
+  // nothing attaches: an attach still inside its backend's open when shutdown() runs is not
+  // waited for; its device is unblocked here, and whatever it opens is closed when it returns.
   void shutdown();
   // Devices whose ring broke are reattached (block_dev, reset_ring, attach, unblock) by
   // repair_broken(), on the thread that owns the manager, when repair_fd() is readable.
@@ -97,7 +105,9 @@ class Manager {
   void retry_due(Clock::time_point now);
 
   Device* device(uint32_t minor);
-  size_t size() const { return devices_.size(); }
+  size_t size() const;
+  // Devices whose attach is in progress (their backend is opening the storage).
+  size_t attaching() const;
 
  private:
   struct Entry {
@@ -131,12 +141,18 @@ class Manager {
   void detach_keep_blocked(uint32_t minor);
   void detach(uint32_t minor, bool block, bool unblock);
 
+  // Stops and releases a device taken out of devices_ (its drain runs without mu_ held).
+  void release(std::unique_ptr<Entry> entry, bool block, bool unblock);
+
   Configfs& configfs_;
   UioOpener opener_;
-  std::map<std::string, BackendFactory*> backends_;
+  std::map<std::string, BackendFactory*> backends_;  // set up before any thread runs
+  mutable std::mutex mu_;                            // devices_, attaching_, retries_, stopping_
   std::map<uint32_t, std::unique_ptr<Entry>> devices_;
+  std::map<uint32_t, UioDevice> attaching_;  // minors inside attach(), between lookup and insert
   std::vector<Retry> retries_;
-  UniqueFd repair_fd_;  // eventfd: a device's loop found its ring broken
+  bool stopping_ = false;  // shutdown() has begun
+  UniqueFd repair_fd_;     // eventfd: a device's loop found its ring broken
   std::mutex broken_mu_;
   std::vector<uint32_t> broken_;  // minors to reattach
 };

@@ -18,9 +18,10 @@
  *                              block (pread, fsync, a library call); several run at once, so
  *                              the handler must be thread-safe.
  * Where the other callbacks run, whatever the thread model:
- *   check_config  on lunkitd's D-Bus thread (CheckConfig), or the thread attaching a device or
- *                 starting `lunkit ublk`; it may block, but briefly: while it runs, lunkitd
- *                 answers no other D-Bus call.
+ *   check_config  for D-Bus CheckConfig (asked by root only) on a thread of its own, up to four
+ *                 at once, so it must be thread-safe; or on the thread attaching a device or
+ *                 starting `lunkit ublk`. It may block (targetcli waits for the answer), but
+ *                 should bound its wait (rbd: at most 10 s).
  *   open, close   on the thread attaching or detaching the device (not its loop); may block.
  *                 No I/O of the device is in flight during close.
  *   reconfig      on the device's event-loop thread, between commands (so a NONBLOCKING handler

@@ -438,4 +438,60 @@ TEST_F(Lunkitd, CheckConfigSeesTheHandlersDefaultsFromTheConfiguration) {
   EXPECT_FALSE(std::filesystem::exists(fresh));
 }
 
+// CheckConfig makes the handler open storage as root on a caller-chosen cfgstring: only root may
+// ask. A configuration that would be valid is refused for uid 65534, with the reason.
+TEST_F(Lunkitd, CheckConfigIsRefusedToCallersOtherThanRoot) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run a second user";
+  start_bus(false);
+  start_lunkitd(conf, dir.path + "/out1");
+  ASSERT_TRUE(eventually([&] { return owns_name(); })) << slurp(dir.path + "/out1");
+  std::string img = dir.path + "/valid.img";
+  std::ofstream(img).put('x');
+  std::string call = "gdbus call --address " + address +
+                     " --dest org.kernel.TCMUService1 --object-path /org/kernel/TCMUService1/file"
+                     " --method org.kernel.TCMUService1.CheckConfig 'file/" +
+                     img + "'";
+  EXPECT_EQ(run(call).out, "(true, 'success')\n") << "root may";
+  Output nobody = run("setpriv --reuid=65534 --regid=65534 --clear-groups " + call);
+  EXPECT_EQ(nobody.out,
+            "(false, 'only root may ask lunkitd to check a configuration (the check opens "
+            "storage as root); the caller is uid 65534')\n");
+  EXPECT_NE(slurp(dir.path + "/lunkitd.log").find("refused: the caller is uid 65534"),
+            std::string::npos);
+}
+
+// A check that blocks (rbd waiting for monitors that never answer) runs off the bus thread:
+// targetcli's other calls are answered meanwhile, and the check still gets its answer.
+TEST_F(Lunkitd, ABlockingCheckDoesNotStallTheBus) {
+  std::string rbd = lunkit::test::handler_build_dir() + "/rbd.so";
+  if (!std::filesystem::exists(rbd)) GTEST_SKIP() << "built without librbd";
+  std::filesystem::copy_file(rbd, plugins + "/rbd.so");
+  chmod((plugins + "/rbd.so").c_str(), 0644);
+  write_config("debug");
+  start_bus(false);
+  start_lunkitd(conf, dir.path + "/out1");
+  ASSERT_TRUE(eventually([&] { return owns_name(); })) << slurp(dir.path + "/out1");
+  // A cluster whose only monitor is a port nobody listens on: the check waits for its timeout.
+  std::string ceph_conf = dir.path + "/dead.conf";
+  std::ofstream(ceph_conf) << "[global]\nmon_host = 127.0.0.1:9\nauth_supported = none\n";
+  std::string cfg = "rbd/pool/image;osd_op_timeout=6;conf=" + ceph_conf;
+  pid_t check = spawn(
+      {"gdbus", "call", "--address", address, "--dest", "org.kernel.TCMUService1", "--object-path",
+       "/org/kernel/TCMUService1/rbd", "--method", "org.kernel.TCMUService1.CheckConfig", cfg},
+      dir.path + "/check.out");
+  std::string log = dir.path + "/lunkitd.log";
+  ASSERT_TRUE(eventually([&] {
+    return slurp(log).find("CheckConfig " + cfg + ": checking") != std::string::npos;
+  })) << slurp(log);
+  Output desc = gdbus("/org/kernel/TCMUService1/ram", "org.freedesktop.DBus.Properties.Get",
+                      "org.kernel.TCMUService1 ConfigDesc");
+  EXPECT_NE(desc.out.find("a sparse disk in memory"), std::string::npos) << desc.out;
+  int status = 0;
+  EXPECT_EQ(waitpid(check, &status, WNOHANG), 0)
+      << "the property was answered only after the check ended: the check ran on the bus thread";
+  EXPECT_EQ(wait_exit(check, 60), 0);
+  EXPECT_EQ(slurp(dir.path + "/check.out").rfind("(false, ", 0), 0u)
+      << slurp(dir.path + "/check.out");
+}
+
 }  // namespace

@@ -10,12 +10,17 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <sstream>
 
+#include "tcmu/control_loop.h"
 #include "tcmu/manager.h"
 #include "tcmu/ring_emulator.h"
 #include "tests/unit/fake_system.h"
@@ -31,6 +36,12 @@ class RamBackends : public BackendFactory {
   Result<std::unique_ptr<BlockDevice>> open(const UioDevice& uio,
                                             const DeviceAttributes& a) override {
     if (uio.name.cfgstring == "fail") return Error{"cannot open 'fail'"};
+    if (uio.name.cfgstring == "slow") {  // storage that takes until release_slow() to open
+      std::unique_lock lock(slow_mu);
+      slow_entered = true;
+      slow_cv.notify_all();
+      slow_cv.wait(lock, [this] { return slow_released; });
+    }
     if (uio.name.cfgstring == "flaky" && flaky_failures > 0) {
       --flaky_failures;
       return Error{"cluster down"};
@@ -40,13 +51,27 @@ class RamBackends : public BackendFactory {
     info.logical_block_size = info.physical_block_size = a.block_size;
     info.write_cache = true;
     opened++;
+    if (uio.name.cfgstring == "slow") slow_opened = true;
     return std::unique_ptr<BlockDevice>(new test::RamDevice(info));
   }
   int reconfigure(BlockDevice&, uint64_t new_size, const char*, int) override {
     if (refuse_resize && new_size) return -EINVAL;
     return 0;
   }
-  int opened = 0;
+  void release_slow() {
+    std::lock_guard lock(slow_mu);
+    slow_released = true;
+    slow_cv.notify_all();
+  }
+  bool wait_slow_entered() {
+    std::unique_lock lock(slow_mu);
+    return slow_cv.wait_for(lock, std::chrono::seconds(30), [this] { return slow_entered; });
+  }
+  std::atomic<int> opened = 0;
+  std::mutex slow_mu;
+  std::condition_variable slow_cv;
+  bool slow_entered = false, slow_released = false;
+  std::atomic<bool> slow_opened = false;
   int flaky_failures = 0;  // how many more opens of "ram/flaky" fail
   bool refuse_resize = false;
 };
@@ -65,6 +90,7 @@ class ManagerTest : public ::testing::Test {
           auto* self = static_cast<ManagerTest*>(ctx);
           // Keep the last two path elements: "<device>/action/<name>" reads well in failures.
           size_t cut = path.rfind('/', path.rfind('/', path.rfind('/') - 1) - 1);
+          std::lock_guard lock(self->writes_mu);  // the control thread and shutdown() both write
           self->writes.push_back(path.substr(cut + 1) + "=" + std::string(value));
           if (self->on_write) self->on_write(path);
         },
@@ -85,7 +111,7 @@ class ManagerTest : public ::testing::Test {
                     uint64_t size = 4 << 20) {
     RingEmulator::Options o;
     o.cmdr_size = (1u << 20) - kMailboxSize;
-    o.data_size = 4u << 20;
+    o.data_size = size < (4u << 20) ? static_cast<uint32_t>(size) : 4u << 20;
     auto emu = std::make_unique<RingEmulator>(o, &ManagerTest::on_done, this);
     sys.add_backstore(hba, dev, size);
     sys.add_uio(minor, "tcm-user/" + std::to_string(hba) + "/" + dev + "/" + cfg, emu->map_size());
@@ -132,6 +158,7 @@ class ManagerTest : public ::testing::Test {
   Configfs cfs;
   RamBackends backends;
   std::map<uint32_t, std::unique_ptr<RingEmulator>> emulators;
+  std::mutex writes_mu;
   std::vector<std::string> writes;
   std::function<void(const std::string& path)> on_write;  // stands in for the kernel's side
   std::vector<Reply> replies;
@@ -413,6 +440,49 @@ TEST_F(ManagerTest, ShutdownBlocksDrainsAndUnblocksEachDevice) {
   EXPECT_EQ(writes,
             (std::vector<std::string>{"disk0/action/block_dev=1", "disk0/action/block_dev=0"}));
   EXPECT_EQ(manager->size(), 0u);
+}
+
+// SIGTERM with 50 LUNs, one of them stuck opening its storage: the control thread (which
+// attaches at start) is stuck with it, yet stop() gives up after its grace and shutdown() on the
+// signal thread releases the 49 others and unblocks the stuck one at once. When the slow open
+// returns at last, its device is closed on the spot instead of being served by a stopped daemon.
+TEST_F(ManagerTest, StopsWithFiftyLunsWhileOneIsStuckOpeningItsStorage) {
+  using namespace std::chrono_literals;
+  for (uint32_t i = 0; i < 50; ++i)
+    add(i, 0, "disk" + std::to_string(i), i == 17 ? "ram/slow" : "ram/", 1 << 20);
+  auto control = std::make_unique<ControlLoop>(*manager, nullptr);
+  control->start();
+  ASSERT_TRUE(backends.wait_slow_entered());
+  // The start-up scan goes in minor order: 0-16 are served, the rest wait behind disk17.
+  EXPECT_EQ(manager->size(), 17u);
+  EXPECT_EQ(manager->attaching(), 1u);
+  EXPECT_FALSE(control->started_up());
+
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(control->stop(200ms)) << "the control thread is inside the slow open";
+  manager->shutdown();
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(took, 10s) << "systemd's stop timeout is 90 s; the stop must not depend on the open";
+  EXPECT_EQ(manager->size(), 0u);
+  {
+    std::lock_guard lock(writes_mu);
+    EXPECT_EQ(std::count(writes.begin(), writes.end(), "disk17/action/block_dev=0"), 1)
+        << "the stuck device is not left blocked";
+    for (uint32_t i = 0; i < 17; ++i)
+      EXPECT_EQ(std::count(writes.begin(), writes.end(),
+                           "disk" + std::to_string(i) + "/action/block_dev=0"),
+                2)
+          << "disk" << i << ": unblocked after its reset at start, and after its drain";
+    EXPECT_EQ(std::count(writes.begin(), writes.end(), "disk18/action/block_dev=1"), 0)
+        << "nothing is attached once shutdown() began";
+  }
+
+  backends.release_slow();
+  control.reset();  // joins: the slow open returns, and its device is closed again
+  EXPECT_TRUE(backends.slow_opened);
+  EXPECT_EQ(manager->size(), 0u) << "not served after the stop";
+  EXPECT_EQ(manager->attaching(), 0u);
+  EXPECT_EQ(backends.opened, 18);
 }
 
 }  // namespace
