@@ -113,7 +113,9 @@ class PeerDevice : public BlockDevice {
   void relay(BlockRequest& r, Op op) {
     std::lock_guard lock(mu_);
     tcmu::Device* loop = target_->device;
-    if (!loop) return r.complete(-ENODEV);  // detached since the copy began
+    // Detached since the copy began, or stopping: its backend is about to go.
+    if (!loop || !loop->begin_foreign_work()) return r.complete(-ENODEV);
+    target_loop_ = loop;  // its stop() now waits for this request (end_foreign_work in done())
     request_ = &r;
     op_ = op;
     saved_fn_ = r.on_complete;
@@ -141,10 +143,16 @@ class PeerDevice : public BlockDevice {
     r.on_complete = self->saved_fn_;
     r.context = self->saved_context_;
     self->result_ = result;
-    std::lock_guard lock(self->mu_);
-    tcmu::Device* home = self->origin_.device;
-    if (!home) return r.complete(result);
-    home->post([self] { self->request_->complete(self->result_); });
+    tcmu::Device* target = self->target_loop_;
+    {
+      std::lock_guard lock(self->mu_);
+      tcmu::Device* home = self->origin_.device;
+      if (!home)
+        r.complete(result);
+      else
+        home->post([self] { self->request_->complete(self->result_); });
+    }
+    target->end_foreign_work();  // the last use of the other LU: it may stop now
   }
 
   std::recursive_mutex& mu_;
@@ -152,6 +160,7 @@ class PeerDevice : public BlockDevice {
   std::shared_ptr<CopyGroups::Member> target_;
   DeviceInfo info_;
   BlockRequest* request_ = nullptr;
+  tcmu::Device* target_loop_ = nullptr;  // the other LU's loop while a request runs there
   Op op_ = Op::kRead;
   BlockCompletionFn saved_fn_ = nullptr;
   void* saved_context_ = nullptr;

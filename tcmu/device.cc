@@ -329,7 +329,9 @@ void Device::loop() {
   take_commands();  // anything queued before the loop started
   settle();
   for (;;) {
-    if (stopping_.load(std::memory_order_acquire) && in_flight_.load() == 0) break;
+    // Sequentially consistent with begin_foreign_work(): either it sees stopping_ and backs out,
+    // or this sees its count and waits for end_foreign_work()'s wake.
+    if (stopping_.load() && in_flight_.load() == 0 && foreign_work_.load() == 0) break;
     if (!doorbell_event_ && !wake_event_) {  // settle() may have seen events already
       int rc = io_uring_submit_and_wait(&uring_, 1);
       ++stats_.waits;
@@ -361,13 +363,30 @@ void Device::start() {
   thread_ = std::thread([this] { loop(); });
 }
 
+bool Device::begin_foreign_work() {
+  foreign_work_.fetch_add(1);
+  if (!stopping_.load()) return true;
+  end_foreign_work();
+  return false;
+}
+
+void Device::end_foreign_work() {
+  // The count drops and the wake is written under foreign_mu_, and stop() takes it after the
+  // loop ended: the device cannot be destroyed between the two.
+  std::lock_guard lock(foreign_mu_);
+  foreign_work_.fetch_sub(1);
+  uint64_t one = 1;  // a stopping loop re-checks whether it may end
+  (void)!write(wake_.get(), &one, sizeof one);
+}
+
 void Device::stop() {
-  stopping_.store(true, std::memory_order_release);
+  stopping_.store(true);
   if (thread_.joinable()) {
     uint64_t one = 1;
     (void)!write(wake_.get(), &one, sizeof one);
     thread_.join();
   }
+  std::lock_guard lock(foreign_mu_);  // an end_foreign_work() still writing its wake is done
 }
 
 }  // namespace lunkit::tcmu

@@ -66,6 +66,13 @@ class Device : public IoLoop, private Ring::Sink {
   // or when no loop thread runs, otherwise soon, in order.
   void post(std::function<void()> task);
 
+  // Work another device runs on this one's backend (EXTENDED COPY into this LU from another LU's
+  // copy): stop() waits for it as for a command of its own, so the backend is never destroyed
+  // under it. begin_foreign_work() is false once the device is stopping (nothing may start
+  // then); end_foreign_work() may be called from any thread, after the last use of the backend.
+  bool begin_foreign_work();
+  void end_foreign_work();
+
   // Runs one pass without a thread: reads the doorbell, consumes the ring, completes what is
   // done and kicks once. For single-threaded tests and benchmarks.
   size_t process();
@@ -129,6 +136,8 @@ class Device : public IoLoop, private Ring::Sink {
   UniqueFd wake_;  // eventfd: remote completions and stop requests
   CompletionStack<Slot, &Slot::next> remote_done_;
   std::atomic<bool> stopping_{false};
+  std::atomic<uint32_t> foreign_work_{0};  // begin_foreign_work() not yet ended
+  std::mutex foreign_mu_;                  // held by end_foreign_work() until its wake is written
   std::mutex tasks_mu_;
   std::vector<std::function<void()>> tasks_;
   std::atomic<bool> tasks_pending_{false};

@@ -30,6 +30,8 @@ s_install() {
     grep -q "^Exec=$INSTALLED_LUNKITD " "$ACTIVATION_FILE.off"
   expect "lunkitd is installed" test -x "$INSTALLED_LUNKITD"
   if pgrep -x lunkitd; then fail_scenario "a lunkitd is running before activation"; fi
+  # The bus starts lunkitd with an empty environment (no PATH): it must still load the module.
+  if lsmod | grep -q '^target_core_user '; then fail_scenario "target_core_user is loaded before activation"; fi
   local bus_log=/lunkit-results/dbus-daemon.log offset rc=0
   offset=$(size_of "$bus_log")
   activation on
@@ -45,6 +47,10 @@ s_install() {
   expect "user:file listed" grep -q "user:file" /tmp/ls.txt
   expect "user:ram listed" grep -q "user:ram" /tmp/ls.txt
   expect "user:null listed" grep -q "user:null" /tmp/ls.txt
+  expect "the activated lunkitd loaded target_core_user" sh -c "lsmod | grep -q '^target_core_user '"
+  if tail -c +$((offset + 1)) "$bus_log" | grep -q "no TCM-USER family"; then
+    fail_scenario "the activated lunkitd found no TCM-USER netlink family"
+  fi
   # Not a child of this shell, so no exit status: it must go on SIGTERM, without a sanitizer
   # report in what it wrote (its stderr is the bus's).
   kill -TERM "$pid"
