@@ -59,7 +59,6 @@ void compare_and_write(LuState& lu, Command& cmd) {
   // Exactly the compare and the write data, nothing more or less (LIO's rule for data CDBs).
   if (!data_out_length_matches(lu, cmd, 2 * len)) return;
   if (blocks == 0) return complete_good(lu, cmd);
-  if (lu.info.read_only) return complete_condition(lu, cmd, Condition::kWriteProtected);
   uint64_t offset = lu.blocks_to_bytes(cmd.exec.lba);
   if (lu.info.native_compare_and_write) {
     return submit_request(lu, cmd, &BlockDevice::compare_and_write, offset, len, cmd.iov,

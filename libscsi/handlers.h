@@ -38,6 +38,7 @@ void report_supported_tmfs(LuState& lu, Command& cmd);
 void report_target_port_groups(LuState& lu, Command& cmd);
 // xcopy.cc
 void extended_copy(LuState& lu, Command& cmd);
-void receive_copy_results(LuState& lu, Command& cmd);
+void receive_copy_status(LuState& lu, Command& cmd);
+void receive_copy_operating_parameters(LuState& lu, Command& cmd);
 
 }  // namespace lunkit::scsi::handlers

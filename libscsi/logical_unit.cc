@@ -11,10 +11,19 @@
 namespace lunkit::scsi {
 namespace {
 
-// The opcodes that execute without reporting a pending unit attention (SAM-5 5.14).
-bool reports_no_ua(uint8_t opcode) {
-  return opcode == 0x12 /*INQUIRY*/ || opcode == 0x03 /*REQUEST SENSE*/ ||
-         opcode == 0xA0 /*REPORT LUNS*/;
+// Data the transport moves one way while the CDB moves it the other. A command without data
+// fits any CDB (a zero transfer length), and a transport that does not know never conflicts.
+bool direction_conflicts(const OpcodeInfo& op, const Command& cmd) {
+  switch (cmd.direction) {
+    case DataDirection::kIn:
+      return op.dir == DataDir::kOut;
+    case DataDirection::kOut:
+      return op.dir == DataDir::kIn;
+    case DataDirection::kUnknown:
+    case DataDirection::kNone:
+      break;
+  }
+  return false;
 }
 
 // The first CDB bit that the opcode's usage data does not allow, if any.
@@ -120,11 +129,14 @@ void LogicalUnit::submit(Command& cmd) {
     complete_condition(lu, cmd, Condition::kInvalidCommandOperationCode);
     return;
   }
-  if (lu.pending_ua && !reports_no_ua(cmd.cdb[0])) {
+  // SAM-5 5.14: INQUIRY, REQUEST SENSE and REPORT LUNS leave a unit attention pending.
+  if (lu.pending_ua && !opcode_allowed_under_ua(cmd.cdb[0])) {
     complete_condition(lu, cmd, take_unit_attention(lu));
     return;
   }
   if (lu.options.raw_command && lu.options.raw_command(lu.options.raw_context, cmd)) return;
+  // Only libscsi's own commands are found: one the transport serves (transport_opcodes()) that
+  // arrives anyway is INVALID COMMAND OPERATION CODE, as any unknown opcode.
   bool unsupported_sa = false;
   const OpcodeInfo* op = find_opcode(cmd.cdb.data(), cmd.cdb_len, &unsupported_sa);
   if (op && !opcode_enabled(lu, *op)) {
@@ -136,6 +148,10 @@ void LogicalUnit::submit(Command& cmd) {
       complete_invalid_cdb(lu, cmd, 1, 4);
     else
       complete_condition(lu, cmd, Condition::kInvalidCommandOperationCode);
+    return;
+  }
+  if (direction_conflicts(*op, cmd)) {
+    complete_condition(lu, cmd, Condition::kInvalidFieldInCommandIu);
     return;
   }
   cmd.exec.op = op;
@@ -152,6 +168,13 @@ void LogicalUnit::submit(Command& cmd) {
   }
   if (lu.stopped && (op->flags & kMediumAccess)) {
     complete_condition(lu, cmd, Condition::kNotReadyInitializingCommandRequired);
+    return;
+  }
+  // Once for every command that writes this unit's medium, before its range and parameters
+  // are looked at (LIO refuses writes to a read-only LUN before it parses the CDB). EXTENDED
+  // COPY checks each segment's destination unit itself.
+  if ((op->flags & kWritesMedium) && lu.info.read_only) {
+    complete_condition(lu, cmd, Condition::kWriteProtected);
     return;
   }
   if ((op->flags & kRangeChecked) && !decode_range(lu, *op, cmd)) return;

@@ -1,4 +1,5 @@
-// MAINTENANCE IN/OUT: REPORT SUPPORTED OPERATION CODES (generated from the opcode table),
+// MAINTENANCE IN/OUT: REPORT SUPPORTED OPERATION CODES (generated from the opcode table, the
+// commands the transport serves for the unit included),
 // REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS. REPORT TARGET PORT GROUPS is in alua.cc.
 #include <array>
 
@@ -18,6 +19,17 @@ size_t put_timeouts(const OpcodeInfo& op, uint8_t* p) {
   return kTimeoutsDescriptor;
 }
 
+bool precedes(const OpcodeInfo& a, const OpcodeInfo& b) {
+  return a.opcode < b.opcode || (a.opcode == b.opcode && a.service_action < b.service_action);
+}
+
+// Whether the transport offers `opcode` on this unit through service actions.
+bool transport_offers_service_actions(const LuState& lu, uint8_t opcode) {
+  for (const OpcodeInfo& op : transport_opcodes())
+    if (op.opcode == opcode && op.has_service_action && opcode_enabled(lu, op)) return true;
+  return false;
+}
+
 }  // namespace
 
 void report_supported_opcodes(LuState& lu, Command& cmd) {
@@ -29,9 +41,16 @@ void report_supported_opcodes(LuState& lu, Command& cmd) {
   std::array<uint8_t, 4096> buf{};
   size_t off = 0;
 
-  if (options == 0) {  // all commands
+  if (options == 0) {  // all commands: libscsi's and the transport's, merged in opcode order
     off = 4;
-    for (const OpcodeInfo& op : all_opcodes()) {
+    auto own = all_opcodes();
+    auto transport = transport_opcodes();
+    size_t i = 0, j = 0;
+    while (i < own.size() || j < transport.size()) {
+      const OpcodeInfo& op =
+          j == transport.size() || (i < own.size() && precedes(own[i], transport[j]))
+              ? own[i++]
+              : transport[j++];
       if (!opcode_enabled(lu, op)) continue;
       uint8_t* d = &buf[off];
       d[0] = op.opcode;
@@ -43,28 +62,29 @@ void report_supported_opcodes(LuState& lu, Command& cmd) {
     }
     put_be32(&buf[0], static_cast<uint32_t>(off - 4));
   } else {  // one command
-    const bool has_sa = opcode_has_service_actions(requested_opcode);
-    const OpcodeInfo* op = nullptr;
+    // A transport's command counts only while the transport offers it.
+    const bool has_sa = opcode_has_service_actions(requested_opcode) ||
+                        transport_offers_service_actions(lu, requested_opcode);
+    const uint16_t sa = has_sa ? requested_sa : 0;
     switch (options) {
       case 1:
         if (has_sa) return complete_invalid_cdb(lu, cmd, 2, 2);
-        op = find_opcode(requested_opcode, 0);
         break;
       case 2:
         if (!has_sa) return complete_invalid_cdb(lu, cmd, 2, 2);
-        op = find_opcode(requested_opcode, requested_sa);
         break;
       case 3:
-        op = find_opcode(requested_opcode, has_sa ? requested_sa : 0);
         break;
       default:
         return complete_invalid_cdb(lu, cmd, 2, 2);
     }
+    const OpcodeInfo* op = find_opcode(requested_opcode, sa);
+    if (!op) op = find_transport_opcode(requested_opcode, sa);
     if (op && !opcode_enabled(lu, *op)) op = nullptr;
     if (op) {
       buf[1] = static_cast<uint8_t>((rctd ? 0x80 : 0) | 0x03);  // supported per standard
       put_be16(&buf[2], op->cdb_len);
-      for (size_t i = 0; i < op->cdb_len; ++i) buf[4 + i] = op->usage[i];
+      for (size_t k = 0; k < op->cdb_len; ++k) buf[4 + k] = op->usage[k];
       off = 4 + op->cdb_len;
       if (rctd) off += put_timeouts(*op, &buf[off]);
     } else {

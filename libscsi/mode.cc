@@ -88,7 +88,7 @@ size_t put_page(const LuState& lu, const ModePage& p, PageControl pc, const Mode
 }  // namespace
 
 void mode_sense(LuState& lu, Command& cmd) {
-  const bool ten = cmd.cdb[0] == 0x5A;
+  const bool ten = cmd.exec.op->cdb_len == 10;
   const bool dbd = cmd.cdb[1] & 0x08;
   const bool llbaa = ten && (cmd.cdb[1] & 0x10);
   const auto pc = static_cast<PageControl>(cmd.cdb[2] >> 6);
@@ -144,7 +144,7 @@ void mode_sense(LuState& lu, Command& cmd) {
 }
 
 void mode_select(LuState& lu, Command& cmd) {
-  const bool ten = cmd.cdb[0] == 0x55;
+  const bool ten = cmd.exec.op->cdb_len == 10;
   const bool pf = cmd.cdb[1] & 0x10;
   const bool sp = cmd.cdb[1] & 0x01;
   const size_t length = ten ? get_be16(&cmd.cdb[7]) : cmd.cdb[4];

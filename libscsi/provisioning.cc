@@ -126,7 +126,7 @@ void block_status_done(BlockRequest& r, int result) {
 }  // namespace
 
 void write_same(LuState& lu, Command& cmd) {
-  const bool sixteen = cmd.cdb[0] == 0x93;
+  const bool sixteen = cmd.exec.op->cdb_len == 16;
   const bool unmap_bit = cmd.cdb[1] & 0x08;
   const bool ndob = sixteen && (cmd.cdb[1] & 0x01);
   const uint16_t count_field = cmd.exec.op->blocks.offset;
@@ -135,7 +135,6 @@ void write_same(LuState& lu, Command& cmd) {
   if (cmd.exec.blocks == 0) return complete_invalid_cdb(lu, cmd, count_field);  // WSNZ
   if (cmd.exec.blocks > lu.options.max_write_same_blocks)
     return complete_invalid_cdb(lu, cmd, count_field);
-  if (lu.info.read_only) return complete_condition(lu, cmd, Condition::kWriteProtected);
 
   uint64_t offset = lu.blocks_to_bytes(cmd.exec.lba);
   uint64_t total = lu.blocks_to_bytes(cmd.exec.blocks);
@@ -158,7 +157,6 @@ void write_same(LuState& lu, Command& cmd) {
 void unmap(LuState& lu, Command& cmd) {
   size_t length = get_be16(&cmd.cdb[7]);
   if (length == 0) return complete_good(lu, cmd);
-  if (lu.info.read_only) return complete_condition(lu, cmd, Condition::kWriteProtected);
   // A parameter list longer than the Data-Out delivered is an overflow LIO rejects.
   if (cmd.data_len < length) return complete_invalid_cdb(lu, cmd, 7);
   if (length < kUnmapHeader)
@@ -218,7 +216,6 @@ void get_lba_status(LuState& lu, Command& cmd) {
 void format_unit(LuState& lu, Command& cmd) {
   // No parameter data (FMTDATA is 0, enforced by the usage mask): the medium is initialised to
   // zeros, deallocating where the device can.
-  if (lu.info.read_only) return complete_condition(lu, cmd, Condition::kWriteProtected);
   uint64_t total = lu.blocks_to_bytes(lu.capacity.load(std::memory_order_relaxed));
   uint32_t flags = durable(lu) | (lu.info.thin_provisioning ? kBlockMayUnmap : 0);
   submit_request(lu, cmd, &BlockDevice::write_zeroes, 0, total, {}, flags, written_done);

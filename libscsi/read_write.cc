@@ -179,7 +179,6 @@ void write(LuState& lu, Command& cmd) {
   uint64_t bytes = lu.blocks_to_bytes(cmd.exec.blocks);
   if (!data_out_length_matches(lu, cmd, bytes)) return;
   if (bytes == 0) return complete_good(lu, cmd);
-  if (lu.info.read_only) return complete_condition(lu, cmd, Condition::kWriteProtected);
   bool fua = cmd.exec.op->cdb_len > 6 && (cmd.cdb[1] & 0x08);
   submit_write(lu, cmd, bytes, fua, kWriteOnly);
 }
@@ -200,7 +199,6 @@ void write_and_verify(LuState& lu, Command& cmd) {
   uint64_t bytes = lu.blocks_to_bytes(cmd.exec.blocks);
   if (!data_out_length_matches(lu, cmd, bytes)) return;
   if (bytes == 0) return complete_good(lu, cmd);
-  if (lu.info.read_only) return complete_condition(lu, cmd, Condition::kWriteProtected);
   // The data must be on the medium before it is read back for verification.
   submit_write(lu, cmd, bytes, true, kWriteThenVerify);
 }

@@ -575,14 +575,12 @@ void extended_copy(LuState& lu, Command& cmd) {
   start_copy(lu, cmd);
 }
 
-void receive_copy_results(LuState& lu, Command& cmd) {
-  switch (cmd.cdb[1] & 0x1F) {
-    case 0x00:
-      return copy_status(lu, cmd);
-    case 0x03:
-      return operating_parameters(lu, cmd);
-  }
-  complete_invalid_cdb(lu, cmd, 1, 4);  // the opcode table lets only these through
+void receive_copy_status(LuState& lu, Command& cmd) {
+  copy_status(lu, cmd);
+}
+
+void receive_copy_operating_parameters(LuState& lu, Command& cmd) {
+  operating_parameters(lu, cmd);
 }
 
 }  // namespace handlers

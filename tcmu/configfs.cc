@@ -40,6 +40,12 @@ Result<DeviceAttributes> Configfs::attributes(const UioName& name) const {
   a.size_bytes = *size;
   a.write_cache = *wc != 0;
   a.cmd_time_out = static_cast<uint32_t>(*timeout);
+  // passthrough_parse_cdb answers PR and RESERVE/RELEASE in the kernel unless the device has
+  // TRANSPORT_FLAG_PASSTHROUGH_PGR (pgr_support 0: they reach lunkit); with emulate_pr 0 it
+  // refuses them instead.
+  auto pgr = attribute(name, "pgr_support");
+  auto emulate_pr = attribute(name, "emulate_pr");
+  a.kernel_reservations = pgr && *pgr != 0 && emulate_pr && *emulate_pr != 0;
   return a;
 }
 

@@ -25,6 +25,9 @@ struct DeviceAttributes {
   uint64_t size_bytes = 0;     // dev_size
   bool write_cache = false;    // emulate_write_cache
   uint32_t cmd_time_out = 30;  // seconds
+  // The kernel serves PERSISTENT RESERVE IN/OUT and RESERVE/RELEASE for the device
+  // (pgr_support 1 and emulate_pr 1; false where the attributes are missing).
+  bool kernel_reservations = false;
 };
 
 class Configfs {

@@ -145,6 +145,8 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset, bool* storage_fai
     options.lu.serial_context = entry.get();
     options.lu.alua_source = &Manager::alua_of;
     options.lu.alua_context = entry.get();
+    options.lu.transport_commands = scsi::kTransportReportLuns |
+                                    (attrs->kernel_reservations ? scsi::kTransportReservations : 0);
     options.on_broken = &Manager::on_broken;
     options.broken_context = entry.get();
     factory->second->prepare_options(*entry->backend, options.lu);

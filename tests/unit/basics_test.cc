@@ -238,5 +238,36 @@ TEST_F(RawHook, TakesItsCommandsAfterUnitAttentionsAndCompletesThemOnce) {
   EXPECT_GOOD(run(Cdb(0x00))) << "other commands still go to libscsi";
 }
 
+// A transport that knows the direction (Command::direction) has a command that moves data the
+// other way from its CDB rejected before anything runs; unknown (TCMU) or no data fits any CDB.
+TEST_F(Basics, DataDirectionIsCheckedWhenTheTransportKnowsIt) {
+  clear_ua();
+  using scsi::DataDirection;
+  auto write1 = [] { return Cdb(0x2A).be(2, 4, 3).be(7, 2, 1); };
+  direction = DataDirection::kIn;
+  auto& write_as_in = run(write1(), std::vector<uint8_t>(512, 0x5A));
+  EXPECT_SENSE(write_as_in, 0x05, 0x0E, 0x03);
+  EXPECT_FALSE(write_as_in.cmd.data_out);
+  EXPECT_EQ(dev.bytes()[3 * 512], 0x00) << "nothing written";
+  direction = DataDirection::kOut;
+  auto& read_as_out = run(Cdb(0x28).be(2, 4, 0).be(7, 2, 1), std::vector<uint8_t>(512, 0x11));
+  EXPECT_SENSE(read_as_out, 0x05, 0x0E, 0x03);
+  EXPECT_EQ(read_as_out.cmd.data_in_len, 0u);
+  EXPECT_EQ(read_as_out.buffer, std::vector<uint8_t>(512, 0x11));
+  auto& inquiry_as_out = run(Cdb(0x12).be(3, 2, 36), std::vector<uint8_t>(36, 0));
+  EXPECT_SENSE(inquiry_as_out, 0x05, 0x0E, 0x03);
+
+  EXPECT_GOOD(run(write1(), std::vector<uint8_t>(512, 0x5A)));
+  EXPECT_EQ(dev.bytes()[3 * 512], 0x5A);
+  direction = DataDirection::kIn;
+  EXPECT_GOOD(run(Cdb(0x28).be(2, 4, 3).be(7, 2, 1), {}, 512));
+  direction = DataDirection::kNone;
+  EXPECT_GOOD(run(Cdb(0x00)));
+  EXPECT_GOOD(run(Cdb(0x2A).be(2, 4, 3)));              // transfer length 0
+  EXPECT_GOOD(run(Cdb(0x2F).be(2, 4, 3).be(7, 2, 1)));  // VERIFY without BYTCHK: no data
+  direction = DataDirection::kUnknown;
+  EXPECT_GOOD(run(write1(), std::vector<uint8_t>(512, 0x5B)));
+}
+
 }  // namespace
 }  // namespace lunkit::test

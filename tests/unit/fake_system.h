@@ -52,6 +52,8 @@ class FakeSystem {
     write(dir + "/attrib/dev_size", std::to_string(size) + "\n");
     write(dir + "/attrib/emulate_write_cache", write_cache ? "1\n" : "0\n");
     write(dir + "/attrib/cmd_time_out", "30\n");
+    write(dir + "/attrib/pgr_support", "1\n");  // the kernel serves PR (6.12's defaults)
+    write(dir + "/attrib/emulate_pr", "1\n");
     write(dir + "/attrib/nl_reply_supported", "0\n");  // enabled before SET_FEATURES
     write(dir + "/action/block_dev", "");
     write(dir + "/action/reset_ring", "");

@@ -126,6 +126,7 @@ class LuTest : public ::testing::Test {
         static_cast<uint8_t>(cdb_len >= 0 ? size_t(cdb_len) : cdb_length(cdb.bytes[0]));
     tc.cmd.iov = tc.segments;
     tc.cmd.data_len = tc.buffer.size();
+    tc.cmd.direction = direction;
     tc.cmd.transport_context = &tc;
     lu->submit(tc.cmd);
     return tc;
@@ -148,6 +149,8 @@ class LuTest : public ::testing::Test {
   }
 
   RamDevice dev;
+  // The transport's direction for the commands submitted next (unknown, as TCMU's).
+  scsi::DataDirection direction = scsi::DataDirection::kUnknown;
   scsi::LogicalUnitOptions options_;
   std::unique_ptr<LogicalUnit> lu;
   std::deque<std::unique_ptr<TestCommand>> commands_;

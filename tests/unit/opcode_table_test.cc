@@ -62,5 +62,47 @@ TEST(OpcodeTable, CoversTheCommandsLibscsiPromises) {
         << std::hex << op << "/" << sa;
 }
 
+TEST(OpcodeTable, TransportRowsAreCompleteAndNeverDispatched) {
+  std::set<std::pair<int, int>> seen;
+  for (const OpcodeInfo& op : transport_opcodes()) {
+    SCOPED_TRACE(std::string(op.name));
+    EXPECT_EQ(op.handler, nullptr);
+    EXPECT_NE(op.served_by_transport, 0);
+    EXPECT_EQ(op.usage[0], op.opcode);
+    EXPECT_EQ(op.usage[op.cdb_len - 1], 0x00) << "CONTROL byte";
+    uint8_t group = op.opcode >> 5;
+    EXPECT_EQ(op.cdb_len, group == 0 ? 6 : (group <= 2 ? 10 : group == 4 ? 16 : 12));
+    EXPECT_TRUE(seen.insert({op.opcode, op.service_action}).second);
+    EXPECT_EQ(find_transport_opcode(op.opcode, op.service_action), &op);
+    EXPECT_EQ(find_opcode(op.opcode, op.service_action), nullptr);
+    uint8_t cdb[16] = {op.opcode, op.service_action};
+    bool bad_sa = true;
+    EXPECT_EQ(find_opcode(cdb, op.cdb_len, &bad_sa), nullptr);
+    EXPECT_FALSE(bad_sa) << "an unknown opcode to the dispatcher, not an unknown service action";
+  }
+  EXPECT_EQ(seen.size(), 17u);
+  EXPECT_NE(find_transport_opcode(0xA0, 0), nullptr);
+}
+
+TEST(OpcodeTable, OnlyInquiryRequestSenseAndReportLunsAreAllowedUnderUnitAttention) {
+  std::set<int> allowed;
+  for (int op = 0; op < 256; ++op)
+    if (opcode_allowed_under_ua(static_cast<uint8_t>(op))) allowed.insert(op);
+  EXPECT_EQ(allowed, (std::set<int>{0x03, 0x12, 0xA0}));
+}
+
+TEST(OpcodeTable, WriteProtectionCoversTheCommandsThatWriteTheMedium) {
+  std::set<int> writes;
+  for (const OpcodeInfo& op : all_opcodes()) {
+    if (!(op.flags & kWritesMedium)) continue;
+    writes.insert(op.opcode);
+    EXPECT_TRUE(op.flags & kMutating) << op.name;
+    EXPECT_NE(op.dir, DataDir::kIn) << op.name;
+  }
+  // Not EXTENDED COPY: it writes the segments' destination units, which it checks itself.
+  EXPECT_EQ(writes, (std::set<int>{0x04, 0x0A, 0x2A, 0x2E, 0x41, 0x42, 0x89, 0x8A, 0x8E, 0x93, 0xAA,
+                                   0xAE}));
+}
+
 }  // namespace
 }  // namespace lunkit::scsi

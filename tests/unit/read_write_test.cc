@@ -411,6 +411,40 @@ TEST_F(ReadWrite, ReadOnlyDeviceRefusesWrites) {
   EXPECT_GOOD(run(rw(0x28, 0, 1), {}, 512));
 }
 
+// Write protection is one check in the dispatcher for every command that writes the medium,
+// ahead of the command's own range and field checks: a zero-length WRITE, a WRITE SAME of zero
+// blocks (WSNZ), an empty UNMAP, an oversized COMPARE AND WRITE, a write past the end are all
+// WRITE PROTECTED, and nothing reaches the device.
+TEST_F(ReadWrite, ReadOnlyDeviceRefusesEveryMediumWriteFirst) {
+  dev.mutable_info().read_only = true;
+  make_lu();
+  clear_ua();
+  size_t logged = dev.log.size();
+  std::vector<std::pair<Cdb, std::vector<uint8_t>>> writes = {
+      {rw(0x0A, 0, 1), pattern(512, 1)},
+      {rw(0x2A, 0, 0), {}},
+      {rw(0xAA, 0, 1), pattern(512, 1)},
+      {rw(0x8A, 4096, 1), pattern(512, 1)},  // past the end
+      {rw(0x2E, 0, 1), pattern(512, 1)},
+      {rw(0x8E, 0, 0), {}},
+      {rw(0xAE, 0, 1), {}},  // Data-Out shorter than the CDB asks
+      {rw(0x41, 0, 0), pattern(512, 1)},
+      {rw(0x93, 0, 1), pattern(512, 1)},
+      {Cdb(0x42), {}},
+      {Cdb(0x04), {}},
+      {rw(0x89, 0, 0), {}},
+      {Cdb(0x89).be(2, 8, 0).set(13, 255), {}},
+  };
+  for (auto& [cdb, out] : writes) {
+    auto& tc = run(cdb, out);
+    SCOPED_TRACE(int(cdb.bytes[0]));
+    EXPECT_SENSE(tc, 0x07, 0x27, 0x00);
+  }
+  EXPECT_EQ(dev.log.size(), logged) << "no device request";
+  EXPECT_GOOD(run(rw(0x2F, 0, 1)));
+  EXPECT_GOOD(run(Cdb(0x35)));
+}
+
 TEST_F(ReadWrite, AsynchronousCompletionsFromTheDevice) {
   dev.hold = true;
   auto& w = submit(rw(0x2A, 7, 2), pattern(1024, 5));

@@ -1,6 +1,8 @@
 // UIO names, sysfs discovery and configfs access.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "tcmu/configfs.h"
 #include "tcmu/uio.h"
 #include "tests/unit/fake_system.h"
@@ -108,6 +110,27 @@ TEST(Configfs, BadAttributeValues) {
   auto s = cfs.attribute(name, "dev_size");
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().find("not a number: 'lots'"), std::string::npos);
+}
+
+// Whether the kernel serves PR and RESERVE/RELEASE for the device (passthrough_parse_cdb):
+// pgr_support 1 (no TRANSPORT_FLAG_PASSTHROUGH_PGR) and emulate_pr 1.
+TEST(Configfs, KernelReservationsFollowPgrSupportAndEmulatePr) {
+  test::FakeSystem sys;
+  sys.add_backstore(0, "d", 1 << 20);
+  Configfs cfs(sys.paths);
+  UioName name = *parse_uio_name("tcm-user/0/d/ram/");
+  std::string attrib = sys.paths.configfs_core + "/user_0/d/attrib/";
+  EXPECT_TRUE(cfs.attributes(name)->kernel_reservations) << "6.12's defaults";
+  test::FakeSystem::write(attrib + "pgr_support", "0\n");
+  EXPECT_FALSE(cfs.attributes(name)->kernel_reservations) << "passed to userspace";
+  test::FakeSystem::write(attrib + "pgr_support", "1\n");
+  test::FakeSystem::write(attrib + "emulate_pr", "0\n");
+  EXPECT_FALSE(cfs.attributes(name)->kernel_reservations) << "refused by the kernel";
+  std::filesystem::remove(attrib + "emulate_pr");
+  std::filesystem::remove(attrib + "pgr_support");
+  auto a = cfs.attributes(name);
+  ASSERT_TRUE(a.ok()) << "optional attributes";
+  EXPECT_FALSE(a->kernel_reservations);
 }
 
 }  // namespace

@@ -485,5 +485,28 @@ TEST_F(ManagerTest, StopsWithFiftyLunsWhileOneIsStuckOpeningItsStorage) {
   EXPECT_EQ(backends.opened, 18);
 }
 
+// REPORT SUPPORTED OPERATION CODES names what the kernel answers for the LU itself: REPORT LUNS
+// always, PR and RESERVE/RELEASE while attrib/pgr_support is 1.
+TEST_F(ManagerTest, OperationCodesIncludeWhatTheKernelServes) {
+  RingEmulator& emu = add(0, 0, "disk0", "ram/");
+  RingEmulator& passthrough = add(1, 1, "disk1", "ram/");
+  test::FakeSystem::write(sys.paths.configfs_core + "/user_1/disk1/attrib/pgr_support", "0\n");
+  manager->attach_existing();
+  auto rsoc = [](uint8_t options, uint8_t opcode, uint8_t sa) {
+    return std::vector<uint8_t>{0xA3, 0x0C, options, opcode, 0, sa, 0, 0, 0, 64, 0, 0};
+  };
+  const std::vector<uint8_t> unsupported = {0, 0x01, 0, 0};
+  command(emu, {0, 0, 0, 0, 0, 0}, 0, 1);  // the power-on unit attention
+  EXPECT_EQ(
+      command(emu, rsoc(1, 0xA0, 0), 64, 2).data,
+      (std::vector<uint8_t>{0, 0x03, 0, 12, 0xA0, 0, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0}));
+  EXPECT_EQ(command(emu, rsoc(2, 0x5E, 0), 64, 3).data,
+            (std::vector<uint8_t>{0, 0x03, 0, 10, 0x5E, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0}));
+  command(passthrough, {0, 0, 0, 0, 0, 0}, 0, 4);
+  EXPECT_EQ(command(passthrough, rsoc(1, 0xA0, 0), 64, 5).data.size(), 16u);
+  EXPECT_EQ(command(passthrough, rsoc(3, 0x5E, 0), 64, 6).data, unsupported);
+  EXPECT_EQ(command(passthrough, rsoc(1, 0x16, 0), 64, 7).data, unsupported);
+}
+
 }  // namespace
 }  // namespace lunkit::tcmu

@@ -30,5 +30,9 @@ s_tmr() {
   dmesg | grep "Power-on or device reset" || true
   expect "the reset's unit attention was reported exactly once" test $((after - before)) -eq 1
   expect "no unit attention is left pending" sg_turs "$disk"
+  # REPORT SUPPORTED OPERATION CODES also names what the kernel answers for the LU itself.
+  sg_opcodes "$disk" >/tmp/opcodes.out 2>&1 || true
+  expect "RSOC lists REPORT LUNS (the kernel serves it)" grep -qi "report luns" /tmp/opcodes.out
+  expect "RSOC lists PERSISTENT RESERVE IN (pgr_support=1)" grep -qi "persistent reserve in" /tmp/opcodes.out
   expect "lunkitd is still running" kill -0 "$LUNKITD_PID"
 }

@@ -58,6 +58,9 @@ struct ExecState {
 };
 }  // namespace detail
 
+// The way a command's data moves, as the transport saw the initiator ask for it.
+enum class DataDirection : uint8_t { kUnknown, kNone, kIn, kOut };
+
 struct Command {
   // ---- Set by the transport before submit() ----
   std::array<uint8_t, 32> cdb{};
@@ -67,6 +70,9 @@ struct Command {
   // buffer) and restores them before it completes the command.
   std::span<iovec> iov;
   size_t data_len = 0;  // total bytes described by iov
+  // A transport that knows the direction (not TCMU: its ring entries carry none) sets it; a
+  // command whose CDB moves data the other way is then rejected before it runs.
+  DataDirection direction = DataDirection::kUnknown;
   void* transport_context = nullptr;
 
   // ---- Set by libscsi before completion ----

@@ -20,6 +20,13 @@ namespace lunkit::scsi {
 
 using CompletionFn = void (*)(void* context, Command& command);
 
+// Commands the transport's target answers for the unit itself, so they never reach it; REPORT
+// SUPPORTED OPERATION CODES lists the sets a transport offers beside the unit's own commands.
+enum TransportCommands : uint8_t {
+  kTransportReportLuns = 1u << 0,    // REPORT LUNS
+  kTransportReservations = 1u << 1,  // PERSISTENT RESERVE IN/OUT, RESERVE/RELEASE(6) and (10)
+};
+
 struct LogicalUnitOptions {
   // ALUA target port groups (include/lunkit/scsi/alua.h), read on each INQUIRY and REPORT
   // TARGET PORT GROUPS. Without a source the unit has no ALUA: TPGS 00b, no RTPG.
@@ -33,6 +40,9 @@ struct LogicalUnitOptions {
   // takes the command, which it then finishes with complete_external().
   bool (*raw_command)(void* context, Command& command) = nullptr;
   void* raw_context = nullptr;
+  // TransportCommands bits. Such a command that reaches the unit anyway is answered INVALID
+  // COMMAND OPERATION CODE.
+  uint8_t transport_commands = 0;
   uint8_t max_compare_and_write_blocks = 32;
   uint32_t max_write_same_blocks = 0x10000;
   uint32_t max_unmap_descriptors = 64;
