@@ -2,7 +2,12 @@
 
 #include <libconfig.h++>
 
+#include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 namespace lunkit::daemon {
@@ -10,6 +15,42 @@ namespace {
 
 std::string at(const std::string& file, int line) {
   return file + ":" + std::to_string(line) + ": ";
+}
+
+// The integer literal written for top-level setting `key`, which starts on line `line` of `text`.
+// libconfig 1.5 stores an integer without the L suffix in 32 bits and silently wraps a larger one
+// (1099511627776 reads as 0, 4294971392 as 4096); the text still has what was meant. Nothing when
+// the literal cannot be found; LLONG_MAX when it does not fit in 64 bits either.
+std::optional<long long> literal_of(const std::string& text, int line, const std::string& key) {
+  size_t pos = 0;
+  for (int l = 1; l < line && pos != std::string::npos; ++l) {
+    pos = text.find('\n', pos);
+    if (pos != std::string::npos) ++pos;
+  }
+  if (pos == std::string::npos) return std::nullopt;
+  auto word = [&](size_t i) {
+    return i < text.size() && (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_');
+  };
+  for (pos = text.find(key, pos); pos != std::string::npos; pos = text.find(key, pos + 1))
+    if ((pos == 0 || !word(pos - 1)) && !word(pos + key.size())) break;
+  if (pos == std::string::npos) return std::nullopt;
+  pos += key.size();
+  auto skip_space = [&] {
+    while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos]))) ++pos;
+  };
+  skip_space();
+  if (pos >= text.size() || (text[pos] != '=' && text[pos] != ':')) return std::nullopt;
+  ++pos;
+  skip_space();
+  const char* start = text.c_str() + pos;
+  size_t digits = pos + (text[pos] == '-' || text[pos] == '+');
+  bool hex = text.compare(digits, 2, "0x") == 0 || text.compare(digits, 2, "0X") == 0;
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(start, &end, hex ? 16 : 10);
+  if (end == start) return std::nullopt;
+  if (errno == ERANGE) return LLONG_MAX;
+  return v;
 }
 
 }  // namespace
@@ -43,7 +84,7 @@ Result<Config> parse_config(const std::string& text, const std::string& name) {
       auto number_of = [&](uint64_t* out, uint64_t min, uint64_t max) -> std::optional<Error> {
         long long v;
         if (s.getType() == libconfig::Setting::TypeInt)
-          v = static_cast<int>(s);
+          v = literal_of(text, line, key).value_or(static_cast<int>(s));
         else if (s.getType() == libconfig::Setting::TypeInt64)
           v = static_cast<long long>(s);
         else

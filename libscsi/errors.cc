@@ -1,6 +1,7 @@
 // How device errors become SCSI status and sense: one table keyed by errno.
 #include <cerrno>
 
+#include "common/transient_error.h"
 #include "libscsi/lu_state.h"
 
 namespace lunkit::scsi {
@@ -13,17 +14,8 @@ struct ErrnoRow {
   Condition writing;
 };
 
-constexpr Condition kNone = Condition::kNoSense;
 constexpr ErrnoRow kErrnoTable[] = {
-    // Transient: the initiator retries (a storage outage must not look like a bad medium).
-    {EAGAIN, Status::kBusy, kNone, kNone},
-    {EBUSY, Status::kBusy, kNone, kNone},
-    {ETIMEDOUT, Status::kBusy, kNone, kNone},
-    {ENOTCONN, Status::kBusy, kNone, kNone},
-    {ECONNRESET, Status::kBusy, kNone, kNone},
-    {ESHUTDOWN, Status::kBusy, kNone, kNone},
-    {EINTR, Status::kBusy, kNone, kNone},
-    {ENOMEM, Status::kTaskSetFull, kNone, kNone},
+    // Transient errors (common/transient_error.h) are answered before this table.
     // Out of space on a thin device.
     {ENOSPC, Status::kCheckCondition, Condition::kSpaceAllocationFailedWriteProtect,
      Condition::kSpaceAllocationFailedWriteProtect},
@@ -55,6 +47,9 @@ void complete_medium_aware(LuState& lu, Command& cmd, Condition c, const SenseDe
 
 void complete_errno(LuState& lu, Command& cmd, int err, bool writing, const SenseDetail& detail) {
   if (err < 0) err = -err;
+  // Transient: the initiator retries (a storage outage must not look like a bad medium).
+  if (is_transient_error(err))
+    return complete_status(lu, cmd, err == ENOMEM ? Status::kTaskSetFull : Status::kBusy);
   for (const ErrnoRow& row : kErrnoTable) {
     if (row.err != err) continue;
     if (row.status != Status::kCheckCondition) return complete_status(lu, cmd, row.status);

@@ -162,13 +162,16 @@ AM_TESTS_ENVIRONMENT = LUNKIT_HANDLER_BUILD_DIR='$(abs_builddir)/handlers/.libs'
 	LUNKIT_BUILD_DIR='$(abs_builddir)'; LUNKIT_SRC_DIR='$(abs_top_srcdir)'; \
 	export LUNKIT_HANDLER_BUILD_DIR LUNKIT_BAD_PLUGIN_DIR LUNKIT_MAN_EXAMPLE LUNKIT_BUILD_DIR \
 	LUNKIT_SRC_DIR;
-HANDLER_TESTS = tests/unit/plugin_loader_test tests/unit/handlers_test
+HANDLER_TESTS = tests/unit/plugin_loader_test tests/unit/handlers_test tests/unit/handler_options_test
 check_PROGRAMS += $(HANDLER_TESTS)
 TESTS += $(HANDLER_TESTS)
 HANDLER_TEST_LDADD = handlers/liblunkit-handler.la $(TCMU_TEST_LDADD)
 tests_unit_plugin_loader_test_SOURCES = tests/unit/plugin_loader_test.cc tests/unit/plugin_dir.h
 tests_unit_plugin_loader_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
 tests_unit_plugin_loader_test_LDADD = $(HANDLER_TEST_LDADD)
+tests_unit_handler_options_test_SOURCES = tests/unit/handler_options_test.cc tests/unit/plugin_dir.h
+tests_unit_handler_options_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
+tests_unit_handler_options_test_LDADD = $(HANDLER_TEST_LDADD)
 tests_unit_handlers_test_SOURCES = tests/unit/handlers_test.cc tests/unit/plugin_dir.h tests/unit/plugin_rig.h
 tests_unit_handlers_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
 tests_unit_handlers_test_LDADD = $(HANDLER_TEST_LDADD)
@@ -192,7 +195,8 @@ EXTRA_DIST += tests/install/run-install-test.sh
 
 # The ublk frontend: its translations and records, its layout against the installed header, and
 # the command line through the real binary (serving devices is tested in the VM).
-UBLK_TESTS = tests/unit/ublk_params_test tests/unit/ublk_uapi_test tests/unit/ublk_cli_test
+UBLK_TESTS = tests/unit/ublk_params_test tests/unit/ublk_uapi_test tests/unit/ublk_cli_test \
+	tests/unit/ublk_queue_test
 check_PROGRAMS += $(UBLK_TESTS)
 TESTS += $(UBLK_TESTS)
 tests_unit_ublk_params_test_SOURCES = tests/unit/ublk_params_test.cc
@@ -201,7 +205,10 @@ tests_unit_ublk_params_test_LDADD = $(UBLK_LIBS) $(GTEST_LIBS) -lgtest_main
 tests_unit_ublk_uapi_test_SOURCES = tests/unit/ublk_uapi_test.c tests/unit/ublk_uapi_layout.cc \
 	tests/unit/layout_check.h
 tests_unit_ublk_uapi_test_CPPFLAGS = $(AM_CPPFLAGS)
-tests_unit_ublk_cli_test_SOURCES = tests/unit/ublk_cli_test.cc
+tests_unit_ublk_queue_test_SOURCES = tests/unit/ublk_queue_test.cc tests/unit/count_allocations.h
+tests_unit_ublk_queue_test_CPPFLAGS = $(UBLK_CPPFLAGS) $(GTEST_CFLAGS)
+tests_unit_ublk_queue_test_LDADD = $(UBLK_LIBS) $(GTEST_LIBS) -lgtest_main
+tests_unit_ublk_cli_test_SOURCES = tests/unit/ublk_cli_test.cc tests/unit/plugin_dir.h
 tests_unit_ublk_cli_test_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS)
 tests_unit_ublk_cli_test_LDADD = $(GTEST_LIBS) -lgtest_main
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/fd.h"
+#include "daemon/config.h"
 #include "handlers/host/plugin.h"
 #include "handlers/host/plugin_device.h"
 #include "handlers/host/worker_pool.h"
@@ -29,19 +30,25 @@
 #ifndef LUNKIT_HANDLER_DIR
 #define LUNKIT_HANDLER_DIR "/usr/lib/lunkit"
 #endif
+#ifndef LUNKIT_SYSCONF_DIR
+#define LUNKIT_SYSCONF_DIR "/etc/lunkit"
+#endif
 
 namespace lunkit::ublk {
 namespace {
 
 constexpr int kUsageError = 2;
+// lunkitd's configuration file: `lunkit ublk` takes its handler defaults from it too.
+constexpr const char* kDefaultConfig = LUNKIT_SYSCONF_DIR "/lunkit.conf";
 
 void usage(FILE* out) {
   std::fprintf(
       out,
       "Usage: lunkit ublk add --handler NAME [--cfg CFGSTRING] [--size SIZE] [--block-size N]\n"
       "                       [--queues N] [--depth D] [--io-size BYTES] [--read-only]\n"
-      "                       [--no-recovery] [--handler-dir DIR] [--log-level LEVEL]\n"
-      "       lunkit ublk recover ID [--handler-dir DIR] [--log-level LEVEL]\n"
+      "                       [--no-recovery] [--retry-timeout SECONDS] [--config FILE]\n"
+      "                       [--handler-dir DIR] [--log-level LEVEL]\n"
+      "       lunkit ublk recover ID [--config FILE] [--handler-dir DIR] [--log-level LEVEL]\n"
       "       lunkit ublk list\n"
       "       lunkit ublk del ID\n"
       "\n"
@@ -49,8 +56,9 @@ void usage(FILE* out) {
       "          serves it until SIGINT or SIGTERM, then stops and deletes it.\n"
       "recover   serves a device again whose server was killed (kernels with user recovery).\n"
       "list      shows the ublk devices.  del  stops and deletes one.\n"
-      "Handlers are loaded from %s unless --handler-dir says otherwise.\n",
-      LUNKIT_HANDLER_DIR);
+      "Handlers are loaded from %s unless --handler-dir or lunkit.conf say otherwise;\n"
+      "lunkit.conf (%s unless --config says otherwise) gives their default options.\n",
+      LUNKIT_HANDLER_DIR, kDefaultConfig);
 }
 
 int fail(const std::string& message, int status = 1) {
@@ -70,6 +78,20 @@ bool valid_level(const std::string& level) {
                                   "warn",  "error", "critical", "off"};
   return std::any_of(std::begin(kLevels), std::end(kLevels),
                      [&](const char* l) { return level == l; });
+}
+
+// lunkit.conf as lunkitd reads it: a file named with --config must be there, the default one may
+// be missing.
+Result<daemon::Config> read_config(const std::string& option) {
+  if (!option.empty()) return daemon::load_config(option);
+  if (access(kDefaultConfig, F_OK) != 0 && errno == ENOENT) return daemon::Config{};
+  return daemon::load_config(kDefaultConfig);
+}
+
+// A handler's options from lunkit.conf ("handlers = { file = { options = ...; }; };").
+std::string defaults_for(const daemon::Config& config, const std::string& handler) {
+  auto it = config.handler_options.find(handler);
+  return it == config.handler_options.end() ? "" : it->second;
 }
 
 Result<uint32_t> parse_id(const char* text) {
@@ -105,14 +127,18 @@ Result<std::unique_ptr<plugins::Plugin>> load_handler(const std::string& dir,
                (found.empty() ? std::string(" (it has none)") : " (it has: " + found + ")")};
 }
 
-// Loads the handler, checks the configuration and opens the device. Nothing is created on
-// failure (check_config has no side effects and open() is only reached when it passed).
+// Loads the handler, checks the configuration (the device's own, then lunkit.conf's defaults for
+// the handler, as lunkitd passes it: the first occurrence of an option wins) and opens the
+// device. Nothing is created on failure (check_config has no side effects and open() is only
+// reached when it passed).
 Result<OpenHandler> open_handler(const std::string& dir, const std::string& name,
-                                 const std::string& cfg, uint64_t size, uint32_t block_size) {
+                                 const std::string& own_cfg, const std::string& defaults,
+                                 uint64_t size, uint32_t block_size) {
   OpenHandler h;
   auto plugin = load_handler(dir, name);
   if (!plugin) return Error{plugin.error()};
   h.plugin = std::move(*plugin);
+  const std::string cfg = plugins::with_defaults(own_cfg, defaults);
   if (auto ok = h.plugin->check_config(cfg); !ok) return Error{name + ": " + ok.error()};
   if (h.plugin->handler().thread_model == LUNKIT_THREAD_BLOCKING)
     h.pool = std::make_unique<plugins::WorkerPool>(4);
@@ -170,13 +196,24 @@ int serve(Server& server, int sigfd) {
   auto removed = server.remove();
   remove_record(id);
   QueueStats s = server.stats();
-  spdlog::info("{} removed: {} requests, {} errors", server.block_path(), s.requests, s.errors);
+  spdlog::info("{} removed: {} requests, {} errors, {} retries ({} given up)", server.block_path(),
+               s.requests, s.errors, s.retries, s.gave_up);
   if (!removed) return fail(removed.error());
   return 0;
 }
 
+// --retry-timeout: whole seconds, 0 to an hour.
+Result<uint32_t> parse_retry_timeout(const char* text) {
+  std::string s = text ? text : "";
+  uint32_t max = kMaxRetryTimeoutMs / 1000;
+  if (s.empty() || s.size() > 4 || s.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(s) > max)
+    return Error{"--retry-timeout " + s + ": seconds, 0 to " + std::to_string(max)};
+  return static_cast<uint32_t>(std::stoul(s) * 1000);
+}
+
 struct AddArgs {
-  std::string handler, cfg, handler_dir = LUNKIT_HANDLER_DIR, log_level;
+  std::string handler, cfg, handler_dir, config, log_level;
   uint64_t size = 0;
   uint32_t block_size = 512;
   ServeOptions serve;
@@ -195,6 +232,8 @@ int parse_add(int argc, char** argv, AddArgs* a) {
     kHandlerDir,
     kLogLevel,
     kHandler,
+    kRetryTimeout,
+    kConfig,
     kHelp
   };
   static const option longopts[] = {{"handler", required_argument, nullptr, kHandler},
@@ -206,6 +245,8 @@ int parse_add(int argc, char** argv, AddArgs* a) {
                                     {"io-size", required_argument, nullptr, kIoSize},
                                     {"read-only", no_argument, nullptr, kReadOnly},
                                     {"no-recovery", no_argument, nullptr, kNoRecovery},
+                                    {"retry-timeout", required_argument, nullptr, kRetryTimeout},
+                                    {"config", required_argument, nullptr, kConfig},
                                     {"handler-dir", required_argument, nullptr, kHandlerDir},
                                     {"log-level", required_argument, nullptr, kLogLevel},
                                     {"help", no_argument, nullptr, kHelp},
@@ -262,6 +303,15 @@ int parse_add(int argc, char** argv, AddArgs* a) {
       case kNoRecovery:
         a->serve.recovery = false;
         break;
+      case kRetryTimeout: {
+        auto t = parse_retry_timeout(optarg);
+        if (!t) return fail(t.error(), kUsageError);
+        a->serve.retry_timeout_ms = *t;
+        break;
+      }
+      case kConfig:
+        a->config = optarg;
+        break;
       case kHandlerDir:
         a->handler_dir = optarg;
         break;
@@ -293,11 +343,15 @@ int cmd_add(int argc, char** argv) {
   AddArgs a;
   if (int rc = parse_add(argc, argv, &a); rc >= 0) return rc;
   setup_logging(a.log_level);
+  auto config = read_config(a.config);
+  if (!config) return fail(config.error());
+  if (a.handler_dir.empty()) a.handler_dir = config->handler_dir;
   UniqueFd sigfd = block_signals();
   // The control device first: without it there is nothing to do, and nothing gets opened.
   auto control = Control::open();
   if (!control) return fail(control.error());
-  auto h = open_handler(a.handler_dir, a.handler, a.cfg, a.size, a.block_size);
+  auto h = open_handler(a.handler_dir, a.handler, a.cfg, defaults_for(*config, a.handler), a.size,
+                        a.block_size);
   if (!h) return fail(h.error());
   if (a.serve.queues > 1 && !h->device->multi_queue())
     return fail("handler '" + a.handler +
@@ -310,19 +364,22 @@ int cmd_add(int argc, char** argv) {
                       h->device->info().num_blocks * h->device->info().logical_block_size,
                       h->device->info().logical_block_size,
                       a.serve.read_only,
-                      getpid()};
+                      getpid(),
+                      a.serve.retry_timeout_ms};
   if (auto ok = save_record((*server)->id(), record); !ok)
     spdlog::warn("cannot remember the device for recovery: {}", ok.error());
   return serve(**server, sigfd.get());
 }
 
 int cmd_recover(int argc, char** argv) {
-  std::string handler_dir = LUNKIT_HANDLER_DIR, log_level;
+  std::string handler_dir, config_path, log_level;
   std::optional<uint32_t> id;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if ((arg == "--handler-dir" || arg == "--log-level") && i + 1 < argc) {
-      (arg == "--handler-dir" ? handler_dir : log_level) = argv[++i];
+    if ((arg == "--handler-dir" || arg == "--log-level" || arg == "--config") && i + 1 < argc) {
+      (arg == "--handler-dir" ? handler_dir
+       : arg == "--config"    ? config_path
+                              : log_level) = argv[++i];
     } else if (arg[0] == '-') {
       return fail("unknown option " + arg + " (see lunkit ublk --help)", kUsageError);
     } else if (!id) {
@@ -337,15 +394,19 @@ int cmd_recover(int argc, char** argv) {
   if (!log_level.empty() && !valid_level(log_level))
     return fail("--log-level " + log_level + ": unknown level", kUsageError);
   setup_logging(log_level);
+  auto config = read_config(config_path);
+  if (!config) return fail(config.error());
+  if (handler_dir.empty()) handler_dir = config->handler_dir;
   UniqueFd sigfd = block_signals();
   auto control = Control::open();
   if (!control) return fail(control.error());
   auto record = load_record(*id);
   if (!record) return fail(record.error());
-  auto h =
-      open_handler(handler_dir, record->handler, record->cfg, record->size, record->block_size);
+  auto h = open_handler(handler_dir, record->handler, record->cfg,
+                        defaults_for(*config, record->handler), record->size, record->block_size);
   if (!h) return fail(h.error());
-  auto server = Server::recover(**control, *id, *h->device, record->read_only);
+  auto server =
+      Server::recover(**control, *id, *h->device, record->read_only, record->retry_timeout_ms);
   if (!server) return fail(server.error());
   record->pid = getpid();
   (void)save_record(*id, *record);

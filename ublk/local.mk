@@ -14,8 +14,9 @@ ublk_liblunkit_ublk_la_SOURCES = \
 	ublk/server.cc \
 	ublk/server.h \
 	ublk/uapi.h
-UBLK_CPPFLAGS = $(AM_CPPFLAGS) $(URING_CFLAGS) $(SPDLOG_CFLAGS) \
-	-DLUNKIT_HANDLER_DIR='"$(pkglibdir)"'
+# (daemon/config.h, for lunkit.conf, reaches tcmu/netlink.h through copy_groups.h: NL_CFLAGS.)
+UBLK_CPPFLAGS = $(AM_CPPFLAGS) $(URING_CFLAGS) $(SPDLOG_CFLAGS) $(NL_CFLAGS) $(NLGENL_CFLAGS) \
+	-DLUNKIT_HANDLER_DIR='"$(pkglibdir)"' -DLUNKIT_SYSCONF_DIR='"$(sysconfdir)/lunkit"'
 ublk_liblunkit_ublk_la_CPPFLAGS = $(UBLK_CPPFLAGS)
 UBLK_LIBS = ublk/liblunkit-ublk.la handlers/liblunkit-handler.la libscsi/liblunkit-scsi.la \
 	$(URING_LIBS) $(SPDLOG_LIBS)
@@ -24,5 +25,8 @@ UBLK_LIBS = ublk/liblunkit-ublk.la handlers/liblunkit-handler.la libscsi/liblunk
 bin_PROGRAMS = cli/lunkit
 cli_lunkit_SOURCES = cli/lunkit.cc
 cli_lunkit_CPPFLAGS = $(UBLK_CPPFLAGS)
-cli_lunkit_LDADD = $(UBLK_LIBS)
+# lunkit.conf is read with lunkitd's own parser (daemon/config.cc).
+cli_lunkit_LDADD = ublk/liblunkit-ublk.la daemon/liblunkitd.la tcmu/liblunkit-tcmu.la \
+	handlers/liblunkit-handler.la libscsi/liblunkit-scsi.la $(URING_LIBS) $(SPDLOG_LIBS) \
+	$(CONFIGXX_LIBS) $(NLGENL_LIBS) $(NL_LIBS)
 EXTRA_DIST += ublk/README.md

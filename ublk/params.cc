@@ -1,5 +1,7 @@
 #include "ublk/params.h"
 
+#include <unistd.h>
+
 #include <bit>
 #include <cerrno>
 #include <string>
@@ -16,9 +18,33 @@ uint8_t log2_of(uint64_t v) {
   return static_cast<uint8_t>(std::bit_width(v) - 1);
 }
 
+uint64_t round_up(uint64_t v, uint64_t to) {
+  return (v + to - 1) / to * to;
+}
+
 }  // namespace
 
-Result<Params> make_params(const DeviceInfo& info, uint32_t io_buf_bytes, bool read_only) {
+uint32_t page_size() {
+  static const uint32_t bytes = [] {
+    long v = sysconf(_SC_PAGESIZE);
+    return v > 0 ? static_cast<uint32_t>(v) : 4096u;
+  }();
+  return bytes;
+}
+
+// The kernel's layout (ublk_ch_mmap): every queue's array takes the room of the largest one,
+// kMaxQueueDepth descriptors rounded up to a page.
+uint64_t descriptors_offset(uint16_t q_id, uint32_t page_bytes) {
+  return kCmdBufOffset + q_id * round_up(uint64_t{kMaxQueueDepth} * sizeof(IoDesc), page_bytes);
+}
+
+uint64_t descriptors_bytes(uint16_t depth, uint32_t page_bytes) {
+  return round_up(uint64_t{depth} * sizeof(IoDesc), page_bytes);
+}
+
+Result<Params> make_params(const DeviceInfo& info, uint32_t io_buf_bytes, bool read_only,
+                           uint32_t page_bytes) {
+  const std::string page = std::to_string(page_bytes);
   const uint32_t lbs = info.logical_block_size;
   if (lbs < kSector || lbs > 4096 || !std::has_single_bit(lbs))
     return Error{"ublk serves logical block sizes of 512 to 4096 bytes; the handler reported " +
@@ -28,16 +54,16 @@ Result<Params> make_params(const DeviceInfo& info, uint32_t io_buf_bytes, bool r
     return Error{"physical block size " + std::to_string(pbs) +
                  " does not fit logical block size " + std::to_string(lbs)};
   if (info.num_blocks == 0) return Error{"the device has no blocks (give it a size)"};
-  if (io_buf_bytes < kMinIoBytes || io_buf_bytes > kMaxIoBufBytes || io_buf_bytes % kMinIoBytes)
-    return Error{"the request buffer must be a multiple of 4096 bytes up to 32 MiB (got " +
-                 std::to_string(io_buf_bytes) + ")"};
+  if (io_buf_bytes < page_bytes || io_buf_bytes > kMaxIoBufBytes || io_buf_bytes % page_bytes)
+    return Error{"the request buffer must be a multiple of the page size, " + page +
+                 " bytes, up to 32 MiB (got " + std::to_string(io_buf_bytes) + ")"};
 
   uint64_t max_bytes = io_buf_bytes;
   if (info.max_transfer_blocks)
     max_bytes = std::min<uint64_t>(max_bytes, uint64_t{info.max_transfer_blocks} * lbs);
-  if (max_bytes < kMinIoBytes)
+  if (max_bytes < page_bytes)
     return Error{"the handler's largest transfer (" + std::to_string(max_bytes) +
-                 " bytes) is below the 4096 bytes ublk sends at least"};
+                 " bytes) is below one page, " + page + " bytes, which ublk sends at least"};
 
   Params p{};
   p.len = sizeof p;

@@ -10,15 +10,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/transient_error.h"
+
 namespace lunkit::ublk {
 namespace {
 
 constexpr uint64_t kWakeTag = 1;  // user_data of the eventfd read (never a valid pointer)
-constexpr size_t kPage = 4096;
-
-size_t round_up(size_t v, size_t to) {
-  return (v + to - 1) / to * to;
-}
 
 void notify(int fd) {
   uint64_t one = 1;
@@ -34,9 +31,8 @@ Result<std::unique_ptr<Queue>> Queue::create(const QueueConfig& config, BlockDev
   q->char_fd_.reset(fcntl(config.char_fd, F_DUPFD_CLOEXEC, 3));
   if (!q->char_fd_) return Error{std::string("dup ublk char device: ") + std::strerror(errno)};
   // The kernel's descriptor array of this queue: read-only, one 24-byte entry per tag.
-  off_t offset = static_cast<off_t>(kCmdBufOffset +
-                                    config.q_id * round_up(kMaxQueueDepth * sizeof(IoDesc), kPage));
-  size_t length = round_up(config.depth * sizeof(IoDesc), kPage);
+  off_t offset = static_cast<off_t>(descriptors_offset(config.q_id, page_size()));
+  size_t length = descriptors_bytes(config.depth, page_size());
   void* d = mmap(nullptr, length, PROT_READ, MAP_SHARED | MAP_POPULATE, q->char_fd_.get(), offset);
   if (d == MAP_FAILED)
     return Error{"mmap the descriptors of queue " + std::to_string(config.q_id) + ": " +
@@ -58,6 +54,8 @@ Result<std::unique_ptr<Queue>> Queue::create(const QueueConfig& config, BlockDev
     Tag& t = q->tags_[i];
     t.completion.uring.done = &Queue::on_tag_cqe;
     t.completion.tag = &t;
+    t.retry.uring.done = &Queue::on_retry_cqe;
+    t.retry.tag = &t;
     t.queue = q.get();
     t.tag = i;
     t.buffer = static_cast<uint8_t*>(b) + size_t{i} * config.io_buf_bytes;
@@ -142,6 +140,7 @@ io_uring_sqe* Queue::get_sqe(lunkit_uring_completion* completion) {
 }
 
 void Queue::submit_io_cmd(Tag& t, uint32_t op, int32_t result) {
+  if (config_.driver) return config_.driver->io_cmd(*this, t.tag, op, result);
   io_uring_sqe* sqe = next_sqe();
   if (!sqe) {  // cannot happen with the ring sized as in setup_ring(); never lose it silently
     spdlog::critical("{}: no SQE for tag {}; the request is lost", config_.name, t.tag);
@@ -163,6 +162,10 @@ void Queue::arm_wake() {
   io_uring_prep_read(sqe, wake_.get(), &wake_value_, sizeof wake_value_, 0);
   io_uring_sqe_set_data64(sqe, kWakeTag);
   wake_armed_ = true;
+}
+
+void Queue::deliver(uint16_t tag, int32_t res) {
+  on_tag_cqe(&tags_[tag].completion.uring, res);
 }
 
 void Queue::on_tag_cqe(lunkit_uring_completion* c, int32_t res) {
@@ -195,14 +198,21 @@ void Queue::serve(Tag& t) {
   t.iov = iovec{t.buffer, static_cast<size_t>(r.length)};
   b.iov = (r.op == Op::kRead || r.op == Op::kWrite) ? std::span<const iovec>(&t.iov, 1)
                                                     : std::span<const iovec>();
-  b.extents = {};
-  b.extent_count = 0;
-  b.miscompare_offset = 0;
   b.on_complete = &Queue::on_block_complete;
   b.context = &t;
   t.with_device = true;
   ++with_device_;
-  switch (r.op) {
+  t.retries = 0;
+  issue(t);
+}
+
+// Hands the request to the device: the first time, and again after a transient error.
+void Queue::issue(Tag& t) {
+  BlockRequest& b = t.block;
+  b.extents = {};
+  b.extent_count = 0;
+  b.miscompare_offset = 0;
+  switch (t.request.op) {
     case Op::kRead:
       return device_.read(b);
     case Op::kWrite:
@@ -219,17 +229,63 @@ void Queue::serve(Tag& t) {
 void Queue::on_block_complete(BlockRequest& r, int status) {
   Tag& t = *static_cast<Tag*>(r.context);
   Queue& q = *t.queue;
-  t.result = commit_result(t.request, status);
+  t.status = status;
   // On the queue's own thread the result goes straight into the ring.
-  if (IoLoop::current() == &q) return q.commit(t);
+  if (IoLoop::current() == &q) return q.complete(t);
   if (q.remote_done_.push(&t)) notify(q.wake_.get());
 }
 
-void Queue::commit(Tag& t) {
+// On the queue's thread: commits the device's answer, or holds the request for another try.
+void Queue::complete(Tag& t) {
+  if (t.status < 0 && is_transient_error(t.status) && retry(t)) return;
   t.with_device = false;
   --with_device_;
-  if (t.result < 0) ++stats_.errors;
-  submit_io_cmd(t, kUIoCommitAndFetchReq, t.result);
+  int32_t result = commit_result(t.request, t.status);
+  if (result < 0) ++stats_.errors;
+  submit_io_cmd(t, kUIoCommitAndFetchReq, result);
+}
+
+// A privileged ublk device has no timeout: the block layer would hand a transient error straight
+// to the file system as an I/O error. Instead the request waits on a timer on this ring (no
+// thread sleeps, nothing is allocated) and is issued again, until the retry timeout has passed
+// since its first transient error; then it fails with -EIO (and the error is logged).
+bool Queue::retry(Tag& t) {
+  auto now = std::chrono::steady_clock::now();
+  if (t.retries == 0) t.first_failure = now;
+  const auto limit = std::chrono::milliseconds(config_.retry_timeout_ms);
+  const auto waited = now - t.first_failure;
+  if (limit.count() == 0) return false;  // retries are off: the handler's error as it is
+  io_uring_sqe* sqe =
+      waited < limit && !stop_.load(std::memory_order_acquire) ? next_sqe() : nullptr;
+  if (!sqe) {
+    ++stats_.gave_up;
+    spdlog::error(
+        "{}: tag {}: the handler still fails the request ({}) after {} retries in {} ms; "
+        "it fails with an I/O error",
+        config_.name, t.tag, std::strerror(-t.status), t.retries,
+        std::chrono::duration_cast<std::chrono::milliseconds>(waited).count());
+    t.status = -EIO;
+    return false;
+  }
+  // The last wait ends at the limit, so that the last try is made when it is reached.
+  auto wait = std::min<std::chrono::steady_clock::duration>(
+      std::chrono::milliseconds(retry_delay_ms(t.retries)), limit - waited);
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
+  t.retry_wait.tv_sec = ns / 1000000000;
+  t.retry_wait.tv_nsec = ns % 1000000000;
+  io_uring_prep_timeout(sqe, &t.retry_wait, 0, 0);
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&t.retry.uring));
+  if (t.retries == 0)
+    spdlog::debug("{}: tag {}: transient error ({}); retrying", config_.name, t.tag,
+                  std::strerror(-t.status));
+  ++t.retries;
+  ++stats_.retries;
+  return true;
+}
+
+void Queue::on_retry_cqe(lunkit_uring_completion* c, int32_t) {
+  Tag& t = *reinterpret_cast<TagCompletion*>(c)->tag;
+  t.queue->issue(t);  // -ETIME: the wait is over (a ring that is closing runs no completions)
 }
 
 void Queue::reap() {
@@ -253,7 +309,7 @@ void Queue::reap() {
   for (Tag* t = remote_done_.take_all(); t;) {
     Tag* next = t->next;
     ++stats_.remote_completions;
-    commit(*t);
+    complete(*t);
     t = next;
   }
   if (!wake_armed_) arm_wake();

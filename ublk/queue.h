@@ -8,6 +8,7 @@
 #include <liburing.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -25,18 +26,37 @@
 
 namespace lunkit::ublk {
 
+class Queue;
+
+// A stand-in for ublk_drv's side of a queue (tests): the queue hands it each tag's FETCH and
+// COMMIT_AND_FETCH on its own thread instead of sending them to /dev/ublkcN, and the stand-in
+// answers with Queue::deliver() on the queue's thread (from a completion on the queue's ring).
+class Driver {
+ public:
+  virtual ~Driver() = default;
+  // `op` is kUIoFetchReq or kUIoCommitAndFetchReq; `result` is what the latter commits.
+  virtual void io_cmd(Queue& queue, uint16_t tag, uint32_t op, int32_t result) = 0;
+};
+
 struct QueueConfig {
   int char_fd = -1;  // /dev/ublkcN, shared by the device's queues (the queue keeps its own dup)
   uint16_t q_id = 0;
   uint16_t depth = 0;
   uint32_t io_buf_bytes = kDefaultIoBytes;
   bool read_only = false;
-  std::string name;  // for log lines, "ublk0/q0"
+  // How long a request whose handler keeps completing it with a transient error
+  // (common/transient_error.h) is issued again, from its first such error, before it fails with
+  // -EIO; 0: it fails at once with the handler's error. See retry_delay_ms().
+  uint32_t retry_timeout_ms = kDefaultRetryTimeoutMs;
+  std::string name;          // for log lines, "ublk0/q0"
+  Driver* driver = nullptr;  // tests: ublk_drv's stand-in (char_fd is then any mappable file)
 };
 
 struct QueueStats {
   uint64_t requests = 0;
-  uint64_t errors = 0;  // requests completed with an error
+  uint64_t errors = 0;   // requests completed with an error
+  uint64_t retries = 0;  // requests issued again after a transient error
+  uint64_t gave_up = 0;  // requests that failed with -EIO after retry_timeout_ms of those
   uint64_t remote_completions = 0;
   uint64_t waits = 0;
 };
@@ -64,20 +84,29 @@ class Queue : public IoLoop {
 
   io_uring_sqe* get_sqe(lunkit_uring_completion* completion) override;
 
+  // What the kernel's answer `res` to a tag's FETCH or COMMIT_AND_FETCH does (kIoResOk: a request
+  // is in the tag's descriptor). For a Driver stand-in; on the queue's thread.
+  void deliver(uint16_t tag, int32_t res);
+
  private:
   struct Tag;
-  // What a CQE of a tag's ublk command points to (the first member, so the pointer converts).
+  // What a CQE of a tag's ublk command (or of its retry timer) points to (the first member, so
+  // the pointer converts).
   struct TagCompletion {
     lunkit_uring_completion uring;
     Tag* tag;
   };
   struct Tag {
     TagCompletion completion;
+    TagCompletion retry;  // the back-off timer before the request is issued again
     Queue* queue = nullptr;
     uint16_t tag = 0;
-    bool with_device = false;  // the BlockDevice owns the request
+    bool with_device = false;  // the request is lunkit's: with the BlockDevice or waiting to retry
     Request request;
-    int32_t result = 0;
+    int status = 0;  // what the device completed it with
+    uint32_t retries = 0;
+    std::chrono::steady_clock::time_point first_failure;
+    __kernel_timespec retry_wait{};
     Tag* next = nullptr;  // completion stack link
     uint8_t* buffer = nullptr;
     iovec iov{};
@@ -92,8 +121,11 @@ class Queue : public IoLoop {
   void submit_io_cmd(Tag& t, uint32_t op, int32_t result);
   static void on_tag_cqe(lunkit_uring_completion* c, int32_t res);
   void serve(Tag& t);
+  void issue(Tag& t);
   static void on_block_complete(BlockRequest& r, int status);
-  void commit(Tag& t);
+  void complete(Tag& t);
+  bool retry(Tag& t);
+  static void on_retry_cqe(lunkit_uring_completion* c, int32_t res);
   void reap();
   void arm_wake();
   bool done() const;

@@ -27,7 +27,7 @@ std::string format_record(const DeviceRecord& r) {
   std::ostringstream out;
   out << "handler=" << r.handler << "\ncfg=" << r.cfg << "\nsize=" << r.size
       << "\nblock_size=" << r.block_size << "\nread_only=" << (r.read_only ? 1 : 0)
-      << "\npid=" << r.pid << "\n";
+      << "\nretry_timeout_ms=" << r.retry_timeout_ms << "\npid=" << r.pid << "\n";
   return out.str();
 }
 
@@ -47,12 +47,19 @@ Result<DeviceRecord> parse_record(const std::string& text) {
       have_handler = !value.empty();
     } else if (key == "cfg") {
       r.cfg = value;
-    } else if (key == "size" || key == "block_size" || key == "read_only" || key == "pid") {
+    } else if (key == "size" || key == "block_size" || key == "read_only" || key == "pid" ||
+               key == "retry_timeout_ms") {
       auto v = number();
       if (!v) return Error{"line " + std::to_string(n) + ": " + v.error()};
       if (key == "size") r.size = *v;
       if (key == "block_size") r.block_size = static_cast<uint32_t>(*v);
       if (key == "read_only") r.read_only = *v != 0;
+      if (key == "retry_timeout_ms") {
+        if (*v > kMaxRetryTimeoutMs)
+          return Error{"line " + std::to_string(n) + ": retry_timeout_ms is at most " +
+                       std::to_string(kMaxRetryTimeoutMs)};
+        r.retry_timeout_ms = static_cast<uint32_t>(*v);
+      }
       if (key == "pid") r.pid = static_cast<int64_t>(*v);
     } else {
       return Error{"line " + std::to_string(n) + ": unknown key '" + key + "'"};

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "lunkit/result.h"
+#include "ublk/params.h"
 
 namespace lunkit::ublk {
 
@@ -16,7 +17,8 @@ struct DeviceRecord {
   uint64_t size = 0;  // bytes asked for (0: the handler's own size)
   uint32_t block_size = 512;
   bool read_only = false;
-  int64_t pid = 0;  // the process serving it
+  int64_t pid = 0;                                     // the process serving it
+  uint32_t retry_timeout_ms = kDefaultRetryTimeoutMs;  // (records written before it: the default)
 };
 
 std::string format_record(const DeviceRecord& record);

@@ -44,7 +44,7 @@ Result<bool> Server::open_char_device() {
   return Error{path + ": " + std::strerror(errno)};
 }
 
-Result<bool> Server::start_queues(bool read_only) {
+Result<bool> Server::start_queues(bool read_only, uint32_t retry_timeout_ms) {
   exit_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!exit_fd_) return Error{std::string("eventfd: ") + std::strerror(errno)};
   for (uint16_t q = 0; q < info_.nr_hw_queues; ++q) {
@@ -54,6 +54,7 @@ Result<bool> Server::start_queues(bool read_only) {
     c.depth = info_.queue_depth;
     c.io_buf_bytes = info_.max_io_buf_bytes;
     c.read_only = read_only;
+    c.retry_timeout_ms = retry_timeout_ms;
     c.name = "ublk" + std::to_string(info_.dev_id) + "/q" + std::to_string(q);
     auto queue = Queue::create(c, device_);
     if (!queue) return Error{queue.error()};
@@ -82,6 +83,8 @@ QueueStats Server::stats() const {
     QueueStats t = q->stats();
     s.requests += t.requests;
     s.errors += t.errors;
+    s.retries += t.retries;
+    s.gave_up += t.gave_up;
     s.remote_completions += t.remote_completions;
     s.waits += t.waits;
   }
@@ -120,7 +123,8 @@ Result<std::unique_ptr<Server>> Server::add(Control& control, BlockDevice& devic
   rc = control.set_params(info.dev_id, *params);
   if (rc < 0) return fail("SET_PARAMS: " + errno_text(rc));
   if (auto ok = s->open_char_device(); !ok) return fail(ok.error());
-  if (auto ok = s->start_queues(options.read_only); !ok) return fail(ok.error());
+  if (auto ok = s->start_queues(options.read_only, options.retry_timeout_ms); !ok)
+    return fail(ok.error());
   // START_DEV adds the disk, and the kernel reads its partition table: the queues serve that.
   rc = control.start(info.dev_id, getpid());
   if (rc < 0) return fail("START_DEV: " + errno_text(rc));
@@ -130,7 +134,8 @@ Result<std::unique_ptr<Server>> Server::add(Control& control, BlockDevice& devic
 }
 
 Result<std::unique_ptr<Server>> Server::recover(Control& control, uint32_t dev_id,
-                                                BlockDevice& device, bool read_only) {
+                                                BlockDevice& device, bool read_only,
+                                                uint32_t retry_timeout_ms) {
   std::unique_ptr<Server> s(new Server(control, device));
   DevInfo& info = s->info_;
   int rc = control.get_info(dev_id, &info);
@@ -162,7 +167,9 @@ Result<std::unique_ptr<Server>> Server::recover(Control& control, uint32_t dev_i
   if (rc < 0) return Error{"START_USER_RECOVERY: " + errno_text(rc)};
   s->started_ = true;  // from now on STOP_DEV is what takes the device down
   if (auto ok = s->open_char_device(); !ok) return Error{ok.error()};
-  if (auto ok = s->start_queues(read_only || (params.basic.attrs & kAttrReadOnly)); !ok)
+  if (auto ok =
+          s->start_queues(read_only || (params.basic.attrs & kAttrReadOnly), retry_timeout_ms);
+      !ok)
     return Error{ok.error()};
   rc = control.end_recovery(dev_id, getpid());
   if (rc < 0) return Error{"END_USER_RECOVERY: " + errno_text(rc)};

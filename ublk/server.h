@@ -31,6 +31,9 @@ struct ServeOptions {
   // Ask for UBLK_F_USER_RECOVERY (with REISSUE) when the kernel offers it: a server that dies
   // leaves the device quiesced, its I/O waiting, until `lunkit ublk recover` serves it again.
   bool recovery = true;
+  // How long a request is retried while the handler fails it with a transient error
+  // (QueueConfig::retry_timeout_ms); 0: not retried.
+  uint32_t retry_timeout_ms = kDefaultRetryTimeoutMs;
 };
 
 class Server {
@@ -38,7 +41,8 @@ class Server {
   static Result<std::unique_ptr<Server>> add(Control& control, BlockDevice& device,
                                              const ServeOptions& options);
   static Result<std::unique_ptr<Server>> recover(Control& control, uint32_t dev_id,
-                                                 BlockDevice& device, bool read_only);
+                                                 BlockDevice& device, bool read_only,
+                                                 uint32_t retry_timeout_ms);
   ~Server();
 
   uint32_t id() const { return info_.dev_id; }
@@ -55,7 +59,7 @@ class Server {
  private:
   Server(Control& control, BlockDevice& device) : control_(control), device_(device) {}
   Result<bool> open_char_device();
-  Result<bool> start_queues(bool read_only);
+  Result<bool> start_queues(bool read_only, uint32_t retry_timeout_ms);
   void end_queues();
 
   Control& control_;

@@ -34,8 +34,12 @@
  * Completion: every I/O callback receives a `struct lunkit_io *` token and must call
  * lunkit_io_complete() exactly once, from any thread, now or later, with 0 or a negative errno.
  * The iovecs stay valid until then. Errors map to SCSI sense: -EIO medium error, -ENOSPC space
- * allocation failed, -ETIMEDOUT/-EAGAIN/-ENOTCONN busy (the initiator retries), -EOPNOTSUPP
- * "not implemented here" (lunkit falls back to the documented default where there is one).
+ * allocation failed, -EOPNOTSUPP "not implemented here" (lunkit falls back to the documented
+ * default where there is one). Transient errors, for "try again": -EAGAIN, -EBUSY, -ETIMEDOUT,
+ * -ENOTCONN, -ECONNRESET, -ESHUTDOWN, -EINTR, -ENOMEM: on a TCMU LUN BUSY (TASK SET FULL for
+ * -ENOMEM), which the initiator retries; on a ublk device lunkit issues the same request to the
+ * handler again after a back-off, for up to its retry timeout (30 s by default), then fails it
+ * with -EIO.
  */
 #ifndef LUNKIT_HANDLER_H
 #define LUNKIT_HANDLER_H

@@ -179,33 +179,37 @@ LUNKIT_REGISTER_HANDLER(h)
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-/* cfgstring: "eio_from=<byte offset>": any I/O that reaches that offset fails with -EIO. */
+/* cfgstring: "eio_from=<byte offset>[;busy_first=<n>]": any I/O that reaches that offset fails
+ * with -EIO; the first n I/Os fail with -EBUSY (a transient error, as rbd's while it reconnects). */
 struct faulty {
   unsigned char *mem;
-  uint64_t size, eio_from;
+  uint64_t size, eio_from, busy_left;
 };
-static int f_parse(const char *c, uint64_t *eio_from, char *r, size_t n) {
+static int f_parse(const char *c, uint64_t *eio_from, uint64_t *busy_first, char *r, size_t n) {
   char *end;
   if (strncmp(c, "eio_from=", 9) != 0) {
     snprintf(r, n, "faulty needs eio_from=<byte offset> (got '%s')", c);
     return -1;
   }
   *eio_from = strtoull(c + 9, &end, 10);
+  *busy_first = 0;
+  if (strncmp(end, ";busy_first=", 12) == 0) *busy_first = strtoull(end + 12, &end, 10);
   if (*end) {
-    snprintf(r, n, "eio_from takes a number (got '%s')", c + 9);
+    snprintf(r, n, "faulty takes eio_from=<number>[;busy_first=<number>] (got '%s')", c);
     return -1;
   }
   return 0;
 }
 static int f_check(const char *c, char *r, size_t n) {
-  uint64_t v;
-  return f_parse(c, &v, r, n);
+  uint64_t v, b;
+  return f_parse(c, &v, &b, r, n);
 }
 static void *f_open(struct lunkit_device *d, const char *c, struct lunkit_device_info *i, char *r,
                     size_t n) {
   (void)d;
   struct faulty *f = calloc(1, sizeof *f);
-  if (!f || f_parse(c, &f->eio_from, r, n) != 0 || !(f->mem = calloc(1, i->size))) {
+  if (!f || f_parse(c, &f->eio_from, &f->busy_left, r, n) != 0 ||
+      !(f->mem = calloc(1, i->size))) {
     if (f && !r[0]) snprintf(r, n, "out of memory");
     free(f);
     return NULL;
@@ -221,6 +225,14 @@ static void f_close(void *h) {
 static void f_io(void *h, struct lunkit_io *io, const struct iovec *v, int n, uint64_t o,
                  uint64_t l, int to_mem) {
   struct faulty *f = h;
+  uint64_t busy = __atomic_load_n(&f->busy_left, __ATOMIC_RELAXED);
+  while (busy && !__atomic_compare_exchange_n(&f->busy_left, &busy, busy - 1, 0, __ATOMIC_RELAXED,
+                                              __ATOMIC_RELAXED)) {
+  }
+  if (busy) {
+    lunkit_io_complete(io, -EBUSY);
+    return;
+  }
   if (o + l > f->eio_from) {
     lunkit_io_complete(io, -EIO);
     return;

@@ -48,5 +48,41 @@ TEST(Config, ErrorsNameTheFileAndLine) {
             "/nonexistent/lunkit.conf: cannot read the configuration file");
 }
 
+// Every documented bound is a value that is accepted; one past it is refused. libconfig 1.5 keeps
+// an integer without the L suffix in 32 bits (1099511627776 would read as 0 and 4294971392 as
+// 4096): such a number is taken as written.
+TEST(Config, NumberBoundsAreInclusive) {
+  auto size = [](const std::string& value) {
+    return parse_config("log_file_max_size = " + value + ";\n", "s.conf");
+  };
+  const std::string range = "s.conf:1: log_file_max_size must be between 4096 and 1099511627776";
+  for (auto [text, bytes] :
+       std::initializer_list<std::pair<const char*, uint64_t>>{{"4096", 4096},
+                                                               {"1099511627776L", 1ull << 40},
+                                                               {"1099511627776", 1ull << 40},
+                                                               {"0x10000000000", 1ull << 40},
+                                                               {"4294971392", 4294971392ull},
+                                                               {"2147483648", 2147483648ull}}) {
+    auto c = size(text);
+    ASSERT_TRUE(c.ok()) << text << ": " << c.error();
+    EXPECT_EQ(c->log_file_max_size, bytes) << text;
+  }
+  for (const char* text : {"4095", "1099511627777L", "1099511627777", "0", "-1", "4294967296000000",
+                           "99999999999999999999"})
+    EXPECT_EQ(size(text).error(), range) << text;
+  auto multi =
+      parse_config("log_file_max_files = 1000; log_file_max_size =\n  1099511627776;\n", "m.conf");
+  ASSERT_TRUE(multi.ok()) << multi.error();
+  EXPECT_EQ(multi->log_file_max_size, 1ull << 40);
+  EXPECT_EQ(multi->log_file_max_files, 1000u);
+
+  EXPECT_TRUE(parse_config("log_file_max_files = 1;\n", "f.conf").ok());
+  EXPECT_EQ(parse_config("log_file_max_files = 1001;\n", "f.conf").error(),
+            "f.conf:1: log_file_max_files must be between 1 and 1000");
+  EXPECT_EQ(parse_config("worker_threads = 256;\n", "w.conf")->worker_threads, 256u);
+  EXPECT_EQ(parse_config("worker_threads = 257;\n", "w.conf").error(),
+            "w.conf:1: worker_threads must be between 1 and 256");
+}
+
 }  // namespace
 }  // namespace lunkit::daemon

@@ -6,7 +6,11 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
+
+#include "tests/unit/plugin_dir.h"
 
 namespace {
 
@@ -64,6 +68,9 @@ TEST_F(UblkCli, BadArgumentsAreUsageErrors) {
       {"ublk add --handler file --log-level loud", "--log-level loud"},
       {"ublk add --handler file --frobnicate", "unknown option --frobnicate"},
       {"ublk add --handler file extra", "unexpected argument 'extra'"},
+      {"ublk add --handler file --retry-timeout 3601", "--retry-timeout 3601: seconds, 0 to 3600"},
+      {"ublk add --handler file --retry-timeout 1.5", "seconds, 0 to 3600"},
+      {"ublk add --handler file --config", "needs a value"},
       {"ublk add --handler", "needs a value"},
       {"ublk del", "exactly one device id"},
       {"ublk del abc", "must be a number"},
@@ -78,6 +85,79 @@ TEST_F(UblkCli, BadArgumentsAreUsageErrors) {
     EXPECT_EQ(r.status, 2) << c.args << ": " << r.output;
     EXPECT_NE(r.output.find(c.says), std::string::npos) << c.args << ": " << r.output;
   }
+}
+
+// lunkit.conf's handler defaults reach the handler, after the device's own options, as lunkitd
+// passes them. A plain file as the control device answers no ublk command (-EOPNOTSUPP; not
+// /dev/null, whose uring_cmd succeeds): `add` gets as far as GET_FEATURES, after the handler
+// checked and opened the configuration it was given.
+class UblkCliConfig : public testing::Test {
+ protected:
+  void SetUp() override {
+    plugins_.add(lunkit::test::handler_build_dir(), "file.so");
+    char tmpl[] = "/tmp/lunkit-ublk-cli-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    std::ofstream(dir_ + "/control").put('\0');
+    setenv("LUNKIT_UBLK_CONTROL", (dir_ + "/control").c_str(), 1);
+  }
+  void TearDown() override {
+    unsetenv("LUNKIT_UBLK_CONTROL");
+    std::filesystem::remove_all(dir_);
+  }
+  std::string write_conf(const std::string& text) {
+    std::string path = dir_ + "/lunkit.conf";
+    std::ofstream(path) << text;
+    return path;
+  }
+  std::string add(const std::string& cfg, const std::string& more) {
+    return "ublk add --handler file --size 1M --cfg '" + cfg + "' " + more;
+  }
+
+  lunkit::test::PluginDir plugins_;
+  std::string dir_;
+};
+
+TEST_F(UblkCliConfig, HandlerDefaultsFromLunkitConfAndTheDevicesOwnOptionsWin) {
+  std::string conf = write_conf("handler_dir = \"" + plugins_.path +
+                                "\";\nhandlers = { file = { options = \"create=1\"; }; };\n");
+  // The default create=1 lets the file handler create the image (and handler_dir finds it).
+  CliRun r = lunkit(add(dir_ + "/a.img", "--config " + conf));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("GET_FEATURES"), std::string::npos) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/a.img")) << "create=1 reached open()";
+  // The device's own create=0 comes first and wins.
+  r = lunkit(add(dir_ + "/b.img;create=0", "--config " + conf));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("b.img: No such file or directory"), std::string::npos) << r.output;
+  EXPECT_EQ(lines(r.output), 1) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/b.img"));
+  // --handler-dir still beats lunkit.conf's handler_dir.
+  r = lunkit(add(dir_ + "/c.img", "--config " + conf + " --handler-dir " + dir_));
+  EXPECT_NE(r.output.find("no handler 'file' in " + dir_), std::string::npos) << r.output;
+}
+
+TEST_F(UblkCliConfig, WithoutDefaultsTheHandlerGetsOnlyTheDevicesOptions) {
+  std::string conf = write_conf("handlers = { ram = { options = \"create=1\"; }; };\n");
+  CliRun r = lunkit(add(dir_ + "/a.img", "--config " + conf + " --handler-dir " + plugins_.path));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("a.img: No such file or directory (add ;create=1"), std::string::npos)
+      << r.output;
+}
+
+TEST_F(UblkCliConfig, ABadOrMissingConfigFileIsOneLine) {
+  std::string conf = write_conf("log_level = \"info\";\nbogus = 1;\n");
+  CliRun r = lunkit(add(dir_ + "/a.img", "--config " + conf + " --handler-dir " + plugins_.path));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find(conf + ":2: unknown setting 'bogus'"), std::string::npos) << r.output;
+  r = lunkit("ublk add --handler file --config " + dir_ + "/none.conf");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("none.conf: cannot read the configuration file"), std::string::npos)
+      << r.output;
+  r = lunkit("ublk recover 0 --config " + dir_ + "/none.conf");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("none.conf: cannot read the configuration file"), std::string::npos)
+      << r.output;
 }
 
 TEST_F(UblkCli, Help) {

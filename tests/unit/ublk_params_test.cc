@@ -2,6 +2,8 @@
 // results to commits; and the record `lunkit ublk recover` reads.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -105,6 +107,40 @@ TEST(UblkParams, RefusesWhatTheKernelCannotTake) {
   EXPECT_FALSE(make_params(d, kDefaultIoBytes, false));
 }
 
+// Page-sized limits follow the system's page size (16 and 64 KiB on some arm64 and ppc64
+// kernels), not a 4 KiB constant.
+TEST(UblkParams, PageSizeComesFromTheSystem) {
+  EXPECT_EQ(page_size(), static_cast<uint32_t>(sysconf(_SC_PAGESIZE)));
+  for (uint32_t page : {4096u, 16384u, 65536u}) {
+    DeviceInfo d = disk(1 << 20);
+    auto p = make_params(d, kDefaultIoBytes, false, page);
+    ASSERT_TRUE(p) << page << ": " << p.error();
+    p = make_params(d, page, false, page);  // one page per request is the least
+    ASSERT_TRUE(p) << page << ": " << p.error();
+    EXPECT_EQ(p->basic.max_sectors, page / 512);
+    if (page > 4096) {
+      auto small = make_params(d, 4096, false, page);
+      ASSERT_FALSE(small) << page;
+      EXPECT_NE(small.error().find("page size, " + std::to_string(page)), std::string::npos)
+          << small.error();
+      EXPECT_FALSE(make_params(d, page + 4096, false, page)) << "not a multiple of the page";
+      d.max_transfer_blocks = 8;  // 4 KiB: below one page here
+      auto limited = make_params(d, kDefaultIoBytes, false, page);
+      ASSERT_FALSE(limited) << page;
+      EXPECT_NE(limited.error().find("below one page, " + std::to_string(page)), std::string::npos)
+          << limited.error();
+    }
+  }
+  // The descriptor arrays: each queue's takes the room of 4096 descriptors in whole pages.
+  EXPECT_EQ(descriptors_offset(0, 4096), kCmdBufOffset);
+  EXPECT_EQ(descriptors_offset(1, 4096), 98304u);    // 4096 * 24 bytes, already whole pages
+  EXPECT_EQ(descriptors_offset(1, 65536), 131072u);  // two 64 KiB pages
+  EXPECT_EQ(descriptors_offset(3, 16384), 3 * 98304u);
+  EXPECT_EQ(descriptors_bytes(128, 4096), 4096u);
+  EXPECT_EQ(descriptors_bytes(128, 65536), 65536u);
+  EXPECT_EQ(descriptors_bytes(200, 4096), 8192u);
+}
+
 IoDesc desc(uint8_t op, uint64_t sector, uint32_t sectors, uint32_t flags = 0) {
   return IoDesc{op | flags, sectors, sector, 0};
 }
@@ -184,6 +220,16 @@ TEST(UblkRecord, RoundTrip) {
   EXPECT_EQ(back->block_size, 4096u);
   EXPECT_TRUE(back->read_only);
   EXPECT_EQ(back->pid, 4242);
+  EXPECT_EQ(back->retry_timeout_ms, kDefaultRetryTimeoutMs);
+  r.retry_timeout_ms = 0;
+  back = parse_record(format_record(r));
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->retry_timeout_ms, 0u);
+  // A record written before the retry timeout was recorded gets the default.
+  back = parse_record("handler=file\ncfg=/x\nsize=0\nblock_size=512\nread_only=0\npid=1\n");
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->retry_timeout_ms, kDefaultRetryTimeoutMs);
+  EXPECT_FALSE(parse_record("handler=file\nretry_timeout_ms=3600001\n"));
 }
 
 TEST(UblkRecord, BrokenRecordsNameTheLine) {

@@ -128,9 +128,11 @@ s_ublk_queues() {
 s_ublk_errors() {
   modprobe ublk_drv
   dmesg -C
-  # A blocking handler (worker pool) that fails everything past 32 MiB with EIO.
-  start_ublk --handler faulty --cfg eio_from=$((32 << 20)) --size 64M
+  # A blocking handler (worker pool) that fails everything past 32 MiB with EIO, and its first
+  # three I/Os (the kernel's partition scan) with EBUSY, which the server retries.
+  start_ublk --handler faulty --cfg "eio_from=$((32 << 20));busy_first=3" --size 64M
   local dev=$UBLK_DEV pid=$UBLK_PID
+  expect "the transient EBUSY was retried, not an I/O error" sh -c "! dmesg | grep -qiE 'I/O error.*${dev##*/}|${dev##*/}.*I/O error'"
   dd if=/dev/urandom of=/tmp/good bs=1M count=2 status=none
   dd if=/tmp/good of="$dev" bs=1M seek=4 oflag=direct status=none
   expect "the good half works (through the pool)" cmp /tmp/good <(dd if="$dev" bs=1M skip=4 count=2 iflag=direct status=none)
@@ -145,6 +147,7 @@ s_ublk_errors() {
   dmesg | grep -i "${dev##*/}" | tail -5
   expect "the kernel logged the I/O error" sh -c "dmesg | grep -qiE 'I/O error.*${dev##*/}|${dev##*/}.*I/O error'"
   kill -TERM "$pid"; wait_pid "$pid" 60 || fail_scenario "faulty server did not exit"
+  expect "the server counted the three retries" grep -q ", 3 retries (0 given up)" "$R/ublk.stderr"
 
   # A full file system under the file handler: writes fail with ENOSPC.
   mkdir -p /mnt/small
