@@ -26,7 +26,7 @@ s_rbd() {
   expect "256 MiB" grep -q "Last LBA=524287" /tmp/cap
   expect "thin, unmapped blocks read zeros" grep -qi "lbpme=1, lbprz=1" /tmp/cap
   ext4_round_trip "$disk" /mnt/r
-  fio_verify "$disk" 24M /tmp/fio-rbd.txt --iodepth=16
+  fio_verify "$disk" 8M /tmp/fio-rbd.txt --iodepth=16
   cat /tmp/fio-rbd.txt
   expect "fio verify on user:rbd without errors" grep -q "err= 0" /tmp/fio-rbd.txt
   targetcli /loopback delete naa.5001405000000009
@@ -38,7 +38,7 @@ s_rbd() {
   expect "the image's size" test "$(blockdev --getsize64 "$dev")" = $((128 << 20))
   mkfs.ext4 -q -F "$dev"
   expect "fsck on ublk rbd" fsck.ext4 -fn "$dev"
-  fio_verify "$dev" 16M /tmp/fio-ublk-rbd.txt --iodepth=16
+  fio_verify "$dev" 8M /tmp/fio-ublk-rbd.txt --iodepth=16
   cat /tmp/fio-ublk-rbd.txt
   expect "fio verify on ublk rbd without errors" grep -q "err= 0" /tmp/fio-ublk-rbd.txt
   kill -TERM "$pid"; wait_pid "$pid" 60 || fail_scenario "the ublk rbd server did not exit"

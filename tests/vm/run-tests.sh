@@ -8,9 +8,9 @@ results="$build/vm-results"
 expected="install targetcli loopback iscsi transfers restart resize remove saverestore nohang ublk-cli ublk ublk-queues ublk-errors ublk-stop ublk-recover rbd alua xcopy owner tmr"
 rm -rf "$results" && mkdir -p "$results"
 start=$SECONDS
-"$src/tests/vm/lunkit-vm.sh" run "$src/tests/vm/scenarios.sh" "$results" "$build" "${LUNKIT_VM_TIMEOUT:-1800}"
+"$src/tests/vm/lunkit-vm.sh" run "$src/tests/vm/scenarios.sh" "$results" "$build" "${LUNKIT_VM_TIMEOUT:-2100}"
 rc=$?
-[ $rc -eq 124 ] || [ $rc -eq 137 ] && echo "vm: the guest was killed after ${LUNKIT_VM_TIMEOUT:-1800}s"
+[ $rc -eq 124 ] || [ $rc -eq 137 ] && echo "vm: the guest was killed after ${LUNKIT_VM_TIMEOUT:-2100}s"
 passed=0
 failed=0
 for name in $expected; do

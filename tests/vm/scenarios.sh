@@ -119,7 +119,7 @@ s_loopback() {
   umount /mnt/t
   expect "xfs_repair clean" xfs_repair -n "$disk"
   # fio random write with verify
-  fio_verify "$disk" 32M /tmp/fio.txt --iodepth=16
+  fio_verify "$disk" 16M /tmp/fio.txt --iodepth=16
   cat /tmp/fio.txt
   expect "fio without errors" grep -q "err= 0" /tmp/fio.txt
   # discard then zeros
@@ -155,7 +155,7 @@ s_iscsi() {
   iscsiadm -m node -T "$iqn" -p 127.0.0.1 --login
   disk=$(wait_for_disk 1c5e0d52-1111-4a0e-8c36-000000000003) || fail_scenario "no iSCSI disk appeared"
   say "iSCSI disk $disk"
-  fio_verify "$disk" 24M /tmp/fio-iscsi.txt
+  fio_verify "$disk" 16M /tmp/fio-iscsi.txt
   cat /tmp/fio-iscsi.txt
   expect "fio over iSCSI without errors" grep -q "err= 0" /tmp/fio-iscsi.txt
   iscsiadm -m node -T "$iqn" -p 127.0.0.1 --logout

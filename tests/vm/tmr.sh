@@ -18,9 +18,9 @@ s_tmr() {
   expect "tmr_notification is enabled at attach" test "$attr" = 1
   local name=${disk##*/} before after
   before=$(dmesg | grep -c "$(readlink -f /sys/block/"$name"/device | xargs basename).*Power-on or device reset occurred" || true)
-  fio_verify "$disk" 64M /tmp/fio-tmr.out &
+  fio_verify "$disk" 24M /tmp/fio-tmr.out &
   local fio=$!
-  wait_for_writes "$disk" 4096
+  wait_for_writes "$disk" 1024
   sg_reset -d "$disk"
   say "LUN RESET sent"
   wait "$fio" || { cat /tmp/fio-tmr.out; fail_scenario "fio verify failed across the LUN RESET"; }
