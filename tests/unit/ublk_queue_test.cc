@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -218,6 +219,21 @@ class UblkQueue : public testing::Test {
     if (queue_) stop();
   }
 
+  struct Outcome {
+    int32_t result;  // what the queue committed to the driver
+    int tries;       // how many times the handler saw the read
+  };
+  // Makes the handler fail the next `fails` tries with `error`, sends one 4 KiB read as `tag`
+  // and waits for its commit.
+  Outcome read_failing(int error, int fails, uint16_t tag) {
+    device_.fail(error, fails);
+    int before = device_.attempts();
+    driver_.send(tag, read_of(0, 8));
+    auto c = driver_.wait_commit();
+    EXPECT_TRUE(c) << "the read was never committed";
+    return {c ? c->result : INT32_MIN, device_.attempts() - before};
+  }
+
   FakeDriver driver_;
   FlakyDevice device_;
   std::unique_ptr<Queue> queue_;
@@ -272,13 +288,9 @@ TEST_F(UblkQueue, RbdsTimeoutAndReconnectErrorsAreRetriedFromAnotherThread) {
   device_.complete_remotely();  // librbd completes on its own threads
   start();
   for (int e : {ETIMEDOUT, EBUSY, EAGAIN}) {
-    device_.fail(e, 2);
-    int before = device_.attempts();
-    driver_.send(0, read_of(0, 8));
-    auto c = driver_.wait_commit();
-    ASSERT_TRUE(c);
-    EXPECT_EQ(c->result, 4096) << std::strerror(e) << " became " << std::strerror(-c->result);
-    EXPECT_EQ(device_.attempts() - before, 3) << std::strerror(e);
+    Outcome o = read_failing(e, 2, 0);
+    EXPECT_EQ(o.result, 4096) << std::strerror(e) << " became " << std::strerror(-o.result);
+    EXPECT_EQ(o.tries, 3) << std::strerror(e);
   }
   QueueStats s = stop();
   EXPECT_EQ(s.retries, 6u);
@@ -306,13 +318,9 @@ TEST_F(UblkQueue, GivesUpWithAnIoErrorAfterTheRetryTimeout) {
 TEST_F(UblkQueue, OtherErrorsAreCommittedAtOnce) {
   start();
   for (int e : {EIO, ENOSPC, EINVAL}) {
-    device_.fail(e, 1);
-    int before = device_.attempts();
-    driver_.send(3, read_of(0, 8));
-    auto c = driver_.wait_commit();
-    ASSERT_TRUE(c);
-    EXPECT_EQ(c->result, -e);
-    EXPECT_EQ(device_.attempts() - before, 1);
+    Outcome o = read_failing(e, 1, 3);
+    EXPECT_EQ(o.result, -e);
+    EXPECT_EQ(o.tries, 1) << std::strerror(e);
   }
   QueueStats s = stop();
   EXPECT_EQ(s.retries, 0u);
