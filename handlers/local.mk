@@ -13,7 +13,7 @@ handlers_liblunkit_handler_la_SOURCES = \
 handlers_liblunkit_handler_la_CPPFLAGS = $(AM_CPPFLAGS) $(SPDLOG_CFLAGS)
 handlers_liblunkit_handler_la_LIBADD = libscsi/liblunkit-scsi.la $(SPDLOG_LIBS) -ldl
 handlers_liblunkit_handler_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0
-pkginclude_HEADERS += include/lunkit/handler.h include/lunkit/handler.hpp
+pkginclude_HEADERS += include/lunkit/handler.h include/lunkit/handler.hpp include/lunkit/visibility.h
 
 # Handler plugins, installed in $(pkglibdir) (lunkitd's default handler directory).
 PLUGIN_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared

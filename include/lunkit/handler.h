@@ -48,6 +48,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "lunkit/visibility.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -229,15 +231,15 @@ void lunkit_log(struct lunkit_device* dev, int level, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Registers the plugin's handler; use once per plugin, at file scope. */
-#define LUNKIT_REGISTER_HANDLER(h)                             \
-  const struct lunkit_handler* lunkit_handler_entry(void) {    \
-    (h).abi_version = LUNKIT_HANDLER_ABI_VERSION;              \
-    (h).struct_size = (uint32_t)sizeof(struct lunkit_handler); \
-    return &(h);                                               \
+#define LUNKIT_REGISTER_HANDLER(h)                                               \
+  LUNKIT_PLUGIN_EXPORT const struct lunkit_handler* lunkit_handler_entry(void) { \
+    (h).abi_version = LUNKIT_HANDLER_ABI_VERSION;                                \
+    (h).struct_size = (uint32_t)sizeof(struct lunkit_handler);                   \
+    return &(h);                                                                 \
   }
 
 /* The symbol lunkitd looks up in each plugin. */
-const struct lunkit_handler* lunkit_handler_entry(void);
+LUNKIT_PLUGIN_EXPORT const struct lunkit_handler* lunkit_handler_entry(void);
 
 #ifdef __cplusplus
 }
