@@ -11,9 +11,10 @@ DAEMON_CPPFLAGS = $(AM_CPPFLAGS) $(SPDLOG_CFLAGS) $(CONFIGXX_CFLAGS) $(SDBUSCPP_
 	$(URING_CFLAGS) $(NL_CFLAGS) $(NLGENL_CFLAGS) \
 	-DLUNKIT_HANDLER_DIR='"$(pkglibdir)"' -DLUNKIT_SYSCONF_DIR='"$(sysconfdir)/lunkit"'
 daemon_liblunkitd_la_CPPFLAGS = $(DAEMON_CPPFLAGS)
-DAEMON_LIBS = daemon/liblunkitd.la handlers/liblunkit-handler.la tcmu/liblunkit-tcmu.la \
-	libscsi/liblunkit-scsi.la $(SPDLOG_LIBS) $(CONFIGXX_LIBS) $(SDBUSCPP_LIBS) $(URING_LIBS) \
+DAEMON_LIBS = daemon/liblunkitd.la handlers/libhandler-host.la tcmu/libtcmu-core.la \
+	libscsi/libscsi-core.la $(SPDLOG_LIBS) $(CONFIGXX_LIBS) $(SDBUSCPP_LIBS) $(URING_LIBS) \
 	$(NLGENL_LIBS) $(NL_LIBS)
 daemon_lunkitd_SOURCES = daemon/main.cc
 daemon_lunkitd_CPPFLAGS = $(DAEMON_CPPFLAGS)
 daemon_lunkitd_LDADD = $(DAEMON_LIBS)
+daemon_lunkitd_LDFLAGS = $(AM_LDFLAGS) $(HANDLER_ABI_EXPORT)

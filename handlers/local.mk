@@ -1,7 +1,9 @@
-# The plugin host (loader, C ABI adapter, worker pool), installed as liblunkit-handler; plugins
-# resolve lunkit_io_complete() & co. against it.
-lib_LTLIBRARIES += handlers/liblunkit-handler.la
-handlers_liblunkit_handler_la_SOURCES = \
+# The plugin host (loader, C ABI adapter, worker pool), linked into lunkitd, lunkit and the tests.
+# Plugins link against nothing of lunkit: they resolve lunkit_io_complete() & co. against the
+# program that loads them, which exports the handler ABI's functions (HANDLER_ABI_EXPORT).
+noinst_LTLIBRARIES += handlers/libhandler-host.la
+handlers_libhandler_host_la_CXXFLAGS = $(AM_CXXFLAGS) $(LIB_VISIBILITY_FLAGS)
+handlers_libhandler_host_la_SOURCES = \
 	handlers/host/io_loop.h \
 	handlers/host/plugin.cc \
 	handlers/host/plugin.h \
@@ -10,13 +12,24 @@ handlers_liblunkit_handler_la_SOURCES = \
 	handlers/host/plugin_factory.h \
 	handlers/host/worker_pool.cc \
 	handlers/host/worker_pool.h
-handlers_liblunkit_handler_la_CPPFLAGS = $(AM_CPPFLAGS) $(SPDLOG_CFLAGS)
-handlers_liblunkit_handler_la_LIBADD = libscsi/liblunkit-scsi.la $(SPDLOG_LIBS) -ldl
-handlers_liblunkit_handler_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0
+handlers_libhandler_host_la_CPPFLAGS = $(AM_CPPFLAGS) $(SPDLOG_CFLAGS)
+handlers_libhandler_host_la_LIBADD = $(SPDLOG_LIBS) -ldl
+# (--undefined pulls the ABI's object out of the host archive even into a program that only
+# loads plugins and calls none of it.)
+HANDLER_ABI_EXPORT = -Wl,--dynamic-list=$(top_srcdir)/handlers/host/handler-abi.dynlist \
+	-Wl,--undefined=lunkit_io_complete
+EXTRA_DIST += handlers/host/handler-abi.dynlist
 pkginclude_HEADERS += include/lunkit/handler.h include/lunkit/handler.hpp include/lunkit/visibility.h
 
 # Handler plugins, installed in $(pkglibdir) (lunkitd's default handler directory).
+# Built with -fvisibility=hidden, as a plugin should be: LUNKIT_REGISTER_HANDLER exports the entry.
 PLUGIN_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
+PLUGIN_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
+PLUGIN_CXXFLAGS = $(AM_CXXFLAGS) -fvisibility=hidden -fvisibility-inlines-hidden
+handlers_null_la_CFLAGS = $(PLUGIN_CFLAGS)
+handlers_ram_la_CXXFLAGS = $(PLUGIN_CXXFLAGS)
+handlers_file_la_CXXFLAGS = $(PLUGIN_CXXFLAGS)
+handlers_rbd_la_CXXFLAGS = $(PLUGIN_CXXFLAGS)
 pkglib_LTLIBRARIES = handlers/null.la handlers/ram.la handlers/file.la handlers/rbd.la
 handlers_null_la_SOURCES = handlers/null/null.c
 handlers_null_la_LDFLAGS = $(PLUGIN_LDFLAGS)

@@ -1,7 +1,10 @@
-# libscsi: the transport-neutral SPC/SBC emulation library, installed as liblunkit-scsi.
-lib_LTLIBRARIES += libscsi/liblunkit-scsi.la
-
-libscsi_liblunkit_scsi_la_SOURCES = \
+# libscsi: the transport-neutral SPC/SBC emulation library. Its objects form a convenience
+# library that lunkitd, lunkit and the tests link statically (they use its internals); the
+# installed liblunkit-scsi is the same objects exporting only the public API (LUNKIT_API, under
+# -fvisibility=hidden and the version script), checked against abi/ by tests/abi/check.sh.
+noinst_LTLIBRARIES += libscsi/libscsi-core.la
+libscsi_libscsi_core_la_CXXFLAGS = $(AM_CXXFLAGS) $(LIB_VISIBILITY_FLAGS)
+libscsi_libscsi_core_la_SOURCES = \
 	libscsi/alua.cc \
 	libscsi/alua.h \
 	libscsi/basic.cc \
@@ -26,7 +29,16 @@ libscsi_liblunkit_scsi_la_SOURCES = \
 	libscsi/write_barrier.cc \
 	libscsi/xcopy.cc \
 	libscsi/xcopy.h
-libscsi_liblunkit_scsi_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0
+
+lib_LTLIBRARIES += libscsi/liblunkit-scsi.la
+libscsi_liblunkit_scsi_la_SOURCES =
+# (a C++ library: link it with the C++ compiler)
+nodist_EXTRA_libscsi_liblunkit_scsi_la_SOURCES = libscsi/dummy.cc
+libscsi_liblunkit_scsi_la_LIBADD = libscsi/libscsi-core.la
+libscsi_liblunkit_scsi_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
+	-Wl,--version-script=$(srcdir)/libscsi/liblunkit-scsi.map
+EXTRA_libscsi_liblunkit_scsi_la_DEPENDENCIES = libscsi/liblunkit-scsi.map
+EXTRA_DIST += libscsi/liblunkit-scsi.map
 
 pkginclude_HEADERS += include/lunkit/block_device.h
 lunkitscsi_HEADERS += \

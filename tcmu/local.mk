@@ -1,6 +1,8 @@
-# The TCMU transport, installed as liblunkit-tcmu.
-lib_LTLIBRARIES += tcmu/liblunkit-tcmu.la
-tcmu_liblunkit_tcmu_la_SOURCES = \
+# The TCMU transport: a convenience library for lunkitd, lunkit and the tests, and the same
+# objects installed as liblunkit-tcmu exporting only the public API (see libscsi/local.mk).
+noinst_LTLIBRARIES += tcmu/libtcmu-core.la
+tcmu_libtcmu_core_la_CXXFLAGS = $(AM_CXXFLAGS) $(LIB_VISIBILITY_FLAGS)
+tcmu_libtcmu_core_la_SOURCES = \
 	tcmu/alua_config.cc \
 	tcmu/alua_config.h \
 	tcmu/configfs.cc \
@@ -20,7 +22,15 @@ tcmu_liblunkit_tcmu_la_SOURCES = \
 	tcmu/ring_emulator.h \
 	tcmu/uio.cc \
 	tcmu/uio.h
-tcmu_liblunkit_tcmu_la_CPPFLAGS = $(AM_CPPFLAGS) $(URING_CFLAGS) $(SPDLOG_CFLAGS) $(NL_CFLAGS) $(NLGENL_CFLAGS)
-tcmu_liblunkit_tcmu_la_LIBADD = libscsi/liblunkit-scsi.la $(URING_LIBS) $(SPDLOG_LIBS) $(NLGENL_LIBS) $(NL_LIBS)
-tcmu_liblunkit_tcmu_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0
+tcmu_libtcmu_core_la_CPPFLAGS = $(AM_CPPFLAGS) $(URING_CFLAGS) $(SPDLOG_CFLAGS) $(NL_CFLAGS) $(NLGENL_CFLAGS)
+tcmu_libtcmu_core_la_LIBADD = $(URING_LIBS) $(SPDLOG_LIBS) $(NLGENL_LIBS) $(NL_LIBS)
+
+lib_LTLIBRARIES += tcmu/liblunkit-tcmu.la
+tcmu_liblunkit_tcmu_la_SOURCES =
+nodist_EXTRA_tcmu_liblunkit_tcmu_la_SOURCES = tcmu/dummy.cc
+tcmu_liblunkit_tcmu_la_LIBADD = tcmu/libtcmu-core.la libscsi/liblunkit-scsi.la
+tcmu_liblunkit_tcmu_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
+	-Wl,--version-script=$(srcdir)/tcmu/liblunkit-tcmu.map
+EXTRA_tcmu_liblunkit_tcmu_la_DEPENDENCIES = tcmu/liblunkit-tcmu.map
+EXTRA_DIST += tcmu/liblunkit-tcmu.map
 pkginclude_HEADERS += include/lunkit/result.h

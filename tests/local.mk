@@ -1,6 +1,6 @@
 # GoogleTest suites, run by `make check`.
 LIBSCSI_TEST_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS) $(GMOCK_CFLAGS)
-LIBSCSI_TEST_LDADD = libscsi/liblunkit-scsi.la $(GTEST_LIBS) -lgtest_main $(GMOCK_LIBS)
+LIBSCSI_TEST_LDADD = libscsi/libscsi-core.la $(GTEST_LIBS) -lgtest_main $(GMOCK_LIBS)
 TEST_HELPERS = tests/unit/harness.h tests/unit/ram_device.h
 
 LIBSCSI_TESTS = \
@@ -25,7 +25,7 @@ TCMU_TESTS = tests/unit/tcmu_ring_test tests/unit/tcmu_device_test tests/unit/tc
 	tests/unit/alua_test
 check_PROGRAMS += $(TCMU_TESTS)
 TESTS += $(TCMU_TESTS)
-TCMU_TEST_LDADD = tcmu/liblunkit-tcmu.la $(LIBSCSI_TEST_LDADD) $(URING_LIBS) $(SPDLOG_LIBS) $(NLGENL_LIBS) $(NL_LIBS)
+TCMU_TEST_LDADD = tcmu/libtcmu-core.la $(LIBSCSI_TEST_LDADD) $(URING_LIBS) $(SPDLOG_LIBS) $(NLGENL_LIBS) $(NL_LIBS)
 TCMU_TEST_CPPFLAGS = $(LIBSCSI_TEST_CPPFLAGS) $(URING_CFLAGS) $(SPDLOG_CFLAGS) $(NL_CFLAGS) $(NLGENL_CFLAGS)
 tests_unit_tcmu_ring_test_SOURCES = tests/unit/tcmu_ring_test.cc
 tests_unit_tcmu_ring_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
@@ -160,12 +160,13 @@ AM_TESTS_ENVIRONMENT = LUNKIT_HANDLER_BUILD_DIR='$(abs_builddir)/handlers/.libs'
 	LUNKIT_BAD_PLUGIN_DIR='$(abs_builddir)/tests/plugins/.libs'; \
 	LUNKIT_MAN_EXAMPLE='$(abs_builddir)/man/.libs/example_handler.so'; \
 	LUNKIT_BUILD_DIR='$(abs_builddir)'; LUNKIT_SRC_DIR='$(abs_top_srcdir)'; \
+	LUNKIT_SANITIZER_FLAGS='$(SANITIZER_FLAGS)'; LUNKIT_CXX='$(CXX)'; \
 	export LUNKIT_HANDLER_BUILD_DIR LUNKIT_BAD_PLUGIN_DIR LUNKIT_MAN_EXAMPLE LUNKIT_BUILD_DIR \
-	LUNKIT_SRC_DIR;
+	LUNKIT_SRC_DIR LUNKIT_SANITIZER_FLAGS LUNKIT_CXX;
 HANDLER_TESTS = tests/unit/plugin_loader_test tests/unit/handlers_test tests/unit/handler_options_test
 check_PROGRAMS += $(HANDLER_TESTS)
 TESTS += $(HANDLER_TESTS)
-HANDLER_TEST_LDADD = handlers/liblunkit-handler.la $(TCMU_TEST_LDADD)
+HANDLER_TEST_LDADD = handlers/libhandler-host.la $(TCMU_TEST_LDADD)
 tests_unit_plugin_loader_test_SOURCES = tests/unit/plugin_loader_test.cc tests/unit/plugin_dir.h
 tests_unit_plugin_loader_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
 tests_unit_plugin_loader_test_LDADD = $(HANDLER_TEST_LDADD)
@@ -191,7 +192,8 @@ tests_unit_lunkitd_test_LDADD = $(GTEST_LIBS) -lgtest_main
 # lunkitd_test runs the daemon binary (built by `all` before `check`).
 
 TESTS += tests/install/run-install-test.sh
-EXTRA_DIST += tests/install/run-install-test.sh
+EXTRA_DIST += tests/install/run-install-test.sh tests/install/library-test.sh examples/plugin/lbapattern.c \
+	examples/plugin/Makefile
 
 # The ublk frontend: its translations and records, its layout against the installed header, and
 # the command line through the real binary (serving devices is tested in the VM).
@@ -222,6 +224,12 @@ tests_unit_rbd_test_LDADD = $(HANDLER_TEST_LDADD)
 tests_ceph_hold_lock_SOURCES = tests/ceph/hold_lock.c
 tests_ceph_hold_lock_LDADD = $(RBD_LIBS)
 
+# The public ABI of the installed libraries against abi/, and a demonstration that the check
+# catches a deliberately changed struct.
+TESTS += tests/abi/check.sh tests/abi/selftest.sh
+EXTRA_DIST += tests/abi/check.sh tests/abi/selftest.sh tests/abi/abi-lib.sh tests/abi/probe.c \
+	abi/liblunkit-scsi.so.0.xml abi/liblunkit-tcmu.so.0.xml tools/update-abi.sh
+
 # `make install` relinks the shared libraries in the build tree: run it after every other test,
 # which load them. (Last in this file, so that TESTS is complete here.) The target is spelled
 # through a variable so that automake keeps its own rule (the recipe) for that log and make only
@@ -229,3 +237,13 @@ tests_ceph_hold_lock_LDADD = $(RBD_LIBS)
 INSTALL_TEST_LOG = tests/install/run-install-test.sh.log
 INSTALL_TEST_AFTER = $(addsuffix .log,$(filter-out tests/install/run-install-test.sh,$(TESTS)))
 $(INSTALL_TEST_LOG): $(INSTALL_TEST_AFTER)
+
+# Test programs that load handler plugins export the handler ABI to them, as lunkitd does.
+tests_unit_plugin_loader_test_LDFLAGS = $(AM_LDFLAGS) $(HANDLER_ABI_EXPORT)
+tests_unit_handler_options_test_LDFLAGS = $(AM_LDFLAGS) $(HANDLER_ABI_EXPORT)
+tests_unit_handlers_test_LDFLAGS = $(AM_LDFLAGS) $(HANDLER_ABI_EXPORT)
+tests_unit_rbd_test_LDFLAGS = $(AM_LDFLAGS) $(HANDLER_ABI_EXPORT)
+tests_unit_config_test_LDFLAGS = $(AM_LDFLAGS) $(HANDLER_ABI_EXPORT)
+tests_unit_copy_groups_test_LDFLAGS = $(AM_LDFLAGS) $(HANDLER_ABI_EXPORT)
+tests_unit_ublk_params_test_LDFLAGS = $(AM_LDFLAGS) $(HANDLER_ABI_EXPORT)
+tests_unit_ublk_queue_test_LDFLAGS = $(AM_LDFLAGS) $(HANDLER_ABI_EXPORT)

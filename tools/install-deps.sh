@@ -8,6 +8,8 @@ packages=(
   # a throwaway Ceph cluster for the rbd handler's tests
   ceph-mon ceph-osd ceph-common uuid-runtime
   clang libclang-rt-14-dev
+  # the public ABI check (abidw, abidiff)
+  abigail-tools
   # the system bus with its stock configuration (/usr/share/dbus-1/system.conf), pgrep/pkill
   dbus-daemon dbus-system-bus-common libglib2.0-bin procps
   # the real-kernel test VM and what runs inside it

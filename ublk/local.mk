@@ -18,7 +18,7 @@ ublk_liblunkit_ublk_la_SOURCES = \
 UBLK_CPPFLAGS = $(AM_CPPFLAGS) $(URING_CFLAGS) $(SPDLOG_CFLAGS) $(NL_CFLAGS) $(NLGENL_CFLAGS) \
 	-DLUNKIT_HANDLER_DIR='"$(pkglibdir)"' -DLUNKIT_SYSCONF_DIR='"$(sysconfdir)/lunkit"'
 ublk_liblunkit_ublk_la_CPPFLAGS = $(UBLK_CPPFLAGS)
-UBLK_LIBS = ublk/liblunkit-ublk.la handlers/liblunkit-handler.la libscsi/liblunkit-scsi.la \
+UBLK_LIBS = ublk/liblunkit-ublk.la handlers/libhandler-host.la libscsi/libscsi-core.la \
 	$(URING_LIBS) $(SPDLOG_LIBS)
 
 # lunkit, the command-line tool (`lunkit ublk ...`).
@@ -26,7 +26,8 @@ bin_PROGRAMS = cli/lunkit
 cli_lunkit_SOURCES = cli/lunkit.cc
 cli_lunkit_CPPFLAGS = $(UBLK_CPPFLAGS)
 # lunkit.conf is read with lunkitd's own parser (daemon/config.cc).
-cli_lunkit_LDADD = ublk/liblunkit-ublk.la daemon/liblunkitd.la tcmu/liblunkit-tcmu.la \
-	handlers/liblunkit-handler.la libscsi/liblunkit-scsi.la $(URING_LIBS) $(SPDLOG_LIBS) \
+cli_lunkit_LDADD = ublk/liblunkit-ublk.la daemon/liblunkitd.la tcmu/libtcmu-core.la \
+	handlers/libhandler-host.la libscsi/libscsi-core.la $(URING_LIBS) $(SPDLOG_LIBS) \
 	$(CONFIGXX_LIBS) $(NLGENL_LIBS) $(NL_LIBS)
 EXTRA_DIST += ublk/README.md
+cli_lunkit_LDFLAGS = $(AM_LDFLAGS) $(HANDLER_ABI_EXPORT)

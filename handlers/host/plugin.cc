@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -73,6 +74,21 @@ Result<UniqueFd> open_plugin(const std::string& path, bool checked) {
   return fd;
 }
 
+// A name for dlopen() that reaches `fd` and was never used for a load before. dlopen() looks a
+// name up among the objects already loaded before it opens anything, and matches every name an
+// object was ever opened under: a plugin dlclose() cannot unload (one with STB_GNU_UNIQUE
+// symbols, e.g. from libstdc++, never is) keeps the name "/proc/self/fd/N" after that fd was
+// closed, and a later plugin opened at the same fd number would get the old one. Each load
+// spells the path differently, with no-op components ("/" and "./") that encode a counter, so
+// only the file's identity (device and inode), which dlopen() checks next, can match.
+std::string unique_fd_path(int fd) {
+  static std::atomic<uint32_t> loads{0};
+  std::string path = "/proc/self/fd/";
+  for (uint32_t n = loads.fetch_add(1, std::memory_order_relaxed); n; n >>= 1)
+    path += (n & 1) ? "./" : "/";
+  return path + "./" + std::to_string(fd);
+}
+
 }  // namespace
 
 bool valid_subtype(const std::string& s) {
@@ -91,7 +107,7 @@ Result<std::unique_ptr<Plugin>> Plugin::load(const std::string& path, bool requi
   std::unique_ptr<Plugin> plugin(new Plugin);
   plugin->path_ = path;
   // The very file that was checked: no name is looked up again between the check and the load.
-  std::string by_fd = "/proc/self/fd/" + std::to_string(fd->get());
+  std::string by_fd = unique_fd_path(fd->get());
   plugin->dl_ = dlopen(by_fd.c_str(), RTLD_NOW | RTLD_LOCAL);
   plugin->fd_ = std::move(*fd);
   if (!plugin->dl_) {

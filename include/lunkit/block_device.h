@@ -19,6 +19,8 @@
 #include <span>
 #include <string>
 
+#include "lunkit/visibility.h"
+
 namespace lunkit {
 
 // Flags on a BlockRequest.
@@ -97,7 +99,7 @@ struct DeviceInfo {
   uint64_t naa_wwn = 0;     // an NAA designator to use instead of the one derived from serial
 };
 
-class BlockDevice {
+class LUNKIT_API BlockDevice {
  public:
   virtual ~BlockDevice() = default;
 

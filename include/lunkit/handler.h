@@ -191,21 +191,22 @@ struct lunkit_handler {
 /* ---- Functions lunkit provides to handlers ---- */
 
 /* Completes an I/O; exactly once, from any thread. */
-void lunkit_io_complete(struct lunkit_io* io, int result);
+LUNKIT_API void lunkit_io_complete(struct lunkit_io* io, int result);
 /* The handler's scratch space for this I/O (io_private_size bytes, 16-byte aligned). */
-void* lunkit_io_private(struct lunkit_io* io);
+LUNKIT_API void* lunkit_io_private(struct lunkit_io* io);
 /* compare_and_write: the byte offset of the first difference, before completing with -EILSEQ. */
-void lunkit_io_set_miscompare(struct lunkit_io* io, uint64_t offset);
+LUNKIT_API void lunkit_io_set_miscompare(struct lunkit_io* io, uint64_t offset);
 /* block_status: adds one extent; returns -1 when no more fit (complete then). */
-int lunkit_io_add_extent(struct lunkit_io* io, uint64_t offset, uint64_t length, int deallocated);
+LUNKIT_API int lunkit_io_add_extent(struct lunkit_io* io, uint64_t offset, uint64_t length,
+                                    int deallocated);
 
 /* handle_cmd(): the command's CDB and data buffer (Data-Out to read, or Data-In to fill). */
-const uint8_t* lunkit_cmd_cdb(struct lunkit_cmd* cmd, size_t* cdb_len);
-const struct iovec* lunkit_cmd_data(struct lunkit_cmd* cmd, int* iovcnt, size_t* length);
+LUNKIT_API const uint8_t* lunkit_cmd_cdb(struct lunkit_cmd* cmd, size_t* cdb_len);
+LUNKIT_API const struct iovec* lunkit_cmd_data(struct lunkit_cmd* cmd, int* iovcnt, size_t* length);
 /* Answers an accepted command: SAM status (0 GOOD, 2 CHECK CONDITION, 8 BUSY, ...), sense data
  * for CHECK CONDITION (at most 96 bytes), and how many bytes of Data-In were filled. */
-void lunkit_cmd_complete(struct lunkit_cmd* cmd, uint8_t status, const uint8_t* sense,
-                         size_t sense_len, size_t data_in_len);
+LUNKIT_API void lunkit_cmd_complete(struct lunkit_cmd* cmd, uint8_t status, const uint8_t* sense,
+                                    size_t sense_len, size_t data_in_len);
 
 /* NONBLOCKING handlers: an SQE on the device loop's io_uring. lunkit submits it at the end of
  * the loop iteration; when it completes, `completion->done(completion, cqe->res)` runs on the
@@ -216,18 +217,18 @@ struct io_uring_sqe;
 struct lunkit_uring_completion {
   void (*done)(struct lunkit_uring_completion* completion, int32_t result);
 };
-struct io_uring_sqe* lunkit_get_sqe(struct lunkit_device* dev,
-                                    struct lunkit_uring_completion* completion);
+LUNKIT_API struct io_uring_sqe* lunkit_get_sqe(struct lunkit_device* dev,
+                                               struct lunkit_uring_completion* completion);
 
 /* The storage changed size on its own (someone resized it behind lunkit, e.g. `rbd resize`):
  * lunkit tells the initiator about the new size, `size` bytes (a multiple of the block size) — on
  * a TCMU LUN with a CAPACITY DATA HAS CHANGED unit attention and the new READ CAPACITY. Any
  * thread, any time after open() returned; a size that did not change is ignored. (A resize asked
  * for through configfs arrives as reconfig() instead and needs no call.) */
-void lunkit_device_resized(struct lunkit_device* dev, uint64_t size);
+LUNKIT_API void lunkit_device_resized(struct lunkit_device* dev, uint64_t size);
 
 /* A log line, attributed to the device ("user_0/disk0: ..."). level: 0 error .. 3 debug. */
-void lunkit_log(struct lunkit_device* dev, int level, const char* fmt, ...)
+LUNKIT_API void lunkit_log(struct lunkit_device* dev, int level, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Registers the plugin's handler; use once per plugin, at file scope. */

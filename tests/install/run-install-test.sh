@@ -33,15 +33,27 @@ for f in "$prefix/sbin/lunkitd" "$prefix/bin/lunkit" "$prefix/share/man/man1/lun
          "$sysconf/lunkit/lunkit.conf" "$prefix/share/man/man8/lunkitd.8" \
          "$prefix/share/man/man5/lunkit.conf.5" "$prefix/share/man/man3/lunkit-handler.3" \
          "$prefix/share/man/man7/lunkit-handler-file.7" "$prefix/include/lunkit/handler.h" \
-         "$prefix/lib/liblunkit-scsi.so" "$prefix/lib/liblunkit-handler.so"; do
+         "$prefix/lib/liblunkit-scsi.so" "$prefix/lib/liblunkit-tcmu.so" \
+         "$prefix/include/lunkit/visibility.h" "$prefix/lib/pkgconfig/lunkit-scsi.pc" \
+         "$prefix/lib/pkgconfig/lunkit-tcmu.pc" "$prefix/lib/pkgconfig/lunkit-handler.pc"; do
   [ -e "$dest$f" ] || { echo "not installed: $f"; missing=$((missing + 1)); }
 done
 grep -q "ExecStart=$prefix/sbin/lunkitd --foreground" "$dest$unitdir/lunkitd.service" ||
   { echo "lunkitd.service does not start $prefix/sbin/lunkitd"; missing=$((missing + 1)); }
 grep -q "Exec=$prefix/sbin/lunkitd" "$dest$servicedir/org.kernel.TCMUService1.service" ||
   { echo "the D-Bus activation file does not start lunkitd"; missing=$((missing + 1)); }
-if [ $missing -eq 0 ]; then
-  echo "everything installed"
-  echo "lunkit-test: 1 passed, 0 failed"; exit 0
+passed=0
+failed=0
+if [ $missing -eq 0 ]; then echo "everything installed"; passed=1; else failed=1; fi
+# lunkit as a library from the same installed tree (pkg-config, exports, an out-of-tree plugin).
+lib_out=$(bash "$(dirname "$0")/library-test.sh" "$dest" "$prefix" 2>&1)
+printf '%s\n' "$lib_out" | grep -v '^lunkit-test:'
+counts=$(printf '%s\n' "$lib_out" | sed -n 's/^lunkit-test: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p')
+if [ -n "$counts" ]; then
+  passed=$((passed + ${counts% *}))
+  failed=$((failed + ${counts#* }))
+else
+  echo "library-test.sh reported no result"; failed=$((failed + 1))
 fi
-echo "lunkit-test: 0 passed, 1 failed"; exit 1
+echo "lunkit-test: $passed passed, $failed failed"
+[ $failed -eq 0 ]

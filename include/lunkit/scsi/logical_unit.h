@@ -15,6 +15,7 @@
 #include "lunkit/scsi/alua.h"
 #include "lunkit/scsi/command.h"
 #include "lunkit/scsi/copy_target.h"
+#include "lunkit/visibility.h"
 
 namespace lunkit::scsi {
 
@@ -57,9 +58,9 @@ struct LuState;
 
 // Finishes a command taken by LogicalUnitOptions::raw_command, whose status, sense and data_in_len
 // the taker has set: the transport's completion runs, exactly as for commands libscsi executes.
-void complete_external(Command& command);
+LUNKIT_API void complete_external(Command& command);
 
-class LogicalUnit {
+class LUNKIT_API LogicalUnit {
  public:
   LogicalUnit(BlockDevice& device, CompletionFn on_complete, void* completion_context,
               LogicalUnitOptions options = {});

@@ -6,6 +6,8 @@
 #include <span>
 #include <string_view>
 
+#include "lunkit/visibility.h"
+
 namespace lunkit::scsi {
 
 // SAM status codes.
@@ -73,7 +75,7 @@ struct ConditionInfo {
   std::string_view name;
 };
 
-const ConditionInfo& condition_info(Condition c);
+LUNKIT_API const ConditionInfo& condition_info(Condition c);
 
 // Where in the CDB or parameter list an ILLEGAL REQUEST points (sense-key specific field).
 struct FieldPointer {
@@ -108,7 +110,7 @@ enum class SenseFormat : uint8_t { kFixed, kDescriptor };
 constexpr size_t kMaxSenseLength = 96;
 
 // Writes sense data for `c` into `out` (at most kMaxSenseLength bytes) and returns its length.
-size_t build_sense(std::span<uint8_t> out, SenseFormat format, Condition c,
-                   const SenseDetail& detail = {});
+LUNKIT_API size_t build_sense(std::span<uint8_t> out, SenseFormat format, Condition c,
+                              const SenseDetail& detail = {});
 
 }  // namespace lunkit::scsi

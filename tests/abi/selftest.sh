@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Shows that tests/abi/check.sh and tools/update-abi.sh catch an ABI break: a probe library is
+# recorded, then rebuilt with a struct changed (a field inserted), with a function added, and with
+# a new soname, and each verdict is checked.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cc=${CC:-gcc}
+passed=0
+failed=0
+expect() {  # expect NAME WANTED-RC COMMAND...
+  local name=$1 want=$2 got
+  shift 2
+  "$@" >"$work/out" 2>&1
+  got=$?
+  if { [ "$want" = 0 ] && [ $got -eq 0 ]; } || { [ "$want" != 0 ] && [ $got -ne 0 ]; }; then
+    echo "PASS $name"; passed=$((passed + 1))
+  else
+    echo "FAIL $name (exit $got)"; sed 's/^/    /' "$work/out"; failed=$((failed + 1))
+  fi
+}
+build() {  # build CHANGE SONAME
+  mkdir -p "$work/lib"
+  $cc -g -O0 -shared -fPIC -fvisibility=hidden -DPROBE_CHANGE="$1" -Wl,-soname,"$2" \
+    -o "$work/lib/liblunkit-probe.so" "$here/probe.c" || exit 1
+}
+export LUNKIT_ABI_DIR=$work/abi
+lib=$work/lib/liblunkit-probe.so
+
+build 0 liblunkit-probe.so.0
+expect "a library with no record fails the check" 1 "$here/check.sh" "$lib"
+expect "the first version is recorded" 0 "$top/tools/update-abi.sh" "$lib"
+expect "the recorded version passes" 0 "$here/check.sh" "$lib"
+grep -q "lunkit_probe_private" "$work/abi/liblunkit-probe.so.0.xml" &&
+  { echo "FAIL a hidden symbol was recorded"; failed=$((failed + 1)); } ||
+  { echo "PASS hidden symbols are not part of the record"; passed=$((passed + 1)); }
+
+build 1 liblunkit-probe.so.0
+expect "a field inserted in a struct fails the check" 1 "$here/check.sh" "$lib"
+grep -q "incompatible" "$work/out" &&
+  { echo "PASS the failure says the change is incompatible"; passed=$((passed + 1)); } ||
+  { echo "FAIL the failure does not say incompatible"; sed 's/^/    /' "$work/out"; failed=$((failed + 1)); }
+expect "update-abi refuses to record it under the old soname" 1 "$top/tools/update-abi.sh" "$lib"
+expect "the old record is kept" 0 grep -q "liblunkit-probe.so.0" "$work/abi/liblunkit-probe.so.0.xml"
+
+build 1 liblunkit-probe.so.1
+expect "under a new soname it needs a record of its own" 1 "$here/check.sh" "$lib"
+expect "a new soname is recorded" 0 "$top/tools/update-abi.sh" "$lib"
+expect "and then passes" 0 "$here/check.sh" "$lib"
+
+build 2 liblunkit-probe.so.0
+expect "an added function fails until recorded" 1 "$here/check.sh" "$lib"
+expect "an addition is recorded under the same soname" 0 "$top/tools/update-abi.sh" "$lib"
+expect "and then passes" 0 "$here/check.sh" "$lib"
+build 0 liblunkit-probe.so.0
+expect "removing the added function again is incompatible" 1 "$here/check.sh" "$lib"
+
+echo "lunkit-test: $passed passed, $failed failed"
+[ $failed -eq 0 ]

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# lunkit as a library, from its installed files. Run by run-install-test.sh after its
+# `make install DESTDIR=ROOT` (default prefix), as `library-test.sh ROOT PREFIX`: programs and
+# plugins are built against that tree with nothing but pkg-config (no path into the source or
+# build tree):
+#  - examples/plugin (an out-of-tree handler built with -fvisibility=hidden) is loaded by the
+#    installed lunkitd, which serves it on a private system bus and answers CheckConfig with it;
+#  - tools/scsi_demo.cc, built against lunkit-scsi.pc, prints what the in-tree build prints;
+#  - the installed libraries export only lunkit's public names.
+# Prints "lunkit-test: N passed, N failed".
+set -uo pipefail
+root=$1
+prefix=$2
+build=$LUNKIT_BUILD_DIR
+src=$LUNKIT_SRC_DIR
+scratch=$(mktemp -d /var/tmp/lunkit-library.XXXXXX)
+passed=0
+failed=0
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+ok() { echo "PASS $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL $1"; [ $# -gt 1 ] && sed 's/^/    /' "$2" | tail -30; failed=$((failed + 1)); }
+finish() { echo "lunkit-test: $passed passed, $failed failed"; [ $failed -eq 0 ]; exit $?; }
+# Waits (bounded) for a condition; the condition is polled, never assumed after a sleep.
+eventually() { for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done; return 1; }
+
+export PKG_CONFIG_SYSROOT_DIR=$root PKG_CONFIG_LIBDIR=$root$prefix/lib/pkgconfig PKG_CONFIG_PATH=
+for pc in lunkit-scsi lunkit-tcmu lunkit-handler; do
+  if pkg-config --exists "$pc"; then ok "pkg-config finds $pc"; else bad "pkg-config $pc"; fi
+done
+# (pkgconf puts the sysroot in front of variables too; the plugin directory is asked without it.)
+plugindir=$(PKG_CONFIG_SYSROOT_DIR= pkg-config --variable=plugindir lunkit-handler)
+[ "$plugindir" = "$prefix/lib/lunkit" ] && ok "lunkit-handler.pc's plugindir is lunkitd's default" ||
+  bad "plugindir is '$plugindir', not $prefix/lib/lunkit"
+
+# Only public names leave the libraries: C functions lunkit_*, C++ in namespace lunkit.
+for lib in liblunkit-scsi liblunkit-tcmu; do
+  so=$root$prefix/lib/$lib.so
+  nm -D --defined-only "$so" | awk '{print $3}' | c++filt | grep -v '^lunkit_' |
+    grep -v -E '^(lunkit::|typeinfo for lunkit::|typeinfo name for lunkit::|vtable for lunkit::)' |
+    grep -v -E '^LUNKIT_[A-Z]+_[0-9]+$' >"$scratch/$lib.leaks"
+  if [ -s "$scratch/$lib.leaks" ]; then bad "$lib exports names outside lunkit's API" "$scratch/$lib.leaks"
+  else ok "$lib exports only lunkit's public names"; fi
+done
+# ... and no internal class of libscsi (its handlers, its state) is among them.
+nm -D --defined-only -C "$root$prefix/lib/liblunkit-scsi.so" | grep -E 'lunkit::scsi::(handlers|LuState|detail)' \
+  >"$scratch/internal" && bad "liblunkit-scsi exports internals" "$scratch/internal" ||
+  ok "liblunkit-scsi keeps its internals hidden"
+
+# The out-of-tree plugin.
+cp -r "$src/examples/plugin" "$scratch/plugin"
+if make -C "$scratch/plugin" CFLAGS="-g -O1" >"$scratch/plugin.log" 2>&1 &&
+   make -C "$scratch/plugin" install DESTDIR="$root" PLUGINDIR="$plugindir" >>"$scratch/plugin.log" 2>&1; then
+  ok "examples/plugin builds and installs with pkg-config alone"
+else
+  bad "examples/plugin" "$scratch/plugin.log"
+fi
+nm -D --defined-only "$root$plugindir/lbapattern.so" | awk '{print $3}' | grep -qx lunkit_handler_entry &&
+  ok "the plugin, built with -fvisibility=hidden, exports lunkit_handler_entry" ||
+  bad "lbapattern.so has no lunkit_handler_entry"
+
+# The installed lunkitd serves it on a private system bus.
+lunkitd=$root$prefix/sbin/lunkitd
+ldd "$lunkitd" | grep -q 'liblunkit' && bad "lunkitd needs an installed liblunkit-*.so" || ok "lunkitd links no lunkit library"
+bus=$scratch/bus
+cat >"$scratch/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>system</type><listen>unix:path=$bus</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*"/>
+<allow receive_sender="*"/></policy></busconfig>
+CONF
+dbus-daemon --config-file="$scratch/bus.conf" --nofork >"$scratch/bus.log" 2>&1 &
+pids+=($!)
+eventually test -S "$bus" || { bad "private dbus-daemon" "$scratch/bus.log"; finish; }
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$bus
+cat >"$scratch/lunkit.conf" <<CONF
+log_level = "info";
+log_target = "file";
+log_file = "$scratch/lunkitd.log";
+lock_file = "$scratch/lunkitd.lock";
+tcmu_runner_lock_file = "$scratch/tcmu.lock";
+CONF
+"$lunkitd" --foreground --config "$scratch/lunkit.conf" --handler-dir "$root$plugindir" \
+  >"$scratch/lunkitd.out" 2>&1 &
+lunkitd_pid=$!
+call() { gdbus call --address "$DBUS_SYSTEM_BUS_ADDRESS" --dest "$1" --object-path "$2" --method "$3" "${@:4}"; }
+has_owner() { call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner \
+  org.kernel.TCMUService1 2>/dev/null | grep -q true; }
+if eventually has_owner; then ok "the installed lunkitd owns org.kernel.TCMUService1"
+else bad "lunkitd did not start" "$scratch/lunkitd.out"; fi
+call org.kernel.TCMUService1 /org/kernel/TCMUService1 org.freedesktop.DBus.ObjectManager.GetManagedObjects \
+  >"$scratch/objects" 2>&1
+grep -q "/org/kernel/TCMUService1/lbapattern" "$scratch/objects" && ok "it serves the plugin's subtype" ||
+  bad "no lbapattern object" "$scratch/objects"
+call org.kernel.TCMUService1 /org/kernel/TCMUService1/lbapattern org.kernel.TCMUService1.CheckConfig \
+  "'lbapattern/fill=999'" >"$scratch/check1" 2>&1
+grep -q "(false, \"fill must be a byte value (0-255), not '999'\")" "$scratch/check1" &&
+  ok "CheckConfig answers with the plugin's reason" || bad "CheckConfig fill=999" "$scratch/check1"
+call org.kernel.TCMUService1 /org/kernel/TCMUService1/lbapattern org.kernel.TCMUService1.CheckConfig \
+  "'lbapattern/fill=7'" >"$scratch/check2" 2>&1
+grep -q "(true," "$scratch/check2" && ok "CheckConfig accepts a good cfgstring" || bad "CheckConfig fill=7" "$scratch/check2"
+kill -TERM "$lunkitd_pid"
+wait "$lunkitd_pid"
+rc=$?
+[ $rc -eq 0 ] && ok "lunkitd exits 0 on SIGTERM" || bad "lunkitd exited $rc" "$scratch/lunkitd.out"
+grep -E "ERROR: (Address|Undefined|Leak)Sanitizer|runtime error:" "$scratch/lunkitd.out" >/dev/null &&
+  bad "sanitizer report from lunkitd" "$scratch/lunkitd.out" || ok "no sanitizer report from lunkitd"
+
+# A C++ program against lunkit-scsi.pc: the libscsi tour prints what the in-tree build prints.
+export LD_LIBRARY_PATH=$root$prefix/lib
+# The libraries of a sanitizer build need the runtime in the program too (CXXFLAGS of the build).
+if ${LUNKIT_CXX:-g++} -std=c++20 ${LUNKIT_SANITIZER_FLAGS:-} -g -O1 $(pkg-config --cflags lunkit-scsi) \
+     -o "$scratch/scsi-demo" "$src/tools/scsi_demo.cc" $(pkg-config --libs lunkit-scsi) \
+     >"$scratch/demo-build.log" 2>&1; then
+  ok "tools/scsi_demo.cc builds against lunkit-scsi.pc"
+else
+  bad "scsi_demo against the installed tree" "$scratch/demo-build.log"
+fi
+readelf -d "$scratch/scsi-demo" | grep -q "liblunkit-scsi.so.0" && ok "and links liblunkit-scsi.so.0" ||
+  bad "scsi-demo does not link liblunkit-scsi.so.0"
+"$scratch/scsi-demo" >"$scratch/demo.out" 2>&1
+"$build/tools/scsi-demo" >"$scratch/demo.ref" 2>&1
+cmp -s "$scratch/demo.out" "$scratch/demo.ref" && [ -s "$scratch/demo.ref" ] &&
+  ok "it prints what the in-tree scsi-demo prints" || bad "scsi-demo output differs" "$scratch/demo.out"
+finish
