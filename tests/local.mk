@@ -176,6 +176,20 @@ tests_unit_handlers_test_SOURCES = tests/unit/handlers_test.cc tests/unit/plugin
 tests_unit_handlers_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
 tests_unit_handlers_test_LDADD = $(HANDLER_TEST_LDADD)
 
+# The public C API (lunkit/tcmu.h), driven only through its C header; c_api_header_test.c checks
+# that the header is C. And the standalone example server, built so that it keeps compiling.
+TESTS += tests/unit/c_api_test
+check_PROGRAMS += tests/unit/c_api_test examples/serve-ram
+tests_unit_c_api_test_SOURCES = tests/unit/c_api_test.cc tests/unit/c_api_header_test.c \
+	tests/unit/fake_system.h
+tests_unit_c_api_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
+tests_unit_c_api_test_CFLAGS = $(AM_CFLAGS) -std=c99 -pedantic
+tests_unit_c_api_test_LDADD = $(HANDLER_TEST_LDADD)
+examples_serve_ram_SOURCES = examples/serve-ram.c
+examples_serve_ram_CFLAGS = $(AM_CFLAGS) -std=c99 -pedantic
+examples_serve_ram_LDADD = tcmu/liblunkit-tcmu.la handlers/liblunkit-handler.la
+EXTRA_DIST += examples/Makefile examples/README.md
+
 DAEMON_TESTS = tests/unit/config_test tests/unit/copy_groups_test tests/unit/lunkitd_test
 check_PROGRAMS += $(DAEMON_TESTS)
 TESTS += $(DAEMON_TESTS)
