@@ -83,7 +83,7 @@ struct lunkit_tcmu {
   std::unique_ptr<tcmu::Manager> manager;
   std::unique_ptr<tcmu::NetlinkChannel> channel;
   bool kernel_waits = false;  // we told the kernel to wait for our answers
-  lunkit::UniqueFd epoll;             // the repair eventfd and the netlink socket
+  lunkit::UniqueFd epoll;     // the repair eventfd and the netlink socket
   lunkit_tcmu_event_fn on_event = nullptr;
   void* on_event_context = nullptr;
 

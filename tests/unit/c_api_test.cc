@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -76,6 +77,8 @@ struct Observed {
   std::atomic<int> opens{0}, closes{0}, raw_seen{0};
   std::atomic<int> completed_elsewhere{0};  // I/O completed on the Completer's thread
   std::atomic<uint8_t> last_raw_opcode{0};
+  std::mutex mu;  // with cv: open() was called
+  std::condition_variable cv;
 };
 Observed* observed = nullptr;
 Completer* completer = nullptr;
@@ -99,7 +102,11 @@ void* ram_open(lunkit_device*, const char* cfg, lunkit_device_info* info, char* 
   r->async = std::strcmp(cfg, "async") == 0;
   r->vendor = std::strcmp(cfg, "vendor") == 0;
   info->capabilities = LUNKIT_CAP_WRITE_CACHE;
-  ++observed->opens;
+  {
+    std::lock_guard lock(observed->mu);
+    ++observed->opens;
+  }
+  observed->cv.notify_all();
   return r;
 }
 void ram_close(void* h) {
@@ -454,6 +461,33 @@ TEST_F(CApiTest, AttachAllInTheCallersLoopRetriesStorageThatFailed) {
   EXPECT_LE(timeout, 1000);
   EXPECT_EQ(lunkit_tcmu_process(t), 0) << "no events without netlink";
   EXPECT_EQ(lunkit_tcmu_attach_all(t), 1) << "a second call attaches nothing more";
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(CApiTest, ControlThreadAttachesAndOwnsTheControlCalls) {
+  // The control thread would tell a real target_core_user to wait for answers, module-wide.
+  if (access("/sys/module/target_core_user", F_OK) == 0)
+    GTEST_SKIP() << "target_core_user is loaded on this machine";
+  RingEmulator& emu = add(0, "disk0", "ram/sync");
+  ASSERT_EQ(lunkit_tcmu_start(t, LUNKIT_TCMU_REQUIRE_NETLINK), -ENOENT) << "no netlink family";
+  ASSERT_EQ(lunkit_tcmu_start(t, 0), 0) << lunkit_tcmu_last_error();
+  EXPECT_EQ(lunkit_tcmu_start(t, 0), -EALREADY);
+  {
+    std::unique_lock lock(seen.mu);
+    ASSERT_TRUE(seen.cv.wait_for(lock, std::chrono::seconds(30), [&] { return seen.opens > 0; }))
+        << "the control thread attaches the devices there are";
+  }
+  EXPECT_EQ(lunkit_tcmu_attach(t, 0, 0), -EBUSY) << "the control thread does the control work";
+  EXPECT_EQ(lunkit_tcmu_process(t), -EBUSY);
+  settle(emu);
+  write_read_round_trip(emu);
+  EXPECT_EQ(lunkit_tcmu_stop(t, 30000), 0);
+  EXPECT_EQ(lunkit_tcmu_attached(t, 0), 1) << "stopping the control thread keeps the devices";
+  EXPECT_EQ(lunkit_tcmu_detach(t, 0, 0), 0) << "control calls are the caller's again";
+  EXPECT_EQ(seen.closes, 1);
 }
 
 }  // namespace
