@@ -271,6 +271,7 @@ class CApiTest : public ::testing::Test {
   Observed seen;
   Completer completer_;
   lunkit_handler handler = make_handler("ram");
+  lunkit_handler extra{};  // a second handler some tests add
   std::map<uint32_t, std::unique_ptr<RingEmulator>> emulators;
   std::map<uint64_t, Result_> results;
   uint64_t next_tag = 0;
@@ -421,7 +422,8 @@ TEST_F(CApiTest, ErrorsAreNegativeErrnoWithAReason) {
   EXPECT_STREQ(lunkit_tcmu_last_error(), "") << "success clears it";
   EXPECT_EQ(lunkit_tcmu_attach(t, 0, 0), -EEXIST);
 
-  lunkit_handler again = make_handler("other");
+  lunkit_handler& again = extra;  // outlives the context, as lunkit_tcmu_add_handler() asks
+  again = make_handler("other");
   EXPECT_EQ(lunkit_tcmu_add_handler(t, &again), -EBUSY) << "devices are attached";
   EXPECT_EQ(lunkit_tcmu_detach(t, 0, 0), 0);
   EXPECT_EQ(lunkit_tcmu_add_handler(t, &handler), -EEXIST);
@@ -488,6 +490,33 @@ TEST_F(CApiTest, ControlThreadAttachesAndOwnsTheControlCalls) {
   EXPECT_EQ(lunkit_tcmu_attached(t, 0), 1) << "stopping the control thread keeps the devices";
   EXPECT_EQ(lunkit_tcmu_detach(t, 0, 0), 0) << "control calls are the caller's again";
   EXPECT_EQ(seen.closes, 1);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(CApiTest, BlockingHandlersRunOnTheWorkerPool) {
+  static std::atomic<int> off_loop{0};
+  static std::thread::id loop_thread;
+  lunkit_handler& blocking = extra;  // outlives the context, as lunkit_tcmu_add_handler() asks
+  blocking = make_handler("blk");
+  blocking.thread_model = LUNKIT_THREAD_BLOCKING;
+  blocking.read = [](void* h, lunkit_io* io, const iovec* iov, int n, uint64_t off, uint64_t len) {
+    if (std::this_thread::get_id() != loop_thread) ++off_loop;
+    ram_read(h, io, iov, n, off, len);
+  };
+  // The loop thread is where handle_cmd runs: remember it there.
+  blocking.handle_cmd = [](void* h, lunkit_cmd* cmd) {
+    loop_thread = std::this_thread::get_id();
+    return ram_cmd(h, cmd);
+  };
+  ASSERT_EQ(lunkit_tcmu_add_handler(t, &blocking), 0) << lunkit_tcmu_last_error();
+  RingEmulator& emu = add(0, "disk0", "blk/sync");
+  ASSERT_EQ(lunkit_tcmu_attach(t, 0, 0), 0) << lunkit_tcmu_last_error();
+  settle(emu);
+  write_read_round_trip(emu);
+  EXPECT_GE(off_loop, 2) << "BLOCKING reads ran on workers, not on the device's loop";
 }
 
 }  // namespace
