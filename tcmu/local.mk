@@ -25,12 +25,20 @@ tcmu_libtcmu_core_la_SOURCES = \
 tcmu_libtcmu_core_la_CPPFLAGS = $(AM_CPPFLAGS) $(URING_CFLAGS) $(SPDLOG_CFLAGS) $(NL_CFLAGS) $(NLGENL_CFLAGS)
 tcmu_libtcmu_core_la_LIBADD = $(URING_LIBS) $(SPDLOG_LIBS) $(NLGENL_LIBS) $(NL_LIBS)
 
+# The C API (lunkit/tcmu.h) serves LUs through the plugin host's handler adapter, so the library
+# carries the host and exports the handler ABI's functions too (lunkit_io_complete() & co.).
+# Its own archive, because it sits above the plugin host, which sits above the transport.
+noinst_LTLIBRARIES += tcmu/libtcmu-capi.la
+tcmu_libtcmu_capi_la_CXXFLAGS = $(AM_CXXFLAGS) $(LIB_VISIBILITY_FLAGS)
+tcmu_libtcmu_capi_la_CPPFLAGS = $(tcmu_libtcmu_core_la_CPPFLAGS)
+tcmu_libtcmu_capi_la_SOURCES = tcmu/c_api.cc
 lib_LTLIBRARIES += tcmu/liblunkit-tcmu.la
 tcmu_liblunkit_tcmu_la_SOURCES =
 nodist_EXTRA_tcmu_liblunkit_tcmu_la_SOURCES = tcmu/dummy.cc
-tcmu_liblunkit_tcmu_la_LIBADD = tcmu/libtcmu-core.la libscsi/liblunkit-scsi.la
+tcmu_liblunkit_tcmu_la_LIBADD = tcmu/libtcmu-capi.la tcmu/libtcmu-core.la handlers/libhandler-host.la \
+	libscsi/liblunkit-scsi.la
 tcmu_liblunkit_tcmu_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
 	-Wl,--version-script=$(srcdir)/tcmu/liblunkit-tcmu.map
 EXTRA_tcmu_liblunkit_tcmu_la_DEPENDENCIES = tcmu/liblunkit-tcmu.map
 EXTRA_DIST += tcmu/liblunkit-tcmu.map
-pkginclude_HEADERS += include/lunkit/result.h
+pkginclude_HEADERS += include/lunkit/result.h include/lunkit/tcmu.h

@@ -160,9 +160,9 @@ AM_TESTS_ENVIRONMENT = LUNKIT_HANDLER_BUILD_DIR='$(abs_builddir)/handlers/.libs'
 	LUNKIT_BAD_PLUGIN_DIR='$(abs_builddir)/tests/plugins/.libs'; \
 	LUNKIT_MAN_EXAMPLE='$(abs_builddir)/man/.libs/example_handler.so'; \
 	LUNKIT_BUILD_DIR='$(abs_builddir)'; LUNKIT_SRC_DIR='$(abs_top_srcdir)'; \
-	LUNKIT_SANITIZER_FLAGS='$(SANITIZER_FLAGS)'; LUNKIT_CXX='$(CXX)'; \
+	LUNKIT_SANITIZER_FLAGS='$(SANITIZER_FLAGS)'; LUNKIT_CXX='$(CXX)'; LUNKIT_CC='$(CC)'; \
 	export LUNKIT_HANDLER_BUILD_DIR LUNKIT_BAD_PLUGIN_DIR LUNKIT_MAN_EXAMPLE LUNKIT_BUILD_DIR \
-	LUNKIT_SRC_DIR LUNKIT_SANITIZER_FLAGS LUNKIT_CXX;
+	LUNKIT_SRC_DIR LUNKIT_SANITIZER_FLAGS LUNKIT_CXX LUNKIT_CC;
 HANDLER_TESTS = tests/unit/plugin_loader_test tests/unit/handlers_test tests/unit/handler_options_test
 check_PROGRAMS += $(HANDLER_TESTS)
 TESTS += $(HANDLER_TESTS)
@@ -176,6 +176,21 @@ tests_unit_handler_options_test_LDADD = $(HANDLER_TEST_LDADD)
 tests_unit_handlers_test_SOURCES = tests/unit/handlers_test.cc tests/unit/plugin_dir.h tests/unit/plugin_rig.h
 tests_unit_handlers_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
 tests_unit_handlers_test_LDADD = $(HANDLER_TEST_LDADD)
+
+# The public C API (lunkit/tcmu.h), driven only through its C header; c_api_header_test.c checks
+# that the header is C. And the standalone example server, built so that it keeps compiling.
+TESTS += tests/unit/c_api_test
+check_PROGRAMS += tests/unit/c_api_test examples/serve-ram
+tests_unit_c_api_test_SOURCES = tests/unit/c_api_test.cc tests/unit/c_api_header_test.c \
+	tests/unit/fake_system.h
+tests_unit_c_api_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
+tests_unit_c_api_test_CFLAGS = $(AM_CFLAGS) -std=c99 -pedantic
+tests_unit_c_api_test_LDADD = tcmu/libtcmu-capi.la $(HANDLER_TEST_LDADD)
+examples_serve_ram_SOURCES = examples/serve-ram.c
+examples_serve_ram_CFLAGS = $(AM_CFLAGS) -std=c99 -pedantic
+# (the installed library: only its public API)
+examples_serve_ram_LDADD = tcmu/liblunkit-tcmu.la
+EXTRA_DIST += examples/Makefile examples/README.md
 
 DAEMON_TESTS = tests/unit/config_test tests/unit/copy_groups_test tests/unit/lunkitd_test
 check_PROGRAMS += $(DAEMON_TESTS)

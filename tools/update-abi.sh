@@ -17,7 +17,7 @@ for lib in "${libs[@]}"; do
   [ -n "$soname" ] || { echo "$lib: no soname" >&2; rc=1; continue; }
   out=$abi_dir/$soname.xml
   if [ -f "$out" ]; then
-    abi_compare "$out" "$so" >/dev/null
+    abi_compare "$out" "$so" "${LUNKIT_ABI_HEADERS:-$top/include}" >/dev/null
     case $? in
       0) echo "$soname: unchanged"; continue ;;
       2) echo "$soname: refused: the change is incompatible; give the library a new soname first" >&2
@@ -25,7 +25,8 @@ for lib in "${libs[@]}"; do
       3) echo "$soname: abidiff failed" >&2; rc=1; continue ;;
     esac
   fi
-  abidw --no-corpus-path --no-comp-dir-path --no-show-locs --exported-interfaces-only --no-elf-needed --out-file "$out" "$so" || { rc=1; continue; }
+  abidw --no-corpus-path --no-comp-dir-path --no-show-locs --exported-interfaces-only --no-elf-needed \
+    --headers-dir "${LUNKIT_ABI_HEADERS:-$top/include}" --drop-private-types --out-file "$out" "$so" || { rc=1; continue; }
   echo "$soname: recorded in ${out#$top/}"
 done
 exit $rc

@@ -120,28 +120,44 @@ Result<std::unique_ptr<Plugin>> Plugin::load(const std::string& path, bool requi
   if (!entry) return Error{path + ": no lunkit_handler_entry symbol (not a lunkit handler?)"};
   const lunkit_handler* h = entry();
   if (!h) return Error{path + ": lunkit_handler_entry() returned nothing"};
+  if (std::string why = check(h, path); !why.empty()) return Error{why};
+  plugin->handler_ = h;
+  plugin->subtype_ = h->subtype;
+  return plugin;
+}
+
+std::string Plugin::check(const lunkit_handler* h, const std::string& path) {
   if (h->abi_version != LUNKIT_HANDLER_ABI_VERSION)
-    return Error{path + ": handler ABI version " + std::to_string(h->abi_version) +
-                 ", lunkitd supports version " + std::to_string(LUNKIT_HANDLER_ABI_VERSION)};
+    return path + ": handler ABI version " + std::to_string(h->abi_version) +
+           ", lunkitd supports version " + std::to_string(LUNKIT_HANDLER_ABI_VERSION);
   constexpr size_t kMinimum = offsetof(lunkit_handler, block_status) + sizeof(h->block_status);
   if (h->struct_size < kMinimum)
-    return Error{path + ": handler struct of " + std::to_string(h->struct_size) +
-                 " bytes is too small for ABI version 1"};
-  plugin->handler_ = h;
+    return path + ": handler struct of " + std::to_string(h->struct_size) +
+           " bytes is too small for ABI version 1";
   if (!h->subtype || !valid_subtype(h->subtype))
-    return Error{path + ": subtype must be letters, digits and '_'"};
-  plugin->subtype_ = h->subtype;
+    return path + ": subtype must be letters, digits and '_'";
   if (h->thread_model > LUNKIT_THREAD_BLOCKING)
-    return Error{path + ": unknown thread model " + std::to_string(h->thread_model)};
+    return path + ": unknown thread model " + std::to_string(h->thread_model);
   if (h->io_private_size > LUNKIT_IO_PRIVATE_MAX)
-    return Error{path + ": io_private_size " + std::to_string(h->io_private_size) + " exceeds " +
-                 std::to_string(LUNKIT_IO_PRIVATE_MAX)};
+    return path + ": io_private_size " + std::to_string(h->io_private_size) + " exceeds " +
+           std::to_string(LUNKIT_IO_PRIVATE_MAX);
   const char* missing = !h->open    ? "open"
                         : !h->close ? "close"
                         : !h->read  ? "read"
                         : !h->write ? "write"
                                     : nullptr;
-  if (missing) return Error{path + ": required callback " + missing + " is missing"};
+  if (missing) return path + ": required callback " + missing + " is missing";
+  return "";
+}
+
+Result<std::unique_ptr<Plugin>> Plugin::from_handler(const lunkit_handler* h,
+                                                     const std::string& what) {
+  if (!h) return Error{what + ": no handler"};
+  if (std::string why = check(h, what); !why.empty()) return Error{why};
+  std::unique_ptr<Plugin> plugin(new Plugin);
+  plugin->path_ = what;
+  plugin->handler_ = h;
+  plugin->subtype_ = h->subtype;
   return plugin;
 }
 

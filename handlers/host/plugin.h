@@ -21,6 +21,10 @@ class Plugin {
   // struct size, a valid subtype and the required callbacks. With `require_root_owned`, a file or
   // directory that a non-root user can write is refused (lunkitd runs as root).
   static Result<std::unique_ptr<Plugin>> load(const std::string& path, bool require_root_owned);
+  // A handler linked into the program itself (lunkit_tcmu_add_handler()): the same checks as a
+  // loaded plugin's, and nothing to unload. `what` names it in errors.
+  static Result<std::unique_ptr<Plugin>> from_handler(const lunkit_handler* handler,
+                                                      const std::string& what);
 
   const lunkit_handler& handler() const { return *handler_; }
   const std::string& subtype() const { return subtype_; }
@@ -53,6 +57,8 @@ class Plugin {
 
  private:
   Plugin() = default;
+  // Why `h` is not a valid handler ("" when it is); `path` names it in the message.
+  static std::string check(const lunkit_handler* h, const std::string& path);
   // The checked file, loaded as /proc/self/fd/N: held open while loaded, so that the next
   // plugin's fd (and name) differs and the dynamic loader does not take it for this one.
   UniqueFd fd_;

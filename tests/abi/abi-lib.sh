@@ -11,11 +11,13 @@ abi_soname() {  # the DT_SONAME of $1
   readelf -d "$1" | sed -n 's/.*(SONAME).*\[\(.*\)\]$/\1/p'
 }
 
-# Compares $2 (a built .so) with $1 (its recorded XML). Prints abidiff's report; returns
-# 0 identical, 1 compatible additions only, 2 incompatible, 3 abidiff failed.
+# Compares $2 (a built .so) with $1 (its recorded XML), counting only the types the public
+# headers in $3 declare (an opaque struct's insides are the library's own business). Prints
+# abidiff's report; returns 0 identical, 1 compatible additions only, 2 incompatible, 3 abidiff
+# failed.
 abi_compare() {
-  local recorded=$1 built=$2 report rc
-  report=$(abidiff --no-show-locs "$recorded" "$built" 2>&1)
+  local recorded=$1 built=$2 headers=$3 report rc
+  report=$(abidiff --no-show-locs --headers-dir2 "$headers" --drop-private-types "$recorded" "$built" 2>&1)
   rc=$?
   if [ $rc -eq 0 ]; then return 0; fi
   printf '%s\n' "$report"

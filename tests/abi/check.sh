@@ -24,7 +24,7 @@ for lib in "${libs[@]}"; do
     echo "FAIL $soname: no ABI recorded for this soname; record it: tools/update-abi.sh $lib"
     failed=$((failed + 1)); continue
   fi
-  abi_compare "$recorded" "$so"
+  abi_compare "$recorded" "$so" "${LUNKIT_ABI_HEADERS:-$src/include}"
   case $? in
     0) echo "PASS $soname matches $(basename "$recorded")"; passed=$((passed + 1)) ;;
     1) echo "FAIL $soname grew (compatible): record it with tools/update-abi.sh $lib and raise" \

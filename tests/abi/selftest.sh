@@ -27,6 +27,8 @@ build() {  # build CHANGE SONAME
     -o "$work/lib/liblunkit-probe.so" "$here/probe.c" || exit 1
 }
 export LUNKIT_ABI_DIR=$work/abi
+# The probe declares its public types in probe.c itself.
+export LUNKIT_ABI_HEADERS=$here
 lib=$work/lib/liblunkit-probe.so
 
 build 0 liblunkit-probe.so.0

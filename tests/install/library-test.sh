@@ -112,8 +112,27 @@ rc=$?
 grep -E "ERROR: (Address|Undefined|Leak)Sanitizer|runtime error:" "$scratch/lunkitd.out" >/dev/null &&
   bad "sanitizer report from lunkitd" "$scratch/lunkitd.out" || ok "no sanitizer report from lunkitd"
 
-# A C++ program against lunkit-scsi.pc: the libscsi tour prints what the in-tree build prints.
+# The standalone TCMU server (examples/serve-ram.c) against lunkit-tcmu.pc. It serves LUNs in
+# the VM (tests/vm, scenario library); here it is built, linked and started.
+cp -r "$src/examples" "$scratch/examples"
+# The staging tree is not where the dynamic linker looks (as /usr/local/lib is after `make
+# install`): name it, for the link (liblunkit-tcmu's own NEEDED) and for running.
 export LD_LIBRARY_PATH=$root$prefix/lib
+if make -C "$scratch/examples" CC="${LUNKIT_CC:-cc} ${LUNKIT_SANITIZER_FLAGS:-}" CFLAGS="-g -O1" \
+     >"$scratch/examples.log" 2>&1; then
+  ok "examples/serve-ram.c builds against lunkit-tcmu.pc alone"
+else
+  bad "examples/Makefile" "$scratch/examples.log"
+fi
+readelf -d "$scratch/examples/serve-ram" | grep NEEDED | grep liblunkit >"$scratch/needed"
+[ "$(cat "$scratch/needed" | wc -l)" = 1 ] && grep -q "liblunkit-tcmu.so.0" "$scratch/needed" &&
+  ok "serve-ram needs liblunkit-tcmu.so.0 and no other lunkit library" || bad "serve-ram's libraries" "$scratch/needed"
+LD_LIBRARY_PATH=$root$prefix/lib "$scratch/examples/serve-ram" >"$scratch/serve.out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q "usage: .*serve-ram <subtype>" "$scratch/serve.out" &&
+  ok "serve-ram runs against the installed library (usage, exit 2)" || bad "serve-ram exited $rc" "$scratch/serve.out"
+
+# A C++ program against lunkit-scsi.pc: the libscsi tour prints what the in-tree build prints.
 # The libraries of a sanitizer build need the runtime in the program too (CXXFLAGS of the build).
 if ${LUNKIT_CXX:-g++} -std=c++20 ${LUNKIT_SANITIZER_FLAGS:-} -g -O1 $(pkg-config --cflags lunkit-scsi) \
      -o "$scratch/scsi-demo" "$src/tools/scsi_demo.cc" $(pkg-config --libs lunkit-scsi) \
