@@ -7,10 +7,11 @@
 //
 // I/O: rbd_aio_readv/writev, flush, discard, write_zeroes and compare_and_write, submitted from
 // the device's event loop(s) and completed from librbd's own threads with lunkit_io_complete().
-// Nothing blocks on the loop and there is no thread per command. One maintenance thread per
-// device, asleep unless the image changed size behind lunkit (librbd's header watch) or the
-// cluster blocklisted this client, when it reconnects with a new client instance while
-// commands are answered BUSY.
+// Nothing blocks on the loop and there is no thread per command. The images of the process
+// share one cluster connection per set of connection options (cluster.h). One maintenance
+// thread per device, asleep unless the image changed size behind lunkit (librbd's header watch)
+// or the cluster blocklisted its client (which fences every image on that connection), when it
+// reopens the image on a new client instance while commands are answered BUSY.
 //
 // Outages: every OSD and monitor operation times out after osd_op_timeout seconds (default 31,
 // inside the kernel's 30-second TCMU command timeout); a timed-out command completes with
