@@ -586,7 +586,18 @@ TEST_F(Rbd, OneImagesBlocklistRecoveryLeavesTheOthersWorking) {
   ASSERT_FALSE(addr.empty());
   ASSERT_EQ(watcher_address("fence2"), addr);
   ASSERT_EQ(ceph("osd blocklist add " + addr), 0);
-  // Only a writes; b and c are idle.
+  // Only a writes; b and c are idle. Until the OSD has the new map a's writes may still succeed:
+  // write until one is refused (each wait is for a command's own answer), then until it works.
+  bool refused = false;
+  for (auto deadline = Clock::now() + std::chrono::seconds(60);
+       !refused && Clock::now() < deadline;) {
+    Outcome o = a->run(cdb10(0x2A, 8, 8, 0x08), pattern(4096, 99));
+    refused = o.status == 0x08;
+    if (!refused) {
+      ASSERT_EQ(o.status, 0) << "GOOD or BUSY, never an error";
+    }
+  }
+  ASSERT_TRUE(refused) << "the fenced client's writes were never refused";
   EXPECT_GE(write_until_good(*a, 8, pattern(4096, 99), 120, true), 0);
   // b and c move without an I/O of theirs: the log says so three times in all.
   EXPECT_EQ(log.wait_count("reconnected to image", 3, 120), 3)
