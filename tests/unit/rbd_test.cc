@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -565,6 +566,28 @@ TEST_F(Rbd, ImagesWithTheSameOptionsShareOneClusterConnection) {
   auto e = open(i1);
   ASSERT_TRUE(e->ok());
   EXPECT_EQ(log.count(" connected ("), 3);
+}
+
+// check_config runs on up to four D-Bus threads at once while images open and close on the
+// attaching thread: checks use the shared connection when one is up (and may be the last to let
+// go of it), nothing deadlocks, every answer is right.
+TEST_F(Rbd, ChecksOnFourThreadsWhileImagesOpenAndClose) {
+  RbdImage img("checked4");
+  auto plugin = Plugin::load(test::handler_build_dir() + "/rbd.so", false);
+  ASSERT_TRUE(plugin) << plugin.error();
+  std::atomic<int> good{0}, bad{0};
+  std::vector<std::thread> checkers;
+  for (int t = 0; t < 4; ++t)
+    checkers.emplace_back([&] {
+      for (int i = 0; i < 6; ++i) (plugin->get()->check_config(img.cfg()) ? good : bad)++;
+    });
+  for (int i = 0; i < 4; ++i) {
+    auto dev = PluginBlockDevice::open(**plugin, params(img.cfg(), 16 << 20), nullptr);
+    EXPECT_TRUE(dev) << dev.error();
+  }
+  for (auto& t : checkers) t.join();
+  EXPECT_EQ(good.load(), 24);
+  EXPECT_EQ(bad.load(), 0);
 }
 
 // Three images on one connection; the cluster blocklists it (as when another gateway breaks one
