@@ -38,6 +38,6 @@ handlers_ram_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 handlers_file_la_SOURCES = handlers/file/file.cc
 handlers_file_la_CPPFLAGS = $(AM_CPPFLAGS) $(URING_CFLAGS)
 handlers_file_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-handlers_rbd_la_SOURCES = handlers/rbd/rbd.cc
+handlers_rbd_la_SOURCES = handlers/rbd/rbd.cc handlers/rbd/cluster.cc handlers/rbd/cluster.h
 handlers_rbd_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 handlers_rbd_la_LIBADD = $(RBD_LIBS)

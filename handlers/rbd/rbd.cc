@@ -7,10 +7,11 @@
 //
 // I/O: rbd_aio_readv/writev, flush, discard, write_zeroes and compare_and_write, submitted from
 // the device's event loop(s) and completed from librbd's own threads with lunkit_io_complete().
-// Nothing blocks on the loop and there is no thread per command. One maintenance thread per
-// device, asleep unless the image changed size behind lunkit (librbd's header watch) or the
-// cluster blocklisted this client, when it reconnects with a new client instance while
-// commands are answered BUSY.
+// Nothing blocks on the loop and there is no thread per command. The images of the process
+// share one cluster connection per set of connection options (cluster.h). One maintenance
+// thread per device, asleep unless the image changed size behind lunkit (librbd's header watch)
+// or the cluster blocklisted its client (which fences every image on that connection), when it
+// reopens the image on a new client instance while commands are answered BUSY.
 //
 // Outages: every OSD and monitor operation times out after osd_op_timeout seconds (default 31,
 // inside the kernel's 30-second TCMU command timeout); a timed-out command completes with
@@ -37,6 +38,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "handlers/rbd/cluster.h"
 
 namespace {
 
@@ -113,39 +116,20 @@ std::string errtext(int negative) {
   return std::strerror(negative < 0 ? -negative : negative);
 }
 
-// One connection to the cluster with the image open; closes everything it opened.
+lunkit_rbd::ClusterKey cluster_key(const RbdOptions& o, int timeout) {
+  return {.conf = o.conf, .id = o.id, .op_timeout = timeout, .cache = o.cache};
+}
+
+// The image open on a cluster connection (shared with other images, see cluster.h); closes what
+// it opened and lets go of the connection.
 class Connection {
  public:
-  static std::unique_ptr<Connection> open(const RbdOptions& o, bool read_only, int timeout,
-                                          std::string* why) {
+  // `cluster` is taken over whatever happens.
+  static std::unique_ptr<Connection> open(const RbdOptions& o, bool read_only,
+                                          lunkit_rbd::ClusterRef cluster, std::string* why) {
     std::unique_ptr<Connection> c(new Connection);
-    int r = rados_create(&c->cluster_, o.id.empty() ? nullptr : o.id.c_str());
-    if (r < 0) {
-      *why = "cannot create a Ceph client: " + errtext(r);
-      return nullptr;
-    }
-    c->created_ = true;
-    r = rados_conf_read_file(c->cluster_, o.conf.empty() ? nullptr : o.conf.c_str());
-    if (r < 0) {
-      *why = o.conf.empty() ? "no ceph.conf found in the default places (add ;conf=<path>)"
-                            : o.conf + ": " + errtext(r);
-      return nullptr;
-    }
-    std::string t = std::to_string(timeout);
-    // A cluster that stops answering fails operations instead of hanging them.
-    for (const char* key : {"rados_osd_op_timeout", "rados_mon_op_timeout", "client_mount_timeout"})
-      rados_conf_set(c->cluster_, key, t.c_str());
-    rados_conf_set(c->cluster_, "rbd_cache", o.cache ? "true" : "false");
-    // Discards zero what they cover, even partial objects: unmapped blocks read as zeros.
-    rados_conf_set(c->cluster_, "rbd_skip_partial_discard", "false");
-    r = rados_connect(c->cluster_);
-    if (r < 0) {
-      *why = "cannot reach the Ceph cluster" + (o.conf.empty() ? std::string() : " of " + o.conf) +
-             ": " + (r == -ETIMEDOUT ? "no monitor answered within " + t + " s" : errtext(r));
-      return nullptr;
-    }
-    c->connected_ = true;
-    r = rados_ioctx_create(c->cluster_, o.pool.c_str(), &c->io_);
+    c->cluster_ = std::move(cluster);
+    int r = rados_ioctx_create(c->cluster_.handle(), o.pool.c_str(), &c->io_);
     if (r < 0) {
       *why = r == -ENOENT ? "pool '" + o.pool + "' does not exist"
                           : "pool '" + o.pool + "': " + errtext(r);
@@ -166,32 +150,28 @@ class Connection {
   ~Connection() {
     if (have_image_) rbd_close(image_);  // waits for in-flight I/O and its callbacks
     if (have_io_) rados_ioctx_destroy(io_);
-    if (created_) rados_shutdown(cluster_);
+    // cluster_ goes last: the connection ends with its last image
   }
 
   rbd_image_t image() const { return image_; }
-  rados_t cluster() const { return cluster_; }
+  rados_t cluster() const { return cluster_.handle(); }
+  lunkit_rbd::ClusterRef& shared() { return cluster_; }
 
   // This client's address, as the cluster's blocklist shows it.
-  std::string address() const {
-    char* addrs = nullptr;
-    std::string a;
-    if (rados_getaddrs(cluster_, &addrs) == 0 && addrs) a = addrs;
-    if (addrs) rados_buffer_free(addrs);
-    return a;
-  }
+  std::string address() const { return cluster_.address(); }
 
   bool conf_true(const char* key) const {
     char buf[32] = {};
-    return rados_conf_get(cluster_, key, buf, sizeof buf - 1) == 0 && std::strcmp(buf, "true") == 0;
+    return rados_conf_get(cluster(), key, buf, sizeof buf - 1) == 0 &&
+           std::strcmp(buf, "true") == 0;
   }
 
  private:
   Connection() = default;
-  rados_t cluster_{};
+  lunkit_rbd::ClusterRef cluster_;
   rados_ioctx_t io_{};
   rbd_image_t image_{};
-  bool created_ = false, connected_ = false, have_io_ = false, have_image_ = false;
+  bool have_io_ = false, have_image_ = false;
 };
 
 enum class Op : uint8_t { kRead, kWrite, kFlush, kDiscard, kWriteZeroes, kCompareAndWrite };
@@ -214,13 +194,15 @@ struct RbdIo {
 };
 static_assert(sizeof(RbdIo) <= LUNKIT_IO_PRIVATE_MAX);
 
-class RbdDevice {
+class RbdDevice final : public lunkit_rbd::Member {
  public:
   static RbdDevice* open(lunkit_device* dev, const char* cfg, lunkit_device_info* info,
                          std::string* why) {
     RbdOptions o;
     if (!parse_options(cfg, &o, why)) return nullptr;
-    auto conn = Connection::open(o, false, o.op_timeout, why);
+    auto cluster = lunkit_rbd::acquire_cluster(cluster_key(o, o.op_timeout), dev, why);
+    if (!cluster) return nullptr;
+    auto conn = Connection::open(o, false, std::move(cluster), why);
     if (!conn) return nullptr;
     uint64_t size = 0;
     rbd_image_info_t st{};
@@ -257,6 +239,8 @@ class RbdDevice {
     info->max_compare_and_write = 512;
     std::snprintf(info->product, sizeof info->product, "RBD");
     d->watch();
+    // Fenced between connecting and now (another image found it blocklisted): move at once.
+    if (!d->conn_->shared().join(d)) d->request(kReconnect);
     d->maintenance_ = std::thread([d] { d->maintain(); });
     lunkit_log(dev, 2, "image %s: %llu bytes, %llu-byte objects, librbd cache %s", o.spec().c_str(),
                static_cast<unsigned long long>(size), static_cast<unsigned long long>(st.obj_size),
@@ -272,8 +256,16 @@ class RbdDevice {
     cv_.notify_all();
     if (maintenance_.joinable()) maintenance_.join();
     unwatch();
+    // Never to write again: the others that left the fenced connection need not wait for this
+    // one (if it was the last, the entry stays until the cluster expires it).
+    if (unblocklist_pending_.exchange(false)) stale_->unwritten.fetch_sub(1);
+    if (conn_) conn_->shared().leave(this);
     conn_.reset();
   }
+
+  // Another image on this connection found it blocklisted: so is this image (the blocklist is
+  // the client's). With the registry's lock held: only mu_, briefly.
+  void cluster_fenced() override { request(kReconnect | kPeerFenced); }
 
   // ---- I/O, from the device's event loop(s) ----
   void read(lunkit_io* io, const iovec* iov, int n, uint64_t off) {
@@ -434,8 +426,10 @@ class RbdDevice {
                unblocklist_pending_.load(std::memory_order_relaxed) &&
                unblocklist_pending_.exchange(false)) {
       // The new instance wrote, so it holds the lock now: librbd blocklisted the old instance
-      // once more when it broke its lock. Only now is removing that entry for good.
-      request(kUnblocklist);
+      // once more when it broke its lock. Once every image that was on the fenced connection
+      // has done so, removing that entry is for good. (stale_ is replaced only by reconnect(),
+      // with nothing in flight.)
+      if (stale_->unwritten.fetch_sub(1) == 1) unblocklist_later(stale_->address);
     } else if (r < 0 && r != -ETIMEDOUT && r != -EAGAIN) {
       lunkit_log(dev_, 1, "%s at byte %llu failed: %s", op_name(s->op),
                  static_cast<unsigned long long>(s->offset), errtext(r).c_str());
@@ -460,12 +454,20 @@ class RbdDevice {
   }
 
   // ---- The maintenance thread: size changes and reconnects, off the I/O path ----
-  enum Work : unsigned { kCheckSize = 1, kReconnect = 2, kUnblocklist = 4 };
+  enum Work : unsigned { kCheckSize = 1, kReconnect = 2, kUnblocklist = 4, kPeerFenced = 8 };
 
   void request(unsigned work) {
     {
       std::lock_guard lock(mu_);
       work_ |= work;
+    }
+    cv_.notify_all();
+  }
+  void unblocklist_later(const std::string& address) {
+    {
+      std::lock_guard lock(mu_);
+      stale_address_ = address;
+      work_ |= kUnblocklist;
     }
     cv_.notify_all();
   }
@@ -487,7 +489,7 @@ class RbdDevice {
       cv_.wait(lock, [&] { return stopping_ || work_; });
       if (stopping_) return;
       unsigned work = std::exchange(work_, 0u);
-      if (work & kReconnect) reconnect(lock);
+      if (work & kReconnect) reconnect(lock, work & kPeerFenced);
       if ((work & kCheckSize) && !stopping_) check_size();
       if ((work & kUnblocklist) && !stopping_ && conn_) {
         // Not under mu_: the monitor command may take osd_op_timeout, and librbd's threads
@@ -510,36 +512,55 @@ class RbdDevice {
   }
 
   // With mu_ held (released while waiting). New commands are answered BUSY meanwhile.
-  void reconnect(std::unique_lock<std::mutex>& lock) {
+  // Registry calls (fence, leave, acquire, join) are made without mu_: the registry tells
+  // members under its lock, and they take mu_ then.
+  void reconnect(std::unique_lock<std::mutex>& lock, bool peer) {
     reconnecting_.store(true, std::memory_order_seq_cst);
     std::string old_address = conn_->address();
-    lunkit_log(dev_, 0, "the cluster blocklisted this client (%s); reconnecting",
-               old_address.c_str());
+    if (peer)
+      lunkit_log(dev_, 0, "another image found ceph client %llu blocklisted (%s); reconnecting",
+                 static_cast<unsigned long long>(conn_->shared().serial()), old_address.c_str());
+    else
+      lunkit_log(dev_, 0,
+                 "the cluster blocklisted this client (ceph client %llu, %s); reconnecting",
+                 static_cast<unsigned long long>(conn_->shared().serial()), old_address.c_str());
     cv_.wait(lock, [&] { return in_flight_.load(std::memory_order_seq_cst) == 0 || stopping_; });
     // Not under mu_: unwatching waits for header-update callbacks, which take mu_.
     lock.unlock();
     unwatch();
-    conn_.reset();
+    // No image opens on the fenced connection any more; the others on it are told to move.
+    std::shared_ptr<lunkit_rbd::StaleClient> stale = conn_->shared().fence(this);
+    conn_->shared().leave(this);
+    // A reconnect before this image wrote again: it will never break that older lock now.
+    if (unblocklist_pending_.exchange(false) && stale_->unwritten.fetch_sub(1) == 1 &&
+        stale_ != stale)
+      unblocklist_later(stale_->address);
+    conn_.reset();  // the image's instance goes; the connection lives on while others are on it
     lock.lock();
+    // Every command of the old instance finished before we got here (they are counted, and
+    // finish() asks for the reconnect before it uncounts), and this image is no member of the
+    // fenced connection any more: any kReconnect still pending is about the instance just
+    // replaced. Acting on it reconnected a second time: the new instance was blocklisted too,
+    // and the first instance's entry was never removed.
+    work_ &= ~static_cast<unsigned>(kReconnect | kPeerFenced);
     for (int attempt = 1; !stopping_; ++attempt) {
       std::string why;
       lock.unlock();
-      auto c = Connection::open(opt_, false, opt_.op_timeout, &why);
+      auto cluster = lunkit_rbd::acquire_cluster(cluster_key(opt_, opt_.op_timeout), dev_, &why);
+      std::unique_ptr<Connection> c;
+      if (cluster) c = Connection::open(opt_, false, std::move(cluster), &why);
+      bool joined = c && c->shared().join(this);
       lock.lock();
       if (c) {
         conn_ = std::move(c);
-        stale_address_ = old_address;
+        stale_ = stale;
         unblocklist_pending_.store(true);
         watch();
-        lunkit_log(dev_, 2, "reconnected to image %s as %s", opt_.spec().c_str(),
-                   conn_->address().c_str());
-        work_ |= kCheckSize;  // it may have changed while we were away
-        // Every command of the old instance finished before we got here (they are counted,
-        // and finish() asks for the reconnect before it uncounts), so any kReconnect still
-        // pending is about the instance just replaced. Acting on it reconnected a second
-        // time: the new instance was blocklisted too, and stale_address_ was overwritten
-        // with its address, so the first instance's entry was never removed.
-        work_ &= ~static_cast<unsigned>(kReconnect);
+        lunkit_log(dev_, 2, "reconnected to image %s as %s (ceph client %llu)", opt_.spec().c_str(),
+                   conn_->address().c_str(),
+                   static_cast<unsigned long long>(conn_->shared().serial()));
+        work_ |= kCheckSize;               // it may have changed while we were away
+        if (!joined) work_ |= kReconnect;  // the new connection was fenced already
         reconnecting_.store(false, std::memory_order_seq_cst);
         return;
       }
@@ -577,9 +598,10 @@ class RbdDevice {
   bool cache_ = false;
   std::atomic<int> in_flight_{0};
   std::atomic<bool> reconnecting_{false};
-  std::atomic<bool> refused_{false};              // EROFS reported once
-  std::atomic<bool> unblocklist_pending_{false};  // after a reconnect, until the first write
-  std::string stale_address_;                     // the blocklisted instance (mu_)
+  std::atomic<bool> refused_{false};                // EROFS reported once
+  std::atomic<bool> unblocklist_pending_{false};    // after a reconnect, until the first write
+  std::shared_ptr<lunkit_rbd::StaleClient> stale_;  // the fenced connection this image left
+  std::string stale_address_;                       // the entry to remove now (mu_)
   uint64_t watch_handle_ = 0;
   bool watching_ = false;
 
@@ -610,7 +632,13 @@ int rbd_check_config(const char* cfg, char* reason, size_t len) {
     RbdOptions o;
     if (parse_options(cfg, &o, &why)) {
       // Read-only, briefly: no lock, no watch, nothing written.
-      if (auto c = Connection::open(o, true, std::min(o.op_timeout, kCheckTimeout), &why)) return 0;
+      // On the shared connection if there is one up (nothing to connect); else on a
+      // connection of its own with check_config's shorter timeout.
+      auto cluster = lunkit_rbd::find_cluster(cluster_key(o, o.op_timeout));
+      if (!cluster)
+        cluster = lunkit_rbd::private_cluster(cluster_key(o, std::min(o.op_timeout, kCheckTimeout)),
+                                              &why);
+      if (cluster && Connection::open(o, true, std::move(cluster), &why)) return 0;
     }
   } catch (const std::exception& e) {
     why = e.what();

@@ -9,11 +9,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -424,6 +426,17 @@ class LogWatch {
     });
     return found;
   }
+  // Waits until `n` lines containing `text` were logged; returns how many there are then.
+  int wait_count(const std::string& text, int n, int seconds) {
+    std::unique_lock lock(mu_);
+    int have = 0;
+    cv_.wait_for(lock, std::chrono::seconds(seconds), [&] {
+      have = 0;
+      for (const auto& l : lines_) have += l.find(text) != std::string::npos;
+      return have >= n;
+    });
+    return have;
+  }
   int count(const std::string& text) {
     std::lock_guard lock(mu_);
     int n = 0;
@@ -507,6 +520,172 @@ TEST_F(Rbd, BlocklistingIsRecoveredWithoutReopening) {
   ASSERT_EQ(ceph("osd blocklist ls", &list), 0);
   EXPECT_EQ(list.find(addr), std::string::npos) << "the stale entry stayed: " << list;
   EXPECT_EQ(list.find(now), std::string::npos) << "the new instance is blocklisted: " << list;
+}
+
+// The threads of this process (/proc/self/task).
+int thread_count() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+// Every image of the process with the same cluster options is on one cluster connection: one
+// client instance (one watcher address for all), opened with the first image and shut down with
+// the last. Other options that change the connection get one of their own.
+TEST_F(Rbd, ImagesWithTheSameOptionsShareOneClusterConnection) {
+  RbdImage i1("share1"), i2("share2"), i3("share3");
+  LogWatch log;
+  auto a = open(i1);
+  auto b = open(i2);
+  auto c = open(i3);
+  ASSERT_TRUE(a->ok() && b->ok() && c->ok());
+  EXPECT_EQ(log.count(" connected ("), 1) << "one connection for three images";
+  EXPECT_NE(log.wait_for(" connected (", 0).find("1 cluster connection open"), std::string::npos);
+  for (auto* rig : {a.get(), b.get(), c.get()})
+    EXPECT_EQ(rig->run(cdb10(0x2A, 0, 8), pattern(4096, 81)).status, 0);
+  std::string addr = watcher_address("share1");
+  ASSERT_FALSE(addr.empty());
+  EXPECT_EQ(watcher_address("share2"), addr) << "the same client instance";
+  EXPECT_EQ(watcher_address("share3"), addr);
+  // The same image with librbd's cache on: a connection of its own (rbd_cache is the client's).
+  RbdImage i4("share4");
+  auto d = open(i4, 16 << 20, ";cache=1");
+  ASSERT_TRUE(d->ok());
+  EXPECT_EQ(log.count(" connected ("), 2);
+  EXPECT_NE(watcher_address("share4"), addr);
+  d.reset();
+  EXPECT_EQ(log.count("shut down: no image uses it; 1 cluster connection open"), 1);
+  a.reset();
+  b.reset();
+  EXPECT_EQ(log.count("shut down"), 1) << "the shared connection outlives its first images";
+  EXPECT_EQ(c->run(cdb10(0x28, 0, 8), {}, 4096).data, pattern(4096, 81)) << "and serves the rest";
+  c.reset();
+  EXPECT_EQ(log.count("shut down: no image uses it; 0 cluster connections open"), 1)
+      << "the last image shuts it down";
+  // A new image after that connects again.
+  auto e = open(i1);
+  ASSERT_TRUE(e->ok());
+  EXPECT_EQ(log.count(" connected ("), 3);
+}
+
+// check_config runs on up to four D-Bus threads at once while images open and close on the
+// attaching thread: checks use the shared connection when one is up (and may be the last to let
+// go of it), nothing deadlocks, every answer is right.
+TEST_F(Rbd, ChecksOnFourThreadsWhileImagesOpenAndClose) {
+  RbdImage img("checked4");
+  auto plugin = Plugin::load(test::handler_build_dir() + "/rbd.so", false);
+  ASSERT_TRUE(plugin) << plugin.error();
+  std::atomic<int> good{0}, bad{0};
+  std::vector<std::thread> checkers;
+  for (int t = 0; t < 4; ++t)
+    checkers.emplace_back([&] {
+      for (int i = 0; i < 6; ++i) (plugin->get()->check_config(img.cfg()) ? good : bad)++;
+    });
+  for (int i = 0; i < 4; ++i) {
+    auto dev = PluginBlockDevice::open(**plugin, params(img.cfg(), 16 << 20), nullptr);
+    EXPECT_TRUE(dev) << dev.error();
+  }
+  for (auto& t : checkers) t.join();
+  EXPECT_EQ(good.load(), 24);
+  EXPECT_EQ(bad.load(), 0);
+}
+
+// Three images on one connection; the cluster blocklists it (as when another gateway breaks one
+// image's lock: librbd blocklists the whole client). Every image on it is fenced, the busy one
+// and the idle ones: the first to see it moves to a new connection and tells the others, who move
+// onto the same one without waiting for an I/O of their own to fail. What the others' initiators
+// see is what a failover shows: BUSY, never an error, and the data stays.
+TEST_F(Rbd, OneImagesBlocklistRecoveryLeavesTheOthersWorking) {
+  RbdImage i1("fence1"), i2("fence2"), i3("fence3");
+  LogWatch log;
+  auto a = open(i1);
+  auto b = open(i2);
+  auto c = open(i3);
+  ASSERT_TRUE(a->ok() && b->ok() && c->ok());
+  std::vector<Rig*> rigs{a.get(), b.get(), c.get()};
+  for (size_t i = 0; i < rigs.size(); ++i)  // each instance takes its image's lock
+    ASSERT_EQ(rigs[i]->run(cdb10(0x2A, 0, 8), pattern(4096, 90 + i)).status, 0);
+  std::string addr = watcher_address("fence1");
+  ASSERT_FALSE(addr.empty());
+  ASSERT_EQ(watcher_address("fence2"), addr);
+  ASSERT_EQ(ceph("osd blocklist add " + addr), 0);
+  // Only a writes; b and c are idle. Until the OSD has the new map a's writes may still succeed:
+  // write until one is refused (each wait is for a command's own answer), then until it works.
+  bool refused = false;
+  for (auto deadline = Clock::now() + std::chrono::seconds(60);
+       !refused && Clock::now() < deadline;) {
+    Outcome o = a->run(cdb10(0x2A, 8, 8, 0x08), pattern(4096, 99));
+    refused = o.status == 0x08;
+    if (!refused) {
+      ASSERT_EQ(o.status, 0) << "GOOD or BUSY, never an error";
+    }
+  }
+  ASSERT_TRUE(refused) << "the fenced client's writes were never refused";
+  EXPECT_GE(write_until_good(*a, 8, pattern(4096, 99), 120, true), 0);
+  // b and c move without an I/O of theirs: the log says so three times in all.
+  EXPECT_EQ(log.wait_count("reconnected to image", 3, 120), 3)
+      << "every image on the fenced connection moved";
+  EXPECT_EQ(log.count("the cluster blocklisted this client") +
+                log.count("another image found ceph client"),
+            3)
+      << "one reconnect per image";
+  // b and c: BUSY at most while their new instance takes the lock, then GOOD; nothing lost.
+  for (size_t i = 1; i < rigs.size(); ++i) {
+    EXPECT_GE(write_until_good(*rigs[i], 8, pattern(4096, 99), 120), 0) << "image " << i;
+    EXPECT_EQ(rigs[i]->run(cdb10(0x28, 0, 8), {}, 4096).data, pattern(4096, 90 + i));
+  }
+  EXPECT_EQ(a->run(cdb10(0x28, 0, 8), {}, 4096).data, pattern(4096, 90));
+  std::string now = watcher_address("fence1");
+  EXPECT_FALSE(now.empty());
+  EXPECT_NE(now, addr) << "a new client instance";
+  EXPECT_EQ(watcher_address("fence2"), now) << "all three on the one new connection";
+  EXPECT_EQ(watcher_address("fence3"), now);
+  EXPECT_EQ(log.count(" connected ("), 2) << "the first and the new one";
+  std::string first = log.wait_for(" connected (", 0);
+  size_t at = first.find("ceph client ");
+  ASSERT_NE(at, std::string::npos) << first;
+  std::string old_client = first.substr(at, first.find(" connected") - at);
+  EXPECT_FALSE(log.wait_for(old_client + " shut down", 10).empty())
+      << "the fenced connection ends when its last image left it";
+  // The stale entry goes once every image that was on it has written (each write broke an old
+  // lock, and librbd blocklisted the old address again each time).
+  std::string removed = log.wait_for("removing the old blocklist entry", 60);
+  ASSERT_FALSE(removed.empty()) << "the handler never removed the stale entry";
+  EXPECT_NE(removed.find(": done"), std::string::npos) << removed;
+  EXPECT_EQ(log.count("removing the old blocklist entry"), 1);
+  std::string list;
+  ASSERT_EQ(ceph("osd blocklist ls", &list), 0);
+  EXPECT_EQ(list.find(addr), std::string::npos) << "the stale entry stayed: " << list;
+  EXPECT_EQ(list.find(now), std::string::npos) << "the new instance is blocklisted: " << list;
+}
+
+// The threads one process runs for 16 open images (the handler's share: no device loops or
+// worker pools, which lunkitd has anyway). Reported on stdout for bench/results.
+TEST_F(Rbd, SixteenImagesRunOneClientsThreads) {
+  constexpr int kImages = 16;
+  std::vector<std::unique_ptr<RbdImage>> images;
+  for (int i = 0; i < kImages; ++i)
+    images.push_back(std::make_unique<RbdImage>("threads" + std::to_string(i)));
+  auto plugin = Plugin::load(test::handler_build_dir() + "/rbd.so", false);
+  ASSERT_TRUE(plugin) << plugin.error();
+  int before = thread_count();
+  std::vector<std::unique_ptr<PluginBlockDevice>> devs;
+  int with_one = 0;
+  for (auto& img : images) {
+    auto dev = PluginBlockDevice::open(**plugin, params(img->cfg(), 16 << 20), nullptr);
+    ASSERT_TRUE(dev) << dev.error();
+    devs.push_back(std::move(*dev));
+    if (devs.size() == 1) with_one = thread_count();
+  }
+  int with_all = thread_count();
+  std::printf("rbd threads: %d before, %d with 1 image (+%d), %d with %d images (+%d)\n", before,
+              with_one, with_one - before, with_all, kImages, with_all - before);
+  RecordProperty("threads_1_image", with_one - before);
+  RecordProperty("threads_16_images", with_all - before);
+  // Each image beyond the first adds its maintenance thread, not a client's threads.
+  EXPECT_LE(with_all - with_one, 2 * (kImages - 1));
+  devs.clear();
+  EXPECT_LE(thread_count(), before + 1) << "closing the last image ends the client's threads";
 }
 
 TEST_F(Rbd, AnImageHeldExclusivelyRefusesWritesAtOnce) {
