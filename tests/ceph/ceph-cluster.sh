@@ -26,6 +26,23 @@ wait_gone() {  # wait_gone NAME: until the daemon's process has exited
   for _ in $(seq 1 200); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.05; done
   kill -KILL "$p" 2>/dev/null || true
 }
+# kill -STOP returns before every thread of the process has stopped: a thread busy on another
+# CPU (the OSD finishing a write) still runs for a moment, so an I/O sent "after the pause" could
+# complete. Wait until each thread is stopped (state T).
+wait_stopped() {  # wait_stopped PID
+  local t state all
+  for _ in $(seq 1 200); do
+    all=1
+    for t in /proc/"$1"/task/*; do
+      state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "$t/status" 2>/dev/null)
+      [ "$state" = T ] || [ -z "$state" ] || { all=0; break; }
+    done
+    [ $all -eq 1 ] && return 0
+    sleep 0.01
+  done
+  echo "ceph-cluster.sh: process $1 did not stop" >&2
+  return 1
+}
 free_port() {
   local p
   for p in $(seq "${CEPH_PORT:-3300}" 3400); do
@@ -119,7 +136,7 @@ case "$cmd" in
   destroy) stop_all; rm -rf "$dir" ;;
   stop-osd) kill -TERM "$(pid_of osd.0)"; wait_gone osd.0 ;;
   start-osd) alive osd.0 || start_osd ;;
-  pause-osd) kill -STOP "$(pid_of osd.0)" ;;
+  pause-osd) kill -STOP "$(pid_of osd.0)"; wait_stopped "$(pid_of osd.0)" ;;
   resume-osd) kill -CONT "$(pid_of osd.0)" ;;
   stop-mon) kill -TERM "$(pid_of mon.a)"; wait_gone mon.a ;;
   start-mon) alive mon.a || ceph-mon -c "$(conf)" -i a >>"$dir/log/mon.a.out" 2>&1 ;;
