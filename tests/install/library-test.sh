@@ -132,6 +132,17 @@ rc=$?
 [ $rc -eq 2 ] && grep -q "usage: .*serve-ram <subtype>" "$scratch/serve.out" &&
   ok "serve-ram runs against the installed library (usage, exit 2)" || bad "serve-ram exited $rc" "$scratch/serve.out"
 
+# README's "Use lunkit as a library" example, exactly as printed there.
+sed -n '/^<!-- example-begin -->$/,/^<!-- example-end -->$/p' "$src/README.md" | grep -v '^<!--' |
+  grep -v '^```' >"$scratch/memdisk.c"
+if [ -s "$scratch/memdisk.c" ] &&
+   ${LUNKIT_CC:-cc} ${LUNKIT_SANITIZER_FLAGS:-} -Wall -Wextra -Werror -g -O1 $(pkg-config --cflags lunkit-tcmu) \
+     -o "$scratch/memdisk" "$scratch/memdisk.c" $(pkg-config --libs lunkit-tcmu) >"$scratch/memdisk.log" 2>&1; then
+  ok "README's library example builds against lunkit-tcmu.pc"
+else
+  bad "README's library example" "$scratch/memdisk.log"
+fi
+
 # A C++ program against lunkit-scsi.pc: the libscsi tour prints what the in-tree build prints.
 # The libraries of a sanitizer build need the runtime in the program too (CXXFLAGS of the build).
 if ${LUNKIT_CXX:-g++} -std=c++20 ${LUNKIT_SANITIZER_FLAGS:-} -g -O1 $(pkg-config --cflags lunkit-scsi) \

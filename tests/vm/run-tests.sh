@@ -5,7 +5,7 @@ set -u
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:?usage: run-tests.sh BUILD_DIR}" && pwd)
 results="$build/vm-results"
-expected="install targetcli loopback iscsi transfers restart resize remove saverestore nohang ublk-cli ublk ublk-queues ublk-errors ublk-stop ublk-recover rbd alua xcopy owner tmr"
+expected="install targetcli loopback iscsi transfers restart resize remove saverestore nohang ublk-cli ublk ublk-queues ublk-errors ublk-stop ublk-recover rbd alua xcopy owner tmr library"
 rm -rf "$results" && mkdir -p "$results"
 start=$SECONDS
 "$src/tests/vm/lunkit-vm.sh" run "$src/tests/vm/scenarios.sh" "$results" "$build" "${LUNKIT_VM_TIMEOUT:-2100}"

@@ -9,6 +9,7 @@ source "$(dirname "$0")/alua.sh"
 source "$(dirname "$0")/xcopy.sh"
 source "$(dirname "$0")/owner.sh"
 source "$(dirname "$0")/tmr.sh"
+source "$(dirname "$0")/library.sh"
 
 # ---- 0. installed as the README says: the stock system bus activates lunkitd ----
 # guest-init.sh ran `make install` (default prefix) into the guest's root before starting the
@@ -394,4 +395,5 @@ SCENARIO_TIMEOUT=900 scenario alua s_alua  # two targetcli setups, iSCSI and mul
 scenario xcopy s_xcopy
 scenario owner s_owner
 scenario tmr s_tmr
+scenario library s_library
 dmesg > "$R/dmesg.log"
