@@ -2,6 +2,7 @@
 # resolve lunkit_io_complete() & co. against it.
 lib_LTLIBRARIES += handlers/liblunkit-handler.la
 handlers_liblunkit_handler_la_SOURCES = \
+	handlers/host/cfg.cc \
 	handlers/host/io_loop.h \
 	handlers/host/plugin.cc \
 	handlers/host/plugin.h \

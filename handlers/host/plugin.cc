@@ -104,9 +104,11 @@ Result<std::unique_ptr<Plugin>> Plugin::load(const std::string& path, bool requi
   if (!entry) return Error{path + ": no lunkit_handler_entry symbol (not a lunkit handler?)"};
   const lunkit_handler* h = entry();
   if (!h) return Error{path + ": lunkit_handler_entry() returned nothing"};
-  if (h->abi_version != LUNKIT_HANDLER_ABI_VERSION)
+  // Every version from 1 on: the ABI only grows (handler.h's ABI rules), so an older plugin gets
+  // the defaults of what it does not know, and a newer one is read up to what this host knows.
+  if (h->abi_version < 1)
     return Error{path + ": handler ABI version " + std::to_string(h->abi_version) +
-                 ", lunkitd supports version " + std::to_string(LUNKIT_HANDLER_ABI_VERSION)};
+                 ", lunkitd supports versions 1 and later"};
   constexpr size_t kMinimum = offsetof(lunkit_handler, block_status) + sizeof(h->block_status);
   if (h->struct_size < kMinimum)
     return Error{path + ": handler struct of " + std::to_string(h->struct_size) +
@@ -115,7 +117,8 @@ Result<std::unique_ptr<Plugin>> Plugin::load(const std::string& path, bool requi
   if (!h->subtype || !valid_subtype(h->subtype))
     return Error{path + ": subtype must be letters, digits and '_'"};
   plugin->subtype_ = h->subtype;
-  if (h->thread_model > LUNKIT_THREAD_BLOCKING)
+  uint32_t known_model = h->abi_version >= 2 ? LUNKIT_THREAD_SERIALIZED : LUNKIT_THREAD_BLOCKING;
+  if (h->thread_model > known_model)
     return Error{path + ": unknown thread model " + std::to_string(h->thread_model)};
   if (h->io_private_size > LUNKIT_IO_PRIVATE_MAX)
     return Error{path + ": io_private_size " + std::to_string(h->io_private_size) + " exceeds " +
