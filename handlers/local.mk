@@ -4,6 +4,7 @@
 noinst_LTLIBRARIES += handlers/libhandler-host.la
 handlers_libhandler_host_la_CXXFLAGS = $(AM_CXXFLAGS) $(LIB_VISIBILITY_FLAGS)
 handlers_libhandler_host_la_SOURCES = \
+	handlers/host/cfg.cc \
 	handlers/host/io_loop.h \
 	handlers/host/plugin.cc \
 	handlers/host/plugin.h \

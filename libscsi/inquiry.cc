@@ -115,7 +115,7 @@ size_t vpd_block_limits(const LuState& lu, uint8_t* page) {
     put_be32(page + 20, max_unmap);
     put_be32(page + 24, lu.options.max_unmap_descriptors);
     put_be32(page + 28, std::max<uint32_t>(d.unmap_granularity_blocks, 1));
-    put_be32(page + 32, 0x80000000u);  // UGAVALID, alignment 0
+    put_be32(page + 32, 0x80000000u | (d.unmap_alignment_blocks & 0x7FFFFFFFu));  // UGAVALID
   }
   put_be64(page + 36, lu.options.max_write_same_blocks);
   return 0x3C;

@@ -126,7 +126,8 @@ BAD_PLUGIN_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -rpath /nowher
 check_LTLIBRARIES += tests/plugins/bad_abi.la tests/plugins/no_entry.la \
 	tests/plugins/dup_ram.la tests/plugins/no_read.la tests/plugins/bad_name.la \
 	tests/plugins/blocking_mem.la tests/plugins/rawdev.la tests/plugins/faulty.la \
-	tests/plugins/loopcheck.la
+	tests/plugins/loopcheck.la tests/plugins/future.la tests/plugins/serial.la \
+	tests/plugins/v1_mem.la tests/plugins/cxx.la
 tests_plugins_bad_abi_la_SOURCES = tests/plugins/bad_plugins.c
 tests_plugins_bad_abi_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_KIND=1
 tests_plugins_bad_abi_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
@@ -154,6 +155,21 @@ tests_plugins_faulty_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
 tests_plugins_loopcheck_la_SOURCES = tests/plugins/bad_plugins.c
 tests_plugins_loopcheck_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_KIND=9
 tests_plugins_loopcheck_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
+tests_plugins_future_la_SOURCES = tests/plugins/bad_plugins.c
+tests_plugins_future_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_KIND=10
+tests_plugins_future_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
+tests_plugins_serial_la_SOURCES = tests/plugins/bad_plugins.c
+tests_plugins_serial_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_KIND=11
+tests_plugins_serial_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
+# A plugin built from the version-1 header as released (its include directory comes first), with
+# default visibility as version-1 plugins were built.
+tests_plugins_v1_mem_la_SOURCES = tests/plugins/v1_mem.c
+tests_plugins_v1_mem_la_CPPFLAGS = -I$(top_srcdir)/tests/plugins/v1 $(AM_CPPFLAGS)
+tests_plugins_v1_mem_la_CFLAGS = $(AM_CFLAGS) -fvisibility=default
+tests_plugins_v1_mem_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
+EXTRA_DIST += tests/plugins/v1/lunkit/handler.h
+tests_plugins_cxx_la_SOURCES = tests/plugins/cxx_plugin.cc
+tests_plugins_cxx_la_LDFLAGS = $(BAD_PLUGIN_LDFLAGS)
 
 # Handler plugins: loading and each handler end to end through emulator, transport and libscsi.
 AM_TESTS_ENVIRONMENT = LUNKIT_HANDLER_BUILD_DIR='$(abs_builddir)/handlers/.libs'; \

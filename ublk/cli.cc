@@ -133,20 +133,23 @@ Result<std::unique_ptr<plugins::Plugin>> load_handler(const std::string& dir,
 // reached when it passed).
 Result<OpenHandler> open_handler(const std::string& dir, const std::string& name,
                                  const std::string& own_cfg, const std::string& defaults,
-                                 uint64_t size, uint32_t block_size) {
+                                 uint64_t size, uint32_t block_size, uint32_t queue_depth = 0,
+                                 uint32_t nr_queues = 1) {
   OpenHandler h;
   auto plugin = load_handler(dir, name);
   if (!plugin) return Error{plugin.error()};
   h.plugin = std::move(*plugin);
   const std::string cfg = plugins::with_defaults(own_cfg, defaults);
   if (auto ok = h.plugin->check_config(cfg); !ok) return Error{name + ": " + ok.error()};
-  if (h.plugin->handler().thread_model == LUNKIT_THREAD_BLOCKING)
-    h.pool = std::make_unique<plugins::WorkerPool>(4);
+  if (h.plugin->uses_pool()) h.pool = std::make_unique<plugins::WorkerPool>(4);
   plugins::OpenParams p;
   p.name = "ublk:" + name;
   p.cfgstring = cfg;
   p.size = size;
   p.block_size = block_size;
+  p.frontend = LUNKIT_FRONTEND_UBLK;
+  p.queue_depth = queue_depth;
+  p.nr_queues = nr_queues;
   auto dev = plugins::PluginBlockDevice::open(*h.plugin, p, h.pool.get());
   if (!dev) return Error{name + ": " + dev.error()};
   h.device = std::move(*dev);
@@ -351,7 +354,7 @@ int cmd_add(int argc, char** argv) {
   auto control = Control::open();
   if (!control) return fail(control.error());
   auto h = open_handler(a.handler_dir, a.handler, a.cfg, defaults_for(*config, a.handler), a.size,
-                        a.block_size);
+                        a.block_size, a.serve.depth, a.serve.queues);
   if (!h) return fail(h.error());
   if (a.serve.queues > 1 && !h->device->multi_queue())
     return fail("handler '" + a.handler +

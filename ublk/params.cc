@@ -88,6 +88,7 @@ Result<Params> make_params(const DeviceInfo& info, uint32_t io_buf_bytes, bool r
   ParamDiscard& d = p.discard;
   uint32_t granularity = std::max<uint32_t>(info.unmap_granularity_blocks, 1) * lbs;
   d.discard_granularity = std::max(granularity, pbs);
+  d.discard_alignment = info.unmap_alignment_blocks * lbs;
   uint64_t zeroing = kMaxZeroingSectors;
   if (info.max_unmap_blocks)
     zeroing = std::min<uint64_t>(zeroing, uint64_t{info.max_unmap_blocks} * lbs / kSector);

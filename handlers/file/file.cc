@@ -20,8 +20,8 @@
 #include <unistd.h>
 #include <lunkit/handler.hpp>
 
+#include <cstdio>
 #include <cstring>
-#include <string_view>
 
 namespace {
 
@@ -31,39 +31,44 @@ struct FileOptions {
   bool direct = false;
 };
 
+// The path, then options, with the ABI's cfgstring helpers (lunkit_cfg_parse and
+// lunkit_parse_bool: the rules and messages every handler shares).
 bool parse_options(const std::string& cfg, FileOptions* out, std::string* reason) {
-  std::string_view rest = cfg;
-  size_t semi = rest.find(';');
-  out->path = std::string(rest.substr(0, semi));
-  if (out->path.empty() || out->path[0] != '/') {
-    *reason =
-        "file needs an absolute path, e.g. /var/lib/lunkit/disk0.img (got '" + out->path + "')";
-    return false;
-  }
-  bool seen_create = false, seen_direct = false;
-  while (semi != std::string_view::npos) {
-    rest.remove_prefix(semi + 1);
-    semi = rest.find(';');
-    std::string_view opt = rest.substr(0, semi);
-    if (opt.empty()) continue;
-    size_t eq = opt.find('=');
-    std::string_view key = opt.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? "1" : opt.substr(eq + 1);
-    bool flag = value == "1" || value == "true" || value == "yes";
-    if (!flag && value != "0" && value != "false" && value != "no") {
-      *reason =
-          "file option " + std::string(key) + " takes 0 or 1 (got '" + std::string(value) + "')";
-      return false;
+  struct State {
+    FileOptions* out;
+    bool first = true, seen_create = false, seen_direct = false;
+  } st{out};
+  auto each = [](void* arg, const char* key, const char* value, char* why, size_t len) -> int {
+    auto& s = *static_cast<State*>(arg);
+    if (s.first) {  // the path: the element as it is, '=' and all
+      s.first = false;
+      s.out->path = value ? std::string(key) + "=" + value : key;
+      if (s.out->path[0] == '/') return 0;
+      snprintf(why, len, "file needs an absolute path, e.g. /var/lib/lunkit/disk0.img (got '%s')",
+               s.out->path.c_str());
+      return -1;
     }
+    int flag;
+    bool create = std::strcmp(key, "create") == 0, direct = std::strcmp(key, "direct") == 0;
+    if (!create && !direct) {
+      snprintf(why, len, "unknown file option '%s' (known: create, direct)", key);
+      return -1;
+    }
+    if (lunkit_parse_bool(key, value, &flag, why, len) != 0) return -1;
     // The first occurrence wins: a device's own options come before lunkitd's defaults.
-    if (key == "create" && !seen_create)
-      out->create = flag, seen_create = true;
-    else if (key == "direct" && !seen_direct)
-      out->direct = flag, seen_direct = true;
-    else if (key != "create" && key != "direct") {
-      *reason = "unknown file option '" + std::string(key) + "' (known: create, direct)";
-      return false;
-    }
+    if (create && !s.seen_create) s.out->create = flag, s.seen_create = true;
+    if (direct && !s.seen_direct) s.out->direct = flag, s.seen_direct = true;
+    return 0;
+  };
+  char why[512] = {};
+  // A cfgstring that starts with ';' has no path: its first element is empty, not skipped.
+  if (cfg.empty() || cfg[0] == ';' ||
+      lunkit_cfg_parse(cfg.c_str(), each, &st, why, sizeof why) != 0) {
+    if (!why[0])
+      snprintf(why, sizeof why,
+               "file needs an absolute path, e.g. /var/lib/lunkit/disk0.img (got '')");
+    *reason = why;
+    return false;
   }
   return true;
 }
@@ -156,12 +161,20 @@ class FileDevice : public lunkit::HandlerDevice {
                 std::to_string(info->size) + " bytes";
       return nullptr;
     }
-    info->capabilities = LUNKIT_CAP_WRITE_CACHE | LUNKIT_CAP_FUA;
+    // Zeroing is an fallocate() that changes metadata, or fails with EOPNOTSUPP when it cannot
+    // (see write_zeroes): it never writes zeros itself, so fast-zero requests can be asked.
+    info->capabilities = LUNKIT_CAP_WRITE_CACHE | LUNKIT_CAP_FUA | LUNKIT_CAP_FAST_ZERO;
+    d->is_block_ = S_ISBLK(st.st_mode);
     // Deallocation that reads back zeros: only if this file system can punch holes.
     if (S_ISREG(st.st_mode) && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                                          static_cast<off_t>(size), info->block_size) == 0) {
       info->capabilities |= LUNKIT_CAP_THIN | LUNKIT_CAP_UNMAP_ZEROES;
       d->can_punch_ = true;
+      // The file system frees whole blocks: a hole punched in part of one only zeroes it.
+      uint64_t fs_block = static_cast<uint64_t>(st.st_blksize);
+      if (LUNKIT_INFO_HAS(info, unmap_granularity) && fs_block > info->block_size &&
+          fs_block % info->block_size == 0 && fs_block <= (1u << 30))
+        info->unmap_granularity = static_cast<uint32_t>(fs_block);
     }
     return d;
   }
@@ -213,9 +226,14 @@ class FileDevice : public lunkit::HandlerDevice {
       io_uring_prep_fallocate(sqe, fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
   }
 
+  // A file: a hole punched (when it may unmap) or a zeroed range, both metadata operations that
+  // fail with EOPNOTSUPP where the file system has none. A block device: ZERO_RANGE may make the
+  // kernel write zeros, so a fast zero punches instead (a write-zeroes or discard of the device
+  // that never falls back to writing: EOPNOTSUPP when the device has neither).
   void write_zeroes(lunkit_io* io, uint64_t offset, uint64_t length, uint32_t flags) override {
-    int mode =
-        (flags & LUNKIT_IO_MAY_UNMAP) && can_punch_ ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE;
+    bool punch = ((flags & LUNKIT_IO_MAY_UNMAP) && can_punch_) ||
+                 (is_block_ && (flags & LUNKIT_IO_FAST_ZERO));
+    int mode = punch ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE;
     if (io_uring_sqe* sqe = start(io, 0)) {
       io_uring_prep_fallocate(sqe, fd_, mode | FALLOC_FL_KEEP_SIZE, offset, length);
       state(io)->step = (flags & LUNKIT_IO_FUA) ? 1 : 0;
@@ -229,8 +247,9 @@ class FileDevice : public lunkit::HandlerDevice {
       off_t data = lseek(fd_, static_cast<off_t>(offset), SEEK_DATA);
       if (data < 0 && errno != ENXIO) return lunkit_io_complete(io, -errno);
       uint64_t data_at = data < 0 ? end : std::min<uint64_t>(static_cast<uint64_t>(data), end);
-      if (data_at > offset) {  // a hole first
-        if (lunkit_io_add_extent(io, offset, data_at - offset, 1) != 0) break;
+      if (data_at > offset) {  // a hole first: deallocated, and a file's hole reads zeros
+        int hole = LUNKIT_EXTENT_HOLE | LUNKIT_EXTENT_ZERO;
+        if (lunkit_io_add_extent(io, offset, data_at - offset, hole) != 0) break;
         offset = data_at;
         continue;
       }
@@ -367,6 +386,7 @@ class FileDevice : public lunkit::HandlerDevice {
   lunkit_device* dev_;
   int fd_;
   bool can_punch_ = false;
+  bool is_block_ = false;
   bool in_memory_ = false;  // tmpfs or ramfs: plain system calls, see the top of this file
   std::string path_;
 };

@@ -127,16 +127,19 @@ Result<std::unique_ptr<Plugin>> Plugin::load(const std::string& path, bool requi
 }
 
 std::string Plugin::check(const lunkit_handler* h, const std::string& path) {
-  if (h->abi_version != LUNKIT_HANDLER_ABI_VERSION)
+  // Every version from 1 on: the ABI only grows (handler.h's ABI rules), so an older plugin gets
+  // the defaults of what it does not know, and a newer one is read up to what this host knows.
+  if (h->abi_version < 1)
     return path + ": handler ABI version " + std::to_string(h->abi_version) +
-           ", lunkitd supports version " + std::to_string(LUNKIT_HANDLER_ABI_VERSION);
+           ", lunkitd supports versions 1 and later";
   constexpr size_t kMinimum = offsetof(lunkit_handler, block_status) + sizeof(h->block_status);
   if (h->struct_size < kMinimum)
     return path + ": handler struct of " + std::to_string(h->struct_size) +
            " bytes is too small for ABI version 1";
   if (!h->subtype || !valid_subtype(h->subtype))
     return path + ": subtype must be letters, digits and '_'";
-  if (h->thread_model > LUNKIT_THREAD_BLOCKING)
+  uint32_t known_model = h->abi_version >= 2 ? LUNKIT_THREAD_SERIALIZED : LUNKIT_THREAD_BLOCKING;
+  if (h->thread_model > known_model)
     return path + ": unknown thread model " + std::to_string(h->thread_model);
   if (h->io_private_size > LUNKIT_IO_PRIVATE_MAX)
     return path + ": io_private_size " + std::to_string(h->io_private_size) + " exceeds " +

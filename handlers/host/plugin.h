@@ -17,9 +17,10 @@ class Plugin {
   Plugin(const Plugin&) = delete;
   Plugin& operator=(const Plugin&) = delete;
 
-  // Loads one plugin file: dlopen(RTLD_NOW | RTLD_LOCAL), lunkit_handler_entry(), ABI version and
-  // struct size, a valid subtype and the required callbacks. With `require_root_owned`, a file or
-  // directory that a non-root user can write is refused (lunkitd runs as root).
+  // Loads one plugin file: dlopen(RTLD_NOW | RTLD_LOCAL), lunkit_handler_entry(), ABI version (1
+  // or later) and struct size, a valid subtype and the required callbacks. With
+  // `require_root_owned`, a file or directory that a non-root user can write is refused (lunkitd
+  // runs as root).
   static Result<std::unique_ptr<Plugin>> load(const std::string& path, bool require_root_owned);
   // A handler linked into the program itself (lunkit_tcmu_add_handler()): the same checks as a
   // loaded plugin's, and nothing to unload. `what` names it in errors.
@@ -41,10 +42,18 @@ class Plugin {
   F callback(F lunkit_handler::*member) const {
     return field(member);
   }
-  // Whether one device may be served from several event loops at once (see handler.h).
-  bool multi_queue() const {
+  // The ABI version the plugin was built for (1 .. any: see handler.h's ABI rules).
+  uint32_t abi_version() const { return handler_->abi_version; }
+  // Whether the I/O callbacks run on the worker pool (BLOCKING or SERIALIZED).
+  bool uses_pool() const {
     return handler_->thread_model == LUNKIT_THREAD_BLOCKING ||
-           (field(&lunkit_handler::flags) & LUNKIT_HANDLER_MULTI_QUEUE);
+           handler_->thread_model == LUNKIT_THREAD_SERIALIZED;
+  }
+  bool serialized() const { return handler_->thread_model == LUNKIT_THREAD_SERIALIZED; }
+  // Whether one device may be served from several event loops at once (see handler.h). A
+  // SERIALIZED handler is, like a BLOCKING one, called from the pool (and one at a time).
+  bool multi_queue() const {
+    return uses_pool() || (field(&lunkit_handler::flags) & LUNKIT_HANDLER_MULTI_QUEUE);
   }
 
   // check_config() with the plugin's default when it has none.

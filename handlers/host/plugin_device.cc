@@ -1,5 +1,6 @@
 #include "handlers/host/plugin_device.h"
 
+#include <liburing.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -13,7 +14,8 @@
 namespace lunkit::plugins {
 namespace {
 
-static_assert(LUNKIT_IO_FUA == kBlockFua && LUNKIT_IO_MAY_UNMAP == kBlockMayUnmap);
+static_assert(LUNKIT_IO_FUA == kBlockFua && LUNKIT_IO_MAY_UNMAP == kBlockMayUnmap &&
+              LUNKIT_IO_FAST_ZERO == kBlockFastZero);
 static_assert(sizeof(BlockRequest::device_private) >= LUNKIT_IO_PRIVATE_MAX);
 
 // device_scratch layout while the plugin host owns a request.
@@ -23,6 +25,7 @@ enum Scratch {
   kPoolNext = 2,
   kPoolJob = 3,
   kCursor = 4,
+  kSerialNext = 5,  // LUNKIT_THREAD_SERIALIZED's queue of requests waiting for the handler
   kIovBase = 6,
   kIovLen = 7
 };
@@ -57,6 +60,47 @@ PluginBlockDevice& device_of(BlockRequest& r) {
   return *reinterpret_cast<PluginBlockDevice*>(r.device_scratch[kDevice]);
 }
 
+// The handler calls in progress on this thread, innermost first: the request (or command) each
+// one is for, and whether it was completed during the call. A second completion of it during the
+// same call is dropped (a C++ method that completed and then threw: its thunk completes with
+// -EIO). Nested frames come from completions that submit the next request on the same thread.
+struct CallFrame {
+  const void* what;
+  bool is_cmd;
+  bool completed = false;
+  CallFrame* up;
+};
+thread_local CallFrame* t_calls = nullptr;
+
+class CallScope {
+ public:
+  CallScope(const void* what, bool is_cmd) : frame_{what, is_cmd, false, t_calls} {
+    t_calls = &frame_;
+  }
+  ~CallScope() { t_calls = frame_.up; }
+  CallScope(const CallScope&) = delete;
+  CallScope& operator=(const CallScope&) = delete;
+
+ private:
+  CallFrame frame_;
+};
+
+}  // namespace
+
+// Whether this completion of `what` is the first during the call that handed it to the handler
+// on this thread (or comes from elsewhere): false for a second one, which is to be ignored.
+static bool first_completion(const void* what, bool is_cmd) {
+  for (CallFrame* f = t_calls; f; f = f->up) {
+    if (f->what != what || f->is_cmd != is_cmd) continue;
+    if (f->completed) return false;
+    f->completed = true;
+    return true;
+  }
+  return true;
+}
+
+namespace {
+
 void copy_name(char* dst, size_t n, const char* src) {
   size_t len = strnlen(src, n - 1);
   std::memcpy(dst, src, len);
@@ -70,10 +114,16 @@ Result<std::unique_ptr<PluginBlockDevice>> PluginBlockDevice::open(const Plugin&
                                                                    WorkerPool* pool) {
   std::unique_ptr<PluginBlockDevice> dev(new PluginBlockDevice(plugin, pool));
   dev->device_.name = params.name;
+  dev->device_.frontend = params.frontend;
   lunkit_device_info ci{};
   ci.size = params.size;
   ci.block_size = params.block_size;
   ci.cmd_time_out = params.cmd_time_out;
+  ci.struct_size = sizeof ci;
+  ci.host_abi_version = LUNKIT_HANDLER_ABI_VERSION;
+  ci.frontend = params.frontend;
+  ci.queue_depth = params.queue_depth;
+  ci.nr_queues = plugin.multi_queue() ? std::max<uint32_t>(params.nr_queues, 1) : 1;
   char reason[512] = {};
   dev->handle_ =
       plugin.handler().open(&dev->device_, params.cfgstring.c_str(), &ci, reason, sizeof reason);
@@ -114,6 +164,25 @@ Result<std::unique_ptr<PluginBlockDevice>> PluginBlockDevice::open(const Plugin&
     if (!info.max_compare_and_write_blocks) info.native_compare_and_write = false;
   }
   info.native_block_status = plugin.callback(&lunkit_handler::block_status) != nullptr;
+  // Output fields of ABI version 2: a version-1 plugin never wrote them (they keep their
+  // defaults whatever the struct holds).
+  if (plugin.abi_version() >= 2) {
+    dev->fast_zero_ =
+        (caps & LUNKIT_CAP_FAST_ZERO) && plugin.callback(&lunkit_handler::write_zeroes);
+    if (info.thin_provisioning) {
+      uint32_t bs = ci.block_size;
+      if (ci.unmap_granularity % bs || ci.unmap_alignment % bs ||
+          (ci.unmap_granularity && ci.unmap_alignment >= ci.unmap_granularity) ||
+          (!ci.unmap_granularity && ci.unmap_alignment) || ci.max_unmap % bs)
+        return fail("unmap granularity " + std::to_string(ci.unmap_granularity) + ", alignment " +
+                    std::to_string(ci.unmap_alignment) + " and maximum " +
+                    std::to_string(ci.max_unmap) + " must be multiples of the block size " +
+                    std::to_string(bs) + ", the alignment below the granularity");
+      info.unmap_granularity_blocks = std::max<uint32_t>(ci.unmap_granularity / bs, 1);
+      info.unmap_alignment_blocks = ci.unmap_alignment / bs;
+      info.max_unmap_blocks = ci.max_unmap / bs;
+    }
+  }
   uint32_t max_blocks = ci.max_transfer ? ci.max_transfer / ci.block_size : 0;
   // The handler's own limit is a hard one (libscsi splits longer commands); the kernel's
   // hw_max_sectors only lowers what Block Limits advertises, as LIO's own backstores do.
@@ -143,10 +212,51 @@ PluginBlockDevice::~PluginBlockDevice() {
 void PluginBlockDevice::dispatch(BlockRequest& r, uint64_t op) {
   r.device_scratch[kOp] = op;
   r.device_scratch[kDevice] = reinterpret_cast<uint64_t>(this);
-  if (pool_ && plugin_.handler().thread_model == LUNKIT_THREAD_BLOCKING)
+  if (plugin_.serialized())
+    serial_submit(r);
+  else if (pool_ && plugin_.uses_pool())
     pool_->run(r, &PluginBlockDevice::call, &pool_jobs_);
   else
     call(r);
+}
+
+void PluginBlockDevice::serial_submit(BlockRequest& r) {
+  {
+    std::lock_guard lock(serial_mu_);
+    if (serial_busy_) {
+      r.device_scratch[kSerialNext] = 0;
+      if (serial_tail_)
+        serial_tail_->device_scratch[kSerialNext] = reinterpret_cast<uint64_t>(&r);
+      else
+        serial_head_ = &r;
+      serial_tail_ = &r;
+      return;
+    }
+    serial_busy_ = true;
+  }
+  if (pool_)
+    pool_->run(r, &PluginBlockDevice::call, &pool_jobs_);
+  else
+    call(r);
+}
+
+void PluginBlockDevice::serial_release() {
+  BlockRequest* next;
+  {
+    std::lock_guard lock(serial_mu_);
+    next = serial_head_;
+    if (!next) {
+      serial_busy_ = false;
+      return;
+    }
+    serial_head_ = reinterpret_cast<BlockRequest*>(next->device_scratch[kSerialNext]);
+    if (!serial_head_) serial_tail_ = nullptr;
+  }
+  // serial_busy_ stays set: the slot passes to `next`.
+  if (pool_)
+    pool_->run(*next, &PluginBlockDevice::call, &pool_jobs_);
+  else
+    call(*next);
 }
 
 // Calls the handler for the request's operation (on the loop thread or a worker).
@@ -154,6 +264,7 @@ void PluginBlockDevice::call(BlockRequest& r) {
   PluginBlockDevice& d = device_of(r);
   const lunkit_handler& h = d.plugin_.handler();
   lunkit_io* io = token(r);
+  CallScope scope(&r, false);
   int iovcnt = static_cast<int>(r.iov.size());
   switch (r.device_scratch[kOp]) {
     case kRead:
@@ -162,15 +273,17 @@ void PluginBlockDevice::call(BlockRequest& r) {
       return h.write(d.handle_, io, r.iov.data(), iovcnt, r.offset, r.length, r.flags);
     case kFlush:
       if (auto f = d.plugin_.callback(&lunkit_handler::flush)) return f(d.handle_, io);
-      return r.complete(0);
+      return io_complete(r, 0);
     case kUnmap:
       if (auto f = d.plugin_.callback(&lunkit_handler::unmap))
         return f(d.handle_, io, r.offset, r.length);
-      return r.complete(-EOPNOTSUPP);
+      return io_complete(r, -EOPNOTSUPP);
     case kWriteZeroes:
-      if (auto f = d.plugin_.callback(&lunkit_handler::write_zeroes))
+      // Fast zero: only a handler that said it honours the flag sees it.
+      if (auto f = d.plugin_.callback(&lunkit_handler::write_zeroes);
+          f && (d.fast_zero_ || !(r.flags & kBlockFastZero)))
         return f(d.handle_, io, r.offset, r.length, r.flags);
-      return d.next_zero_chunk(r);
+      return io_complete(r, -EOPNOTSUPP);
     case kCompareAndWrite:
       return d.plugin_.callback(&lunkit_handler::compare_and_write)(d.handle_, io, r.iov.data(),
                                                                     iovcnt, r.offset, r.length);
@@ -182,7 +295,7 @@ void PluginBlockDevice::call(BlockRequest& r) {
                      r.flags & kBlockFua);
     }
   }
-  r.complete(-EINVAL);
+  io_complete(r, -EINVAL);
 }
 
 // Default write_zeroes: zero buffers written in chunks through the handler's write().
@@ -201,7 +314,12 @@ void PluginBlockDevice::next_zero_chunk(BlockRequest& r) {
 void PluginBlockDevice::io_complete(BlockRequest& r, int result) {
   uint64_t op = r.device_scratch[kOp];
   PluginBlockDevice& d = device_of(r);
-  if (op == kWriteZeroes && result == -EOPNOTSUPP) return d.next_zero_chunk(r);
+  // The handler is done with this call: the next serialized request may go (before the
+  // completion below, which may submit more requests from inside it).
+  if (d.plugin_.serialized()) d.serial_release();
+  // A fast zero that is not fast is the caller's to handle: no zeros are written for it.
+  if (op == kWriteZeroes && result == -EOPNOTSUPP && !(r.flags & kBlockFastZero))
+    return d.next_zero_chunk(r);
   if (op == kZeroFill && result >= 0) {
     r.device_scratch[kCursor] += r.device_iov.iov_len;
     return d.next_zero_chunk(r);
@@ -218,6 +336,7 @@ void PluginBlockDevice::install_raw_hook(scsi::LogicalUnitOptions& options) {
 bool PluginBlockDevice::raw_command(void* context, scsi::Command& cmd) {
   auto* d = static_cast<PluginBlockDevice*>(context);
   auto fn = d->plugin_.callback(&lunkit_handler::handle_cmd);
+  CallScope scope(&cmd, true);
   return fn(d->handle_, reinterpret_cast<lunkit_cmd*>(&cmd)) == LUNKIT_CMD_ACCEPTED;
 }
 
@@ -279,6 +398,11 @@ using lunkit::BlockRequest;
 extern "C" {
 
 __attribute__((visibility("default"))) void lunkit_io_complete(lunkit_io* io, int result) {
+  if (!lunkit::plugins::first_completion(io, false)) {
+    spdlog::error("{}: the handler completed an I/O twice; the second completion ({}) is ignored",
+                  lunkit::plugins::device_of(*reinterpret_cast<BlockRequest*>(io)).name(), result);
+    return;
+  }
   lunkit::plugins::PluginBlockDevice::io_complete(*reinterpret_cast<BlockRequest*>(io), result);
 }
 
@@ -292,10 +416,13 @@ __attribute__((visibility("default"))) void lunkit_io_set_miscompare(lunkit_io* 
 }
 
 __attribute__((visibility("default"))) int lunkit_io_add_extent(lunkit_io* io, uint64_t offset,
-                                                                uint64_t length, int deallocated) {
+                                                                uint64_t length, int type) {
   auto& r = *reinterpret_cast<BlockRequest*>(io);
   if (r.extent_count >= r.extents.size()) return -1;
-  r.extents[r.extent_count++] = lunkit::BlockExtent{offset, length, deallocated != 0};
+  auto& d = lunkit::plugins::device_of(r);
+  bool hole = type & LUNKIT_EXTENT_HOLE;
+  bool zero = (type & LUNKIT_EXTENT_ZERO) || (hole && d.info().unmap_reads_zero);
+  r.extents[r.extent_count++] = lunkit::BlockExtent{offset, length, hole, zero};
   return 0;
 }
 
@@ -319,6 +446,10 @@ __attribute__((visibility("default"))) void lunkit_cmd_complete(lunkit_cmd* cmd,
                                                                 size_t sense_len,
                                                                 size_t data_in_len) {
   auto& c = *reinterpret_cast<lunkit::scsi::Command*>(cmd);
+  if (!lunkit::plugins::first_completion(&c, true)) {
+    spdlog::error("the handler answered a command twice; the second answer is ignored");
+    return;
+  }
   c.status = static_cast<lunkit::scsi::Status>(status);
   c.sense_len = 0;
   if (sense && sense_len) {
@@ -352,6 +483,51 @@ __attribute__((visibility("default"))) void lunkit_device_resized(lunkit_device*
   dev->blocks = size / dev->block_size;
   spdlog::info("{}: the storage is now {} bytes", dev->name, size);
   if (dev->on_resized) dev->on_resized(dev->blocks);
+}
+
+namespace {
+// lunkit_device_post() on the loop itself: a NOP on the loop's ring whose completion runs the
+// work in a later iteration (not from inside the caller).
+struct PostedWork {
+  lunkit_uring_completion completion;
+  void (*fn)(void*);
+  void* arg;
+  static void done(lunkit_uring_completion* c, int32_t) {
+    auto* w = reinterpret_cast<PostedWork*>(c);
+    auto fn = w->fn;
+    auto arg = w->arg;
+    delete w;
+    fn(arg);
+  }
+};
+static_assert(offsetof(PostedWork, completion) == 0);
+}  // namespace
+
+LUNKIT_API int lunkit_device_post(lunkit_device* dev, void (*fn)(void* arg), void* arg) {
+  if (!dev || !fn) return -EINVAL;
+  lunkit::IoLoop* here = lunkit::IoLoop::current();
+  if (here && here == dev->loop) {
+    auto* w = new (std::nothrow) PostedWork{{&PostedWork::done}, fn, arg};
+    if (!w) return -ENOMEM;
+    io_uring_sqe* sqe = here->get_sqe(&w->completion);
+    if (!sqe) {
+      delete w;
+      return -EAGAIN;
+    }
+    io_uring_prep_nop(sqe);
+    return 0;
+  }
+  std::lock_guard lock(dev->resize_mu);
+  if (!dev->post)
+    return dev->posting_stopped                    ? -ESHUTDOWN
+           : dev->frontend == LUNKIT_FRONTEND_UBLK ? -EOPNOTSUPP
+                                                   : -ENOTCONN;
+  // Only ever on the loop: a device that stopped before its on_detached() runs a task at once on
+  // the posting thread instead, and that one is dropped.
+  dev->post([dev, fn, arg] {
+    if (lunkit::IoLoop::current() == dev->loop) fn(arg);
+  });
+  return 0;
 }
 
 __attribute__((visibility("default"))) void lunkit_log(lunkit_device* dev, int level,

@@ -22,6 +22,11 @@ struct lunkit_device {
   // handler may call from any thread, so it is guarded.
   std::mutex resize_mu;
   std::function<void(uint64_t blocks)> on_resized;
+  // How lunkit_device_post() reaches the device's loop from another thread (guarded by
+  // resize_mu too); empty before the device is served and after it stopped.
+  std::function<void(std::function<void()>)> post;
+  bool posting_stopped = false;
+  uint32_t frontend = 0;  // enum lunkit_frontend
   uint32_t block_size = 512;
   uint64_t blocks = 0;  // the size last reported, by open(), reconfig() or a resize
 };
@@ -35,6 +40,9 @@ struct OpenParams {
   uint32_t block_size = 512;
   uint32_t max_sectors = 0;   // blocks per command the kernel allows; 0: no limit
   uint32_t cmd_time_out = 0;  // seconds before the kernel aborts a command; 0: never
+  uint32_t frontend = LUNKIT_FRONTEND_UNKNOWN;  // enum lunkit_frontend
+  uint32_t queue_depth = 0;                     // requests in flight per queue; 0: unbounded
+  uint32_t nr_queues = 1;                       // loops that may call the handler at once
 };
 
 class PluginBlockDevice : public BlockDevice {
@@ -52,7 +60,15 @@ class PluginBlockDevice : public BlockDevice {
   // I/O that reads them runs.
   void bind_loop(IoLoop* loop, Poster post = nullptr) {
     device_.loop = loop;
-    post_ = std::move(post);
+    post_ = post;
+    std::lock_guard lock(device_.resize_mu);
+    device_.post = std::move(post);
+  }
+  // The loop stops: lunkit_device_post() fails from now on (-ESHUTDOWN).
+  void stop_posting() {
+    std::lock_guard lock(device_.resize_mu);
+    device_.post = nullptr;
+    device_.posting_stopped = true;
   }
   // Who is told when the handler reports that the storage changed size (lunkit_device_resized);
   // `fn` gets the new size in blocks, on whatever thread the handler called from.
@@ -73,6 +89,7 @@ class PluginBlockDevice : public BlockDevice {
   // Whether several event loops may call the handler for this device at once (ublk queues).
   bool multi_queue() const { return plugin_.multi_queue(); }
   const std::string& subtype() const { return plugin_.subtype(); }
+  const std::string& name() const { return device_.name; }
 
   // Lets the handler's handle_cmd() see each command first (when it has one).
   void install_raw_hook(scsi::LogicalUnitOptions& options);
@@ -87,6 +104,11 @@ class PluginBlockDevice : public BlockDevice {
   PluginBlockDevice(const Plugin& plugin, WorkerPool* pool) : plugin_(plugin), pool_(pool) {}
   void dispatch(BlockRequest& r, uint64_t op);
   static void call(BlockRequest& r);
+  // LUNKIT_THREAD_SERIALIZED: runs `r` on the pool now if no request of this device is with the
+  // handler, else queues it (intrusively: no allocation) behind the others.
+  void serial_submit(BlockRequest& r);
+  // The request with the handler completed: starts the next queued one, if any.
+  void serial_release();
   static bool raw_command(void* context, scsi::Command& cmd);
   void next_zero_chunk(BlockRequest& r);
   int reconfigure_here(uint64_t new_size, const char* new_cfgstring, int write_cache);
@@ -98,6 +120,12 @@ class PluginBlockDevice : public BlockDevice {
   void* handle_ = nullptr;
   lunkit_device device_;
   DeviceInfo info_;
+  bool fast_zero_ = false;  // LUNKIT_CAP_FAST_ZERO (ABI 2)
+  // LUNKIT_THREAD_SERIALIZED: whether a request is with the handler, and those waiting for it.
+  std::mutex serial_mu_;
+  bool serial_busy_ = false;
+  BlockRequest* serial_head_ = nullptr;
+  BlockRequest* serial_tail_ = nullptr;
 };
 
 }  // namespace lunkit::plugins

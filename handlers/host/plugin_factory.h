@@ -31,6 +31,7 @@ class PluginFactory : public tcmu::BackendFactory {
     p.block_size = attributes.block_size;
     p.max_sectors = attributes.max_sectors;
     p.cmd_time_out = attributes.cmd_time_out;
+    p.frontend = LUNKIT_FRONTEND_TCMU;
     auto dev = PluginBlockDevice::open(plugin_, p, pool_);
     if (!dev) return Error{dev.error()};
     return std::unique_ptr<BlockDevice>(std::move(*dev));
@@ -51,6 +52,7 @@ class PluginFactory : public tcmu::BackendFactory {
   }
   void on_detached(BlockDevice& backend) override {
     static_cast<PluginBlockDevice&>(backend).on_resized(nullptr);  // waits for one in progress
+    static_cast<PluginBlockDevice&>(backend).stop_posting();
   }
 
  private:

@@ -25,7 +25,12 @@ class RamDevice : public lunkit::HandlerDevice {
       *reason = "ram needs a size";
       return nullptr;
     }
-    info->capabilities = LUNKIT_CAP_THIN | LUNKIT_CAP_UNMAP_ZEROES | LUNKIT_CAP_FUA;
+    // Zeroing is a memset or a chunk freed: always fast.
+    info->capabilities =
+        LUNKIT_CAP_THIN | LUNKIT_CAP_UNMAP_ZEROES | LUNKIT_CAP_FUA | LUNKIT_CAP_FAST_ZERO;
+    // Memory comes back a whole chunk at a time.
+    if (LUNKIT_INFO_HAS(info, unmap_granularity) && kChunk % info->block_size == 0)
+      info->unmap_granularity = kChunk;
     return std::unique_ptr<RamDevice>(new RamDevice(info->size));
   }
 
@@ -73,7 +78,8 @@ class RamDevice : public lunkit::HandlerDevice {
       uint64_t run = offset;
       while (run < end && (chunks_[run / kChunk] != nullptr) == mapped)
         run = std::min(end, (run / kChunk + 1) * kChunk);
-      if (lunkit_io_add_extent(io, offset, run - offset, mapped ? 0 : 1) != 0) break;
+      int type = mapped ? 0 : LUNKIT_EXTENT_HOLE | LUNKIT_EXTENT_ZERO;
+      if (lunkit_io_add_extent(io, offset, run - offset, type) != 0) break;
       offset = run;
     }
     lunkit_io_complete(io, 0);

@@ -234,6 +234,11 @@ class RbdDevice final : public lunkit_rbd::Member {
     info->capabilities = LUNKIT_CAP_THIN | LUNKIT_CAP_UNMAP_ZEROES |
                          (d->cache_ ? LUNKIT_CAP_WRITE_CACHE : LUNKIT_CAP_FUA);
     info->optimal_transfer = static_cast<uint32_t>(st.obj_size);
+    // An unmap frees RADOS objects whole: the object size is the allocation unit (VPD B0's
+    // OPTIMAL UNMAP GRANULARITY, the ublk discard granularity), as tcmu-runner reports it.
+    if (LUNKIT_INFO_HAS(info, unmap_granularity) && st.obj_size % info->block_size == 0 &&
+        st.obj_size <= UINT32_MAX)
+      info->unmap_granularity = static_cast<uint32_t>(st.obj_size);
     // librbd compares and writes within one 512-byte sector only (and answers EINVAL otherwise):
     // one block with 512-byte blocks; larger blocks fall back to lunkit's emulation.
     info->max_compare_and_write = 512;

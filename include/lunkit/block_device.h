@@ -26,12 +26,15 @@ namespace lunkit {
 // Flags on a BlockRequest.
 inline constexpr uint32_t kBlockFua = 1u << 0;       // write, write_zeroes: durable on completion
 inline constexpr uint32_t kBlockMayUnmap = 1u << 1;  // write_zeroes: may deallocate the range
+// write_zeroes: only if it is fast; else complete with -EOPNOTSUPP and write nothing.
+inline constexpr uint32_t kBlockFastZero = 1u << 2;
 
 // One contiguous range in a block status answer.
 struct BlockExtent {
   uint64_t offset = 0;  // bytes
   uint64_t length = 0;  // bytes
   bool deallocated = false;
+  bool zeroes = false;  // reads as zeros (a hole that reads zeros, or zeroed but allocated)
 };
 
 struct BlockRequest;
@@ -90,6 +93,7 @@ struct DeviceInfo {
   uint32_t max_unmap_blocks = 0;              // per UNMAP command; 0: as max write same
   uint32_t max_compare_and_write_blocks = 0;  // native compare_and_write's limit; 0: none
   uint32_t unmap_granularity_blocks = 1;
+  uint32_t unmap_alignment_blocks = 0;  // first LBA of a whole granule (below the granularity)
 
   // Identity; empty strings take lunkit's defaults.
   std::string vendor;       // up to 8 ASCII characters

@@ -5,9 +5,28 @@
  * whose `subtype` equals the first element of a device's dev_config (targetcli's user:<subtype>),
  * and calls it for every device of that subtype. See lunkit-handler(3) for a complete example.
  *
- * ABI rules: the struct starts with the ABI version and its own size (filled by the macro); new
- * fields are only ever added at the end, and lunkit treats fields beyond a plugin's struct size as
- * absent. No C++ exceptions may cross this interface.
+ * ABI rules. Every struct the two sides exchange can grow, and each side knows how much of it the
+ * other has:
+ *   struct lunkit_handler      starts with the plugin's ABI version and its own size (filled by
+ *                              LUNKIT_REGISTER_HANDLER); lunkit treats fields past that size as
+ *                              absent (their documented default).
+ *   struct lunkit_device_info  lunkit allocates it and, from ABI version 2, fills `struct_size`
+ *                              and `host_abi_version`; a plugin touches no byte past
+ *                              `struct_size` (LUNKIT_INFO_HAS() tests a field). lunkit reads
+ *                              the output fields of the plugin's own ABI version only: a field a
+ *                              version-1 plugin does not know keeps its default.
+ *   struct lunkit_extent       not exchanged (extents pass through lunkit_io_add_extent()).
+ * New fields, flags and functions are only ever added; an existing one never changes meaning, and
+ * every new one has a default that means "as before". So:
+ *   - lunkit loads plugins of every ABI version from 1 to its own unchanged;
+ *   - it also loads a plugin of a *newer* version, whose handler struct it reads up to the fields
+ *     it knows (the rest is the plugin's, ignored). Such a plugin must work with what an older
+ *     host provides: it reads `info->host_abi_version` in open() and refuses there, with a reason,
+ *     if it needs something newer. Capability and I/O flags lunkit does not know are ignored;
+ *     a thread model it does not know makes it refuse the plugin.
+ *   - a change that cannot follow these rules would rename the entry point (a new symbol), so an
+ *     older host never loads such a plugin.
+ * No C++ exceptions may cross this interface.
  *
  * Thread model (`thread_model`):
  *   LUNKIT_THREAD_NONBLOCKING  I/O callbacks (and handle_cmd) run on the device's event-loop
@@ -17,6 +36,11 @@
  *   LUNKIT_THREAD_BLOCKING     I/O callbacks run on a bounded pool of worker threads and may
  *                              block (pread, fsync, a library call); several run at once, so
  *                              the handler must be thread-safe.
+ *   LUNKIT_THREAD_SERIALIZED   (ABI 2) I/O callbacks run on the worker pool and may block, but
+ *                              one request at a time per device: lunkit calls the next one only
+ *                              after the previous one called lunkit_io_complete() (as
+ *                              tcmu-runner's nr_threads = 1 or nbdkit's SERIALIZE_REQUESTS).
+ *                              Different devices of the handler still run at the same time.
  * Where the other callbacks run, whatever the thread model:
  *   check_config  for D-Bus CheckConfig (asked by root only) on a thread of its own, up to four
  *                 at once, so it must be thread-safe; or on the thread attaching a device or
@@ -54,13 +78,21 @@
 extern "C" {
 #endif
 
-#define LUNKIT_HANDLER_ABI_VERSION 1
+#define LUNKIT_HANDLER_ABI_VERSION 2
 /* Bytes of per-I/O scratch space a handler may ask for (`io_private_size`). */
 #define LUNKIT_IO_PRIVATE_MAX 128
 
 enum lunkit_thread_model {
   LUNKIT_THREAD_NONBLOCKING = 0,
   LUNKIT_THREAD_BLOCKING = 1,
+  LUNKIT_THREAD_SERIALIZED = 2, /* ABI 2 */
+};
+
+/* Which kernel interface serves the device (lunkit_device_info.frontend, ABI 2). */
+enum lunkit_frontend {
+  LUNKIT_FRONTEND_UNKNOWN = 0, /* a test or a benchmark */
+  LUNKIT_FRONTEND_TCMU = 1,    /* a LIO backstore (lunkitd) */
+  LUNKIT_FRONTEND_UBLK = 2,    /* a ublk block device (lunkit ublk) */
 };
 
 /* Capabilities a handler reports from open(). */
@@ -70,13 +102,23 @@ enum lunkit_thread_model {
 #define LUNKIT_CAP_FUA (1u << 3)          /* honours LUNKIT_IO_FUA natively */
 #define LUNKIT_CAP_ROTATIONAL (1u << 4)
 #define LUNKIT_CAP_READ_ONLY (1u << 5)
+/* ABI 2: write_zeroes() honours LUNKIT_IO_FAST_ZERO. Default (unset): lunkit fails a fast-zero
+ * request with -EOPNOTSUPP without calling the handler. */
+#define LUNKIT_CAP_FAST_ZERO (1u << 6)
 
 /* Flags on an I/O. */
 #define LUNKIT_IO_FUA (1u << 0)       /* write, write_zeroes: durable before completion */
 #define LUNKIT_IO_MAY_UNMAP (1u << 1) /* write_zeroes: the range may be deallocated */
+/* write_zeroes (ABI 2, only with LUNKIT_CAP_FAST_ZERO): zero the range only if that is fast (a
+ * hole punch, a metadata operation); otherwise complete with -EOPNOTSUPP at once without writing.
+ * lunkit then does not write zeros itself either: the caller (a BLKZEROOUT with NOFALLBACK, a
+ * copy that skips zeros) asked to know, not to wait. */
+#define LUNKIT_IO_FAST_ZERO (1u << 2)
 
 /* What a device looks like. open() receives the kernel's configuration in `size` and
- * `block_size` and may change them (a size disagreement should be an error, not a resize). */
+ * `block_size` and may change them (a size disagreement should be an error, not a resize).
+ * Fields marked "input" are lunkit's to fill; the others are the handler's answer, and arrive
+ * holding their default (0 unless said otherwise). */
 struct lunkit_device_info {
   uint64_t size;                /* bytes */
   uint32_t block_size;          /* logical block size: 512 .. 65536, a power of two */
@@ -98,7 +140,41 @@ struct lunkit_device_info {
    * below it, so the handler answers first. Added to ABI version 1 after its first release, like
    * max_compare_and_write: a handler that reads it needs a lunkitd that fills it. */
   uint32_t cmd_time_out;
+
+  /* ---- ABI version 2 (absent for a version-1 plugin; test with LUNKIT_INFO_HAS) ---- */
+  /* Input: the bytes of this struct lunkit allocated. The plugin reads and writes nothing past
+   * them (a newer plugin on an older host sees a shorter struct). */
+  uint32_t struct_size;
+  /* Input: the host's LUNKIT_HANDLER_ABI_VERSION, for a plugin that needs a newer host. */
+  uint32_t host_abi_version;
+  /* Input: enum lunkit_frontend. */
+  uint32_t frontend;
+  /* Input: the most requests lunkit has in flight to the handler for this device at once, per
+   * queue (ublk: --depth; several queues each have this many). 0: not bounded by lunkit (a TCMU
+   * LUN is bounded by its command ring instead). For preallocating per-request state. */
+  uint32_t queue_depth;
+  /* Input: event loops (ublk queues) that may call the handler at once; 1 without
+   * LUNKIT_HANDLER_MULTI_QUEUE. */
+  uint32_t nr_queues;
+  /* Unmap geometry, in bytes (multiples of block_size; reported in VPD Block Limits and the ublk
+   * discard limits). Only with LUNKIT_CAP_THIN.
+   *   unmap_granularity  the allocation unit unmap() frees whole; 0: one logical block.
+   *   unmap_alignment    where the first whole unit starts; 0: at offset 0. Below granularity.
+   *   max_unmap          the longest unmap() the handler wants; 0: lunkit's limit (its
+   *                      maximum WRITE SAME length). Advertised (MAXIMUM UNMAP LBA COUNT,
+   *                      ublk max_discard_sectors): the kernel splits to it, and libscsi
+   *                      refuses an UNMAP command that asks for more. */
+  uint32_t unmap_granularity;
+  uint32_t unmap_alignment;
+  uint32_t max_unmap;
 };
+
+/* Whether `info` (as lunkit passed it) has `field`: use before touching a field newer than
+ * version 1 (lunkit of version 1 has no struct_size; a version-2 plugin is only loaded by a host
+ * of version 2 or later, so struct_size itself is always there for it). */
+#define LUNKIT_INFO_HAS(info, field)                                     \
+  (offsetof(struct lunkit_device_info, field) + sizeof((info)->field) <= \
+   (size_t)(info)->struct_size)
 
 struct lunkit_device; /* one open device, owned by lunkit */
 struct lunkit_io;     /* one request: the completion token */
@@ -110,6 +186,16 @@ struct lunkit_extent {
   uint64_t length;
   uint32_t deallocated; /* 1: unmapped (reads as zeros when LUNKIT_CAP_UNMAP_ZEROES) */
 };
+
+/* The `type` of lunkit_io_add_extent(): a combination of these (ABI 2; version 1's
+ * `deallocated` argument, 0 or 1, means the same as 0 or LUNKIT_EXTENT_HOLE).
+ *   0                     mapped: allocated, may hold data.
+ *   LUNKIT_EXTENT_HOLE    deallocated (GET LBA STATUS "deallocated"); reads as zeros if
+ *                         LUNKIT_CAP_UNMAP_ZEROES or with LUNKIT_EXTENT_ZERO.
+ *   LUNKIT_EXTENT_ZERO    reads as zeros. Alone: allocated but known to be zero (a preallocated
+ *                         extent, a file's unwritten extent); SCSI reports it mapped. */
+#define LUNKIT_EXTENT_HOLE (1u << 0)
+#define LUNKIT_EXTENT_ZERO (1u << 1)
 
 struct lunkit_handler {
   /* Filled by LUNKIT_REGISTER_HANDLER. */
@@ -155,7 +241,8 @@ struct lunkit_handler {
   void (*flush)(void* handle, struct lunkit_io* io);
   /* Optional (only called with LUNKIT_CAP_THIN). Default: -EOPNOTSUPP, which disables UNMAP. */
   void (*unmap)(void* handle, struct lunkit_io* io, uint64_t offset, uint64_t length);
-  /* Optional. Default: lunkit writes zero-filled buffers with write(). */
+  /* Optional. Default: lunkit writes zero-filled buffers with write(), or fails at once with
+   * -EOPNOTSUPP for LUNKIT_IO_FAST_ZERO. Completing with -EOPNOTSUPP also gets the default. */
   void (*write_zeroes)(void* handle, struct lunkit_io* io, uint64_t offset, uint64_t length,
                        uint32_t flags);
   /* Optional. Atomically: if the `length` bytes at `offset` equal the first half of the iovecs,
@@ -196,9 +283,10 @@ LUNKIT_API void lunkit_io_complete(struct lunkit_io* io, int result);
 LUNKIT_API void* lunkit_io_private(struct lunkit_io* io);
 /* compare_and_write: the byte offset of the first difference, before completing with -EILSEQ. */
 LUNKIT_API void lunkit_io_set_miscompare(struct lunkit_io* io, uint64_t offset);
-/* block_status: adds one extent; returns -1 when no more fit (complete then). */
+/* block_status: adds one extent of `type` (LUNKIT_EXTENT_*, or version 1's 0/1 for
+ * mapped/deallocated); returns -1 when no more fit (complete then). */
 LUNKIT_API int lunkit_io_add_extent(struct lunkit_io* io, uint64_t offset, uint64_t length,
-                                    int deallocated);
+                                    int type);
 
 /* handle_cmd(): the command's CDB and data buffer (Data-Out to read, or Data-In to fill). */
 LUNKIT_API const uint8_t* lunkit_cmd_cdb(struct lunkit_cmd* cmd, size_t* cdb_len);
@@ -227,9 +315,44 @@ LUNKIT_API struct io_uring_sqe* lunkit_get_sqe(struct lunkit_device* dev,
  * for through configfs arrives as reconfig() instead and needs no call.) */
 LUNKIT_API void lunkit_device_resized(struct lunkit_device* dev, uint64_t size);
 
+/* ABI 2: runs fn(arg) on the device's event loop, later (never from inside this call), with no
+ * I/O pending needed: for housekeeping a NONBLOCKING handler does where its I/O runs (a
+ * reconnect, expiring a cache), and for timers: on the loop, lunkit_get_sqe() gives an SQE for an
+ * io_uring timeout (io_uring_prep_timeout) whose completion runs there when it expires. Any
+ * thread, once the device is served (its first I/O; -ENOTCONN between open() and then) until it
+ * stops (-ESHUTDOWN: close() follows; work posted but not yet run then is dropped). Returns 0;
+ * -EAGAIN when the loop's ring is full (called on the loop), -ENOMEM; -EOPNOTSUPP where the
+ * frontend has no single loop for the device (ublk: its queues' loops take no posted work yet). */
+LUNKIT_API int lunkit_device_post(struct lunkit_device* dev, void (*fn)(void* arg), void* arg);
+
 /* A log line, attributed to the device ("user_0/disk0: ..."). level: 0 error .. 3 debug. */
 LUNKIT_API void lunkit_log(struct lunkit_device* dev, int level, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ---- cfgstring helpers (ABI 2): one set of rules and one error style for every handler ----
+ * A cfgstring is elements separated by ';'. An element is `key=value`, or a bare `key` (a flag
+ * that is set, or a handler's positional part such as file's path). Empty elements are skipped.
+ * Handlers take the first occurrence of a key: lunkit appends lunkit.conf's defaults after a
+ * device's own options. Each function returns 0, or -1 after writing a reason a user can act on
+ * (NUL-terminated, at most `reason_len` bytes) naming the key and what was given. Any thread. */
+
+/* Calls fn(arg, key, value, reason, reason_len) for each element in order; `value` is NULL for a
+ * bare key and "" for "key=". Both are NUL-terminated copies valid during the call (an element of
+ * more than 4095 bytes is refused). fn returns 0 to go on, or -1 (with a reason) to stop, and
+ * lunkit_cfg_parse() then returns -1. */
+typedef int (*lunkit_cfg_fn)(void* arg, const char* key, const char* value, char* reason,
+                             size_t reason_len);
+LUNKIT_API int lunkit_cfg_parse(const char* cfgstring, lunkit_cfg_fn fn, void* arg, char* reason,
+                                size_t reason_len);
+/* 1, true, yes, on -> 1; 0, false, no, off -> 0 (case-insensitive); NULL (a bare key) -> 1.
+ * Else: "<key> takes 0 or 1 (got '<value>')". */
+LUNKIT_API int lunkit_parse_bool(const char* key, const char* value, int* out, char* reason,
+                                 size_t reason_len);
+/* A decimal number of bytes with an optional suffix K, M, G or T (powers of 1024; either case;
+ * an optional "iB" or "B" after it): "4096", "64K", "1GiB". Else: "<key> takes a size in bytes
+ * with an optional K, M, G or T suffix (got '<value>')", or "<key> is too large (got ...)". */
+LUNKIT_API int lunkit_parse_size(const char* key, const char* value, uint64_t* out, char* reason,
+                                 size_t reason_len);
 
 /* Registers the plugin's handler; use once per plugin, at file scope. */
 #define LUNKIT_REGISTER_HANDLER(h)                                               \

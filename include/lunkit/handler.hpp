@@ -1,6 +1,15 @@
 // A C++ layer over the handler C ABI: derive from lunkit::HandlerDevice, give the class two static
 // functions, register it with LUNKIT_REGISTER_CXX_HANDLER. Exceptions never cross into lunkitd:
-// the thunks turn them into a failed open() or an -EIO completion.
+// the thunks turn them into a failed open() or an -EIO completion (a CHECK CONDITION, HARDWARE
+// ERROR for handle_cmd). A method that completed its I/O and then throws is not completed twice:
+// lunkit ignores a second completion of the I/O (or command) it is calling the handler for, on
+// the thread that calls it. (A method that hands the I/O to another thread must not throw after.)
+//
+// Only the optional methods the class overrides become callbacks: for the others lunkit applies
+// its own documented default (handler.h), exactly as for a C handler that leaves the callback
+// NULL. So a class with LUNKIT_CAP_THIN but no unmap() does not advertise UNMAP, and one without
+// block_status() lets lunkit report everything mapped. (Overriding is detected at compile time
+// from the type of &T::method.)
 //
 //   class MyDevice : public lunkit::HandlerDevice {
 //    public:
@@ -21,6 +30,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <type_traits>
 
 #include "lunkit/handler.h"
 
@@ -33,16 +43,25 @@ class HandlerDevice {
                     uint64_t length) = 0;
   virtual void write(lunkit_io* io, std::span<const iovec> iov, uint64_t offset, uint64_t length,
                      uint32_t flags) = 0;
-  // Optional operations; the defaults give lunkit's documented fallbacks.
+  // Optional operations: override one and it becomes the handler's callback (see handler.h for
+  // each). One not overridden is never installed, and lunkit applies its default; the bodies
+  // here only run when a derived class calls them explicitly, and then do what that default
+  // does (or decline).
   virtual void flush(lunkit_io* io) { lunkit_io_complete(io, 0); }
   virtual void unmap(lunkit_io* io, uint64_t, uint64_t) { lunkit_io_complete(io, -EOPNOTSUPP); }
   virtual void write_zeroes(lunkit_io* io, uint64_t, uint64_t, uint32_t) {
+    lunkit_io_complete(io, -EOPNOTSUPP);
+  }
+  // `iov` holds `length` bytes to compare followed by `length` bytes to write.
+  virtual void compare_and_write(lunkit_io* io, std::span<const iovec>, uint64_t, uint64_t) {
     lunkit_io_complete(io, -EOPNOTSUPP);
   }
   virtual void block_status(lunkit_io* io, uint64_t offset, uint64_t length) {
     lunkit_io_add_extent(io, offset, length, 0);
     lunkit_io_complete(io, 0);
   }
+  // Raw SCSI commands, before lunkit's emulation: LUNKIT_CMD_DECLINED or LUNKIT_CMD_ACCEPTED.
+  virtual int handle_cmd(lunkit_cmd*) { return LUNKIT_CMD_DECLINED; }
   virtual int reconfig(uint64_t new_size, const char* new_cfgstring, int write_cache) {
     (void)write_cache;
     return (new_size || new_cfgstring) ? -EOPNOTSUPP : 0;
@@ -50,6 +69,11 @@ class HandlerDevice {
 };
 
 namespace detail {
+
+// Whether T (or a class between it and HandlerDevice) overrides the method: &T::m then has the
+// type of a member of that class, not of HandlerDevice.
+#define LUNKIT_CXX_OVERRIDES(T, m) \
+  (!std::is_same_v<decltype(&T::m), decltype(&::lunkit::HandlerDevice::m)>)
 
 inline void copy_reason(const std::string& why, char* out, size_t len) {
   if (len) std::snprintf(out, len, "%s", why.c_str());
@@ -111,8 +135,22 @@ struct Thunks {
   static void write_zeroes(void* h, lunkit_io* io, uint64_t off, uint64_t len, uint32_t flags) {
     guard(io, [&] { self(h)->write_zeroes(io, off, len, flags); });
   }
+  static void compare_and_write(void* h, lunkit_io* io, const iovec* iov, int n, uint64_t off,
+                                uint64_t len) {
+    guard(io, [&] { self(h)->compare_and_write(io, {iov, static_cast<size_t>(n)}, off, len); });
+  }
   static void block_status(void* h, lunkit_io* io, uint64_t off, uint64_t len) {
     guard(io, [&] { self(h)->block_status(io, off, len); });
+  }
+  static int handle_cmd(void* h, lunkit_cmd* cmd) {
+    try {
+      return self(h)->handle_cmd(cmd);
+    } catch (...) {
+      // HARDWARE ERROR, INTERNAL TARGET FAILURE (ignored by lunkit if already answered).
+      static const uint8_t sense[18] = {0x70, 0, 0x04, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x44, 0x00};
+      lunkit_cmd_complete(cmd, 2, sense, sizeof sense, 0);
+      return LUNKIT_CMD_ACCEPTED;
+    }
   }
 };
 
@@ -130,13 +168,16 @@ lunkit_handler make_handler(const char* subtype, const char* cfg_desc, lunkit_th
   h.check_config = Th::check_config;
   h.open = Th::open;
   h.close = Th::close;
-  h.reconfig = Th::reconfig;
   h.read = Th::read;
   h.write = Th::write;
-  h.flush = Th::flush;
-  h.unmap = Th::unmap;
-  h.write_zeroes = Th::write_zeroes;
-  h.block_status = Th::block_status;
+  if constexpr (LUNKIT_CXX_OVERRIDES(T, reconfig)) h.reconfig = Th::reconfig;
+  if constexpr (LUNKIT_CXX_OVERRIDES(T, flush)) h.flush = Th::flush;
+  if constexpr (LUNKIT_CXX_OVERRIDES(T, unmap)) h.unmap = Th::unmap;
+  if constexpr (LUNKIT_CXX_OVERRIDES(T, write_zeroes)) h.write_zeroes = Th::write_zeroes;
+  if constexpr (LUNKIT_CXX_OVERRIDES(T, compare_and_write))
+    h.compare_and_write = Th::compare_and_write;
+  if constexpr (LUNKIT_CXX_OVERRIDES(T, block_status)) h.block_status = Th::block_status;
+  if constexpr (LUNKIT_CXX_OVERRIDES(T, handle_cmd)) h.handle_cmd = Th::handle_cmd;
   h.flags = flags;
   return h;
 }

@@ -2,7 +2,7 @@
 #include <lunkit/handler.h>
 #include <stddef.h>
 
-#if BAD_KIND < 6 || BAD_KIND == 9
+#if BAD_KIND < 6 || BAD_KIND == 9 || BAD_KIND == 10
 
 static void *p_open(struct lunkit_device *d, const char *c, struct lunkit_device_info *i, char *r,
                     size_t n) {
@@ -23,11 +23,11 @@ static void p_write(void *h, struct lunkit_io *io, const struct iovec *v, int n,
 
 #endif
 
-#if BAD_KIND == 1 /* a future ABI version */
-static struct lunkit_handler h = {.subtype = "future", .open = p_open, .close = p_close,
+#if BAD_KIND == 1 /* an ABI version that never existed */
+static struct lunkit_handler h = {.subtype = "zero", .open = p_open, .close = p_close,
                                   .read = p_read, .write = p_write};
 const struct lunkit_handler *lunkit_handler_entry(void) {
-  h.abi_version = 99;
+  h.abi_version = 0;
   h.struct_size = sizeof h;
   return &h;
 }
@@ -266,9 +266,20 @@ LUNKIT_REGISTER_HANDLER(h)
 #include <pthread.h>
 pthread_t loopcheck_reconfig_thread;
 uint32_t loopcheck_cmd_time_out;
+/* ABI 2 inputs: struct_size, host_abi_version, frontend, queue_depth, nr_queues. */
+uint32_t loopcheck_inputs[5];
+struct lunkit_device *loopcheck_device; /* the last device opened, for lunkit_device_post() */
 static void *l_open(struct lunkit_device *d, const char *c, struct lunkit_device_info *i, char *r,
                     size_t n) {
   loopcheck_cmd_time_out = i->cmd_time_out;
+  loopcheck_device = d;
+  if (LUNKIT_INFO_HAS(i, nr_queues)) {
+    loopcheck_inputs[0] = i->struct_size;
+    loopcheck_inputs[1] = i->host_abi_version;
+    loopcheck_inputs[2] = i->frontend;
+    loopcheck_inputs[3] = i->queue_depth;
+    loopcheck_inputs[4] = i->nr_queues;
+  }
   return p_open(d, c, i, r, n);
 }
 static int l_reconfig(void *h, uint64_t size, const char *cfg, int wc) {
@@ -278,5 +289,77 @@ static int l_reconfig(void *h, uint64_t size, const char *cfg, int wc) {
 }
 static struct lunkit_handler h = {.subtype = "loopcheck", .open = l_open, .close = p_close,
                                   .reconfig = l_reconfig, .read = p_read, .write = p_write};
+LUNKIT_REGISTER_HANDLER(h)
+#endif
+
+#if BAD_KIND == 10 /* not broken: a plugin of a future ABI version, with fields lunkit lacks */
+struct future_handler {
+  struct lunkit_handler h;
+  uint64_t added_in_version_99; /* past the host's struct: never read */
+  void (*another_callback)(void);
+};
+static struct future_handler fh = {
+    .h = {.subtype = "future", .open = p_open, .close = p_close, .read = p_read, .write = p_write},
+    .added_in_version_99 = ~0ull};
+const struct lunkit_handler *lunkit_handler_entry(void) {
+  fh.h.abi_version = 99;
+  fh.h.struct_size = sizeof fh;
+  return &fh.h;
+}
+#endif
+
+#if BAD_KIND == 11 /* not broken: LUNKIT_THREAD_SERIALIZED, and it checks that it is */
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+/* Calls that found another request of the device still with the handler, and all calls. */
+unsigned serial_overlaps, serial_calls, serial_max_inflight;
+static unsigned inflight;
+static unsigned char* serial_mem;
+static void *s_open(struct lunkit_device *d, const char *c, struct lunkit_device_info *i, char *r,
+                    size_t n) {
+  (void)d, (void)c, (void)r, (void)n;
+  serial_mem = calloc(1, i->size);
+  return serial_mem;
+}
+static void s_close(void* h) {
+  free(h);
+}
+/* Holds the request for a while (yielding, so that other workers run) with no lock: if lunkit
+ * handed this device two requests at once, both would be in here together. */
+static void s_io(struct lunkit_io* io, const struct iovec* v, int n, uint64_t o, int to_mem) {
+  unsigned now = __atomic_add_fetch(&inflight, 1, __ATOMIC_SEQ_CST);
+  __atomic_add_fetch(&serial_calls, 1, __ATOMIC_SEQ_CST);
+  if (now > 1) __atomic_add_fetch(&serial_overlaps, 1, __ATOMIC_SEQ_CST);
+  unsigned max = __atomic_load_n(&serial_max_inflight, __ATOMIC_SEQ_CST);
+  while (now > max && !__atomic_compare_exchange_n(&serial_max_inflight, &max, now, 0,
+                                                   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+  }
+  for (int i = 0; i < 200; i++) sched_yield();
+  for (int i = 0; i < n; o += v[i].iov_len, i++) {
+    if (to_mem)
+      memcpy(serial_mem + o, v[i].iov_base, v[i].iov_len);
+    else
+      memcpy(v[i].iov_base, serial_mem + o, v[i].iov_len);
+  }
+  __atomic_sub_fetch(&inflight, 1, __ATOMIC_SEQ_CST);
+  lunkit_io_complete(io, 0);
+}
+static void s_read(void* h, struct lunkit_io* io, const struct iovec* v, int n, uint64_t o,
+                   uint64_t l) {
+  (void)h, (void)l;
+  s_io(io, v, n, o, 0);
+}
+static void s_write(void* h, struct lunkit_io* io, const struct iovec* v, int n, uint64_t o,
+                    uint64_t l, uint32_t f) {
+  (void)h, (void)l, (void)f;
+  s_io(io, v, n, o, 1);
+}
+static struct lunkit_handler h = {.subtype = "serial",
+                                  .thread_model = LUNKIT_THREAD_SERIALIZED,
+                                  .open = s_open,
+                                  .close = s_close,
+                                  .read = s_read,
+                                  .write = s_write};
 LUNKIT_REGISTER_HANDLER(h)
 #endif

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -17,6 +18,39 @@
 
 namespace lunkit::plugins {
 namespace {
+
+uint32_t be32(const Bytes& b, size_t at) {
+  return uint32_t(b[at]) << 24 | uint32_t(b[at + 1]) << 16 | uint32_t(b[at + 2]) << 8 | b[at + 3];
+}
+
+// A symbol of a plugin the test process has loaded (Plugin::load, through the Rig).
+template <typename T>
+T* plugin_symbol(const std::string& so, const char* name) {
+  void* h = dlopen((test::bad_plugin_dir() + "/" + so).c_str(), RTLD_NOW | RTLD_NOLOAD);
+  EXPECT_NE(h, nullptr) << so << " is not loaded";
+  if (!h) return nullptr;
+  auto* p = static_cast<T*>(dlsym(h, name));
+  dlclose(h);  // still held by the Rig's Plugin
+  return p;
+}
+
+// One BlockRequest straight to a PluginBlockDevice (no libscsi), waited for.
+struct DirectRequest {
+  BlockRequest r;
+  std::promise<int> done;
+  std::array<BlockExtent, 8> extents;
+  explicit DirectRequest(uint64_t offset, uint64_t length, uint32_t flags = 0) {
+    r.offset = offset;
+    r.length = length;
+    r.flags = flags;
+    r.extents = extents;
+    r.context = &done;
+    r.on_complete = [](BlockRequest& req, int res) {
+      static_cast<std::promise<int>*>(req.context)->set_value(res);
+    };
+  }
+  int wait() { return done.get_future().get(); }
+};
 
 // Shared expectations: a round trip, FUA, flush, unmap then zeros, block status.
 void exercise(Rig& rig) {
@@ -51,6 +85,10 @@ TEST(RamHandler, EndToEnd) {
   Rig rig(test::handler_build_dir(), "ram.so", params(""));
   ASSERT_TRUE(rig.ok()) << rig.error();
   EXPECT_TRUE(rig.backend().info().thin_provisioning);
+  EXPECT_EQ(rig.backend().info().unmap_granularity_blocks, 128u) << "its 64 KiB chunks";
+  Outcome b0 = rig.run({0x12, 0x01, 0xB0, 0, 0x40, 0}, {}, 0x40);
+  ASSERT_EQ(b0.status, 0);
+  EXPECT_EQ(be32(b0.data, 28), 128u) << "VPD Block Limits: OPTIMAL UNMAP GRANULARITY";
   exercise(rig);
 }
 
@@ -100,6 +138,34 @@ TEST_F(FileHandler, EndToEnd) {
   exercise(rig);
   EXPECT_EQ(file_bytes(300 * 512, 4096), pattern(4096, 9)) << "the data is in the file";
   EXPECT_EQ(file_bytes(100 * 512, 512), Bytes(512, 0));
+}
+
+// Version 2: holes are told from data (and read as zeros), whole file-system blocks are the
+// unmap granularity, and fast zeroes are honoured.
+TEST_F(FileHandler, HolesGranularityAndFastZero) {
+  make_file(4 << 20);
+  Rig rig(test::handler_build_dir(), "file.so", params(path));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  uint32_t expect = st.st_blksize > 512 ? static_cast<uint32_t>(st.st_blksize / 512) : 1;
+  EXPECT_EQ(rig.backend().info().unmap_granularity_blocks, expect);
+  ASSERT_EQ(rig.run(cdb10(0x2A, 0, 8), pattern(4096, 5)).status, 0);
+  DirectRequest bs(0, 1 << 20);
+  rig.device().post([&] { rig.backend().block_status(bs.r); });
+  ASSERT_EQ(bs.wait(), 0);
+  ASSERT_GE(bs.r.extent_count, 2u);
+  EXPECT_FALSE(bs.r.extents[0].deallocated);
+  EXPECT_FALSE(bs.r.extents[0].zeroes) << "data";
+  EXPECT_EQ(bs.r.extents[1].offset, 4096u);
+  EXPECT_TRUE(bs.r.extents[1].deallocated);
+  EXPECT_TRUE(bs.r.extents[1].zeroes) << "a file's hole reads zeros";
+  DirectRequest fz(0, 4096, kBlockFastZero);
+  rig.device().post([&] { rig.backend().write_zeroes(fz.r); });
+  int rc = fz.wait();
+  EXPECT_TRUE(rc == 0 || rc == -EOPNOTSUPP) << rc;
+  Bytes after = file_bytes(0, 4096);
+  EXPECT_EQ(after, rc == 0 ? Bytes(4096, 0) : pattern(4096, 5)) << "zeroed, or nothing written";
 }
 
 TEST_F(FileHandler, MissingFileSizeMismatchAndCreate) {
@@ -358,6 +424,233 @@ TEST(PluginHost, OpenSeesTheKernelsCommandTimeout) {
   EXPECT_EQ(*seen, 45u);
   dev->reset();
   dlclose(so);
+}
+
+// The C++ layer installs only the methods a class overrides; a method that completes and then
+// throws does not complete twice; compare_and_write and handle_cmd have hooks.
+TEST(CxxHandler, OnlyOverriddenMethodsBecomeCallbacks) {
+  Rig rig(test::bad_plugin_dir(), "cxx.so", params("", 1 << 20));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  const DeviceInfo& info = rig.backend().info();
+  EXPECT_FALSE(info.thin_provisioning) << "LUNKIT_CAP_THIN without an unmap(): no UNMAP";
+  EXPECT_FALSE(info.native_block_status) << "no block_status(): lunkit's default";
+  EXPECT_TRUE(info.native_compare_and_write);
+  Outcome lbp = rig.run({0x12, 0x01, 0xB2, 0, 0x40, 0}, {}, 0x40);
+  ASSERT_EQ(lbp.status, 0);
+  EXPECT_EQ(lbp.data[5] & 0x80, 0) << "LBPU is not advertised";
+  Bytes data = pattern(4096, 21);
+  ASSERT_EQ(rig.run(cdb10(0x2A, 0, 8), data).status, 0);
+  // COMPARE AND WRITE of one block through the handler's own method.
+  Bytes caw(data.begin() + 512, data.begin() + 1024);
+  Bytes fresh = pattern(512, 99);
+  caw.insert(caw.end(), fresh.begin(), fresh.end());
+  Outcome c = rig.run({0x89, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0}, caw);
+  EXPECT_EQ(c.status, 0);
+  EXPECT_EQ(*plugin_symbol<unsigned>("cxx.so", "cxx_compare_and_write_calls"), 1u);
+  EXPECT_EQ(rig.run(cdb10(0x28, 1, 1), {}, 512).data, fresh);
+  // LBA 7: completed, then the method throws; the thunk's -EIO is not a second completion.
+  Outcome r7 = rig.run(cdb10(0x28, 7, 1), {}, 512);
+  EXPECT_EQ(r7.status, 0) << "the first completion stands";
+  EXPECT_EQ(r7.data, Bytes(data.begin() + 7 * 512, data.end()));
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(rig.run(cdb10(0x28, 7, 1), {}, 512).status, 0) << "and the next ones work";
+  Outcome v = rig.run({0xC2, 0, 0, 0, 0, 0});
+  EXPECT_EQ(v.status, 0) << "handle_cmd answered, then threw: answered once";
+  EXPECT_EQ(rig.run(cdb10(0x28, 0, 8), {}, 4096).status, 0);
+}
+
+// A plugin built from the version-1 header as it was released: the version-2 host serves it
+// unchanged, with version 1's defaults for everything it cannot know about.
+TEST(PluginHost, ServesAVersion1Plugin) {
+  Rig rig(test::bad_plugin_dir(), "v1_mem.so", params("", 2 << 20));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  EXPECT_EQ(*plugin_symbol<uint64_t>("v1_mem.so", "v1_open_size"), 2u << 20);
+  EXPECT_EQ(*plugin_symbol<uint32_t>("v1_mem.so", "v1_open_block_size"), 512u);
+  const DeviceInfo& info = rig.backend().info();
+  EXPECT_TRUE(info.thin_provisioning);
+  EXPECT_TRUE(info.unmap_reads_zero);
+  EXPECT_EQ(info.product, "V1 MEMORY");
+  EXPECT_EQ(info.unmap_granularity_blocks, 1u) << "version 1 had no unmap geometry";
+  EXPECT_EQ(info.max_unmap_blocks, 0u);
+  Bytes data = pattern(64 * 512, 11);
+  EXPECT_EQ(rig.run(cdb10(0x2A, 64, 64), data).status, 0);
+  EXPECT_EQ(rig.run(cdb10(0x28, 64, 64), {}, data.size()).data, data);
+  Outcome lbs = rig.run(cdb16(0x9E, 64, 64, 0x12), {}, 64);
+  ASSERT_EQ(lbs.status, 0);
+  EXPECT_EQ(lbs.data[8 + 12], 0) << "written: mapped";
+  EXPECT_EQ(rig.run({0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0}, unmap_list(64, 32)).status, 0);
+  lbs = rig.run(cdb16(0x9E, 64, 64, 0x12), {}, 64);
+  EXPECT_EQ(lbs.data[8 + 12], 1) << "unmapped: deallocated";
+  EXPECT_EQ(be32(lbs.data, 8 + 8), 32u);
+  Bytes expect(data);
+  std::fill(expect.begin(), expect.begin() + 32 * 512, 0);
+  EXPECT_EQ(rig.run(cdb10(0x28, 64, 64), {}, data.size()).data, expect);
+  // WRITE SAME of zeros: no write_zeroes in version 1's plugin, lunkit writes zeros.
+  EXPECT_EQ(rig.run({0x93, 0x01, 0, 0, 0, 0, 0, 0, 0, 96, 0, 0, 0, 32, 0, 0}).status, 0);
+  EXPECT_EQ(rig.run(cdb10(0x28, 64, 64), {}, data.size()).data, Bytes(data.size(), 0));
+  Outcome b0 = rig.run({0x12, 0x01, 0xB0, 0, 0x40, 0}, {}, 0x40);
+  ASSERT_EQ(b0.status, 0);
+  EXPECT_EQ(be32(b0.data, 28), 1u) << "unmap granularity: one block";
+  EXPECT_EQ(be32(b0.data, 32), 0x80000000u) << "UGAVALID, alignment 0";
+  // A hole of a plugin with UNMAP_ZEROES reads as zeros.
+  DirectRequest st(64 * 512, 64 * 512);
+  rig.device().post([&] { rig.backend().block_status(st.r); });
+  ASSERT_EQ(st.wait(), 0);
+  ASSERT_GE(st.r.extent_count, 1u);
+  EXPECT_TRUE(st.r.extents[0].deallocated);
+  EXPECT_TRUE(st.r.extents[0].zeroes);
+}
+
+// LUNKIT_THREAD_SERIALIZED: however many commands are queued, the handler has one at a time.
+TEST(PluginHost, SerializedHandlerHasOneRequestAtATime) {
+  Rig rig(test::bad_plugin_dir(), "serial.so", params("", 1 << 20));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  EXPECT_TRUE(rig.backend().multi_queue()) << "called from the pool, whichever loop submits";
+  std::vector<uint64_t> tags;
+  for (int i = 0; i < 24; ++i)
+    tags.push_back(rig.submit(cdb10(0x2A, i * 8, 8), pattern(4096, uint8_t(i))));
+  for (uint64_t t : tags) EXPECT_EQ(rig.wait(t).status, 0);
+  tags.clear();
+  for (int i = 0; i < 24; ++i) tags.push_back(rig.submit(cdb10(0x28, i * 8, 8), {}, 4096));
+  for (int i = 0; i < 24; ++i) EXPECT_EQ(rig.wait(tags[i]).data, pattern(4096, uint8_t(i)));
+  // WRITE SAME of zeros: lunkit's own zero-fill writes are serialized as well.
+  EXPECT_EQ(rig.run({0x93, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0}).status, 0);
+  EXPECT_EQ(rig.run(cdb10(0x28, 0, 16), {}, 8192).data, Bytes(8192, 0));
+  EXPECT_EQ(rig.run(cdb10(0x35, 0, 0)).status, 0) << "flush: lunkit's default, no handler call";
+  EXPECT_GE(*plugin_symbol<unsigned>("serial.so", "serial_calls"), 49u);
+  EXPECT_EQ(*plugin_symbol<unsigned>("serial.so", "serial_max_inflight"), 1u);
+  EXPECT_EQ(*plugin_symbol<unsigned>("serial.so", "serial_overlaps"), 0u);
+}
+
+// LUNKIT_IO_FAST_ZERO: a handler without LUNKIT_CAP_FAST_ZERO is not asked, and lunkit does not
+// write zeros in its place; one with it (ram) zeroes.
+TEST(PluginHost, FastZeroNeverFallsBackToWritingZeros) {
+  std::string so_path = test::bad_plugin_dir() + "/blocking_mem.so";
+  auto plugin = Plugin::load(so_path, false);
+  ASSERT_TRUE(plugin.ok()) << plugin.error();
+  WorkerPool pool(2);
+  auto dev = PluginBlockDevice::open(**plugin, params(""), &pool);
+  ASSERT_TRUE(dev.ok()) << dev.error();
+  Bytes data = pattern(4096, 3);
+  iovec v{data.data(), data.size()};
+  DirectRequest w(0, 4096);
+  w.r.iov = {&v, 1};
+  (*dev)->write(w.r);
+  ASSERT_EQ(w.wait(), 0);
+  DirectRequest fast(0, 4096, kBlockFastZero);
+  (*dev)->write_zeroes(fast.r);
+  EXPECT_EQ(fast.wait(), -EOPNOTSUPP);
+  Bytes back(4096);
+  iovec bv{back.data(), back.size()};
+  DirectRequest rd(0, 4096);
+  rd.r.iov = {&bv, 1};
+  (*dev)->read(rd.r);
+  ASSERT_EQ(rd.wait(), 0);
+  EXPECT_EQ(back, data) << "nothing was written for the fast zero";
+  DirectRequest slow(0, 4096);
+  (*dev)->write_zeroes(slow.r);
+  EXPECT_EQ(slow.wait(), 0) << "without the flag lunkit writes zeros";
+
+  Rig ram(test::handler_build_dir(), "ram.so", params(""));
+  ASSERT_TRUE(ram.ok()) << ram.error();
+  ASSERT_EQ(ram.run(cdb10(0x2A, 0, 8), pattern(4096, 1)).status, 0);
+  DirectRequest rz(0, 4096, kBlockFastZero);
+  ram.device().post([&] { ram.backend().write_zeroes(rz.r); });
+  EXPECT_EQ(rz.wait(), 0) << "ram zeroes fast";
+  EXPECT_EQ(ram.run(cdb10(0x28, 0, 8), {}, 4096).data, Bytes(4096, 0));
+}
+
+// Version 2's inputs at open: the struct's size, the host's version, the frontend.
+TEST(PluginHost, OpenSeesTheFrontendAndTheStructSize) {
+  std::string so_path = test::bad_plugin_dir() + "/loopcheck.so";
+  auto plugin = Plugin::load(so_path, false);
+  ASSERT_TRUE(plugin.ok()) << plugin.error();
+  PluginFactory factory(**plugin, nullptr);
+  tcmu::UioDevice uio;
+  uio.name.device = "disk0";
+  tcmu::DeviceAttributes attributes;
+  attributes.size_bytes = 1 << 20;
+  auto dev = factory.open(uio, attributes);
+  ASSERT_TRUE(dev.ok()) << dev.error();
+  auto* in = plugin_symbol<uint32_t>("loopcheck.so", "loopcheck_inputs");
+  ASSERT_NE(in, nullptr);
+  EXPECT_EQ(in[0], sizeof(lunkit_device_info));
+  EXPECT_EQ(in[1], uint32_t{LUNKIT_HANDLER_ABI_VERSION});
+  EXPECT_EQ(in[2], uint32_t{LUNKIT_FRONTEND_TCMU});
+  EXPECT_EQ(in[3], 0u) << "TCMU: bounded by the ring, not by lunkit";
+  EXPECT_EQ(in[4], 1u) << "one loop: loopcheck is not MULTI_QUEUE";
+  dev->reset();
+  OpenParams p = params("", 1 << 20);
+  p.frontend = LUNKIT_FRONTEND_UBLK;
+  p.queue_depth = 64;
+  p.nr_queues = 4;
+  auto ublk = PluginBlockDevice::open(**plugin, p, nullptr);
+  ASSERT_TRUE(ublk.ok()) << ublk.error();
+  EXPECT_EQ(in[2], uint32_t{LUNKIT_FRONTEND_UBLK});
+  EXPECT_EQ(in[3], 64u);
+  EXPECT_EQ(in[4], 1u) << "served from one loop whatever was asked";
+}
+
+// lunkit_device_post(): work reaches the device's loop with no I/O pending, never runs inside
+// the call that posts it, and can arm an io_uring timeout there (a timer).
+struct PostState {
+  lunkit_device* dev = nullptr;
+  pthread_t loop{};
+  bool on_loop = false, inner_deferred = false, inner_ran = false, in_outer = false;
+  int inner_rc = 1;
+  __kernel_timespec ts{0, 20 * 1000 * 1000};
+  lunkit_uring_completion timer{};
+  int32_t timer_result = 0;
+  std::promise<void> fired;
+};
+PostState* g_post = nullptr;
+
+void post_inner(void* arg) {
+  auto* s = static_cast<PostState*>(arg);
+  s->inner_ran = true;
+  s->inner_deferred = !s->in_outer;
+  s->timer.done = [](lunkit_uring_completion*, int32_t res) {
+    g_post->timer_result = res;
+    g_post->fired.set_value();
+  };
+  io_uring_sqe* sqe = lunkit_get_sqe(s->dev, &s->timer);
+  ASSERT_NE(sqe, nullptr) << "posted work runs on the loop: it can queue io_uring work";
+  io_uring_prep_timeout(sqe, &s->ts, 0, 0);
+}
+void post_outer(void* arg) {
+  auto* s = static_cast<PostState*>(arg);
+  s->on_loop = pthread_equal(pthread_self(), s->loop);
+  s->in_outer = true;
+  s->inner_rc = lunkit_device_post(s->dev, post_inner, s);
+  s->in_outer = false;
+}
+
+TEST(PluginHost, PostedWorkAndTimersRunOnTheDeviceLoop) {
+  {
+    auto plugin = Plugin::load(test::bad_plugin_dir() + "/loopcheck.so", false);
+    ASSERT_TRUE(plugin.ok()) << plugin.error();
+    auto unserved = PluginBlockDevice::open(**plugin, params(""), nullptr);
+    ASSERT_TRUE(unserved.ok());
+    auto** d = plugin_symbol<lunkit_device*>("loopcheck.so", "loopcheck_device");
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(lunkit_device_post(*d, post_outer, nullptr), -ENOTCONN) << "not served yet";
+  }
+  Rig rig(test::bad_plugin_dir(), "loopcheck.so", params(""));
+  ASSERT_TRUE(rig.ok()) << rig.error();
+  PostState s;
+  g_post = &s;
+  s.dev = *plugin_symbol<lunkit_device*>("loopcheck.so", "loopcheck_device");
+  s.loop = rig.device().loop_thread();
+  ASSERT_EQ(lunkit_device_post(s.dev, post_outer, &s), 0);
+  ASSERT_EQ(s.fired.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(s.on_loop);
+  EXPECT_EQ(s.inner_rc, 0);
+  EXPECT_TRUE(s.inner_ran);
+  EXPECT_TRUE(s.inner_deferred) << "posted from the loop: runs later, not inside the call";
+  EXPECT_EQ(s.timer_result, -ETIME) << "the timeout expired";
+  rig.backend().stop_posting();
+  EXPECT_EQ(lunkit_device_post(s.dev, post_outer, &s), -ESHUTDOWN);
+  g_post = nullptr;
 }
 
 }  // namespace

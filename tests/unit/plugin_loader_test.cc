@@ -59,12 +59,33 @@ TEST(PluginLoader, OneBadPluginDoesNotStopTheOthers) {
   ASSERT_EQ(r.plugins.size(), 1u);
   EXPECT_EQ(r.plugins[0]->subtype(), "ram");
   ASSERT_EQ(r.errors.size(), 5u);
-  EXPECT_TRUE(contains(r.errors, "bad_abi.so: handler ABI version 99, lunkitd supports version 1"));
+  EXPECT_TRUE(contains(r.errors,
+                       "bad_abi.so: handler ABI version 0, lunkitd supports versions 1 and later"));
   EXPECT_TRUE(contains(r.errors, "no_entry.so: no lunkit_handler_entry symbol"));
   EXPECT_TRUE(contains(r.errors, "no_read.so: required callback read is missing"));
   EXPECT_TRUE(contains(r.errors, "bad_name.so: subtype must be letters, digits and '_'"));
   EXPECT_TRUE(contains(
       r.errors, "zz_dup_ram.so: subtype 'ram' is already served by " + dir.path + "/ram.so"));
+}
+
+// The ABI only grows: a plugin of an older version (built from the released version-1 header)
+// and one of a newer version (with fields this host does not know) both load.
+TEST(PluginLoader, LoadsOlderAndNewerAbiVersions) {
+  PluginDir dir;
+  dir.add(test::bad_plugin_dir(), "v1_mem.so");
+  dir.add(test::bad_plugin_dir(), "future.so");
+  LoadReport r = load_plugins(dir.path, false);
+  EXPECT_TRUE(r.errors.empty()) << r.errors[0];
+  ASSERT_EQ(r.plugins.size(), 2u);
+  const Plugin& future = *r.plugins[0];
+  const Plugin& v1 = *r.plugins[1];
+  EXPECT_EQ(future.subtype(), "future");
+  EXPECT_EQ(future.abi_version(), 99u);
+  EXPECT_GT(future.handler().struct_size, sizeof(lunkit_handler));
+  EXPECT_EQ(v1.subtype(), "v1mem");
+  EXPECT_EQ(v1.abi_version(), 1u);
+  EXPECT_LE(v1.handler().struct_size, sizeof(lunkit_handler));
+  EXPECT_EQ(LUNKIT_HANDLER_ABI_VERSION, 2);
 }
 
 TEST(PluginLoader, NotAPluginAtAllAndAMissingDirectory) {

@@ -79,6 +79,7 @@ class Rig {
   ~Rig() {
     if (device_) device_->stop();
     if (backend_) backend_->on_resized(nullptr);
+    if (backend_) backend_->stop_posting();
   }
   const std::string& error() const { return error_; }
   bool ok() const { return device_ != nullptr; }

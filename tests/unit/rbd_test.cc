@@ -150,6 +150,10 @@ TEST_F(Rbd, CapabilitiesComeFromTheImage) {
   ASSERT_EQ(bl.status, 0);
   uint32_t granularity = uint32_t(bl.data[6]) << 8 | bl.data[7];
   EXPECT_EQ(granularity, 65536u / 512) << "optimal transfer granularity = one object";
+  // OPTIMAL UNMAP GRANULARITY (bytes 28-31): an unmap frees whole objects.
+  uint32_t unmap_granularity = uint32_t(bl.data[28]) << 24 | uint32_t(bl.data[29]) << 16 |
+                               uint32_t(bl.data[30]) << 8 | bl.data[31];
+  EXPECT_EQ(unmap_granularity, 65536u / 512) << "unmap granularity = one object";
   EXPECT_TRUE(rig->backend().info().native_compare_and_write);
   // librbd's cache is off unless asked for: no volatile cache, and writes are durable (FUA).
   EXPECT_FALSE(rig->backend().info().write_cache);

@@ -32,9 +32,11 @@ s_library() {
   echo -n "$serial" >"$dev/wwn/vpd_unit_serial"
   # The kernel waits for serve-ram's answer to its netlink ADDED event.
   expect "enable returns (serve-ram answered)" timeout 20 sh -c "echo -n 1 > $dev/enable"
-  mkdir -p "$LIB_CFS/loopback/$wwn/tpgt_1/lun/lun_0"
-  ln -s "$dev" "$LIB_CFS/loopback/$wwn/tpgt_1/lun/lun_0/mem0"
+  # As rtslib does it: the nexus (the SCSI host) first, then the LUN, which tcm_loop adds to it.
+  mkdir -p "$LIB_CFS/loopback/$wwn/tpgt_1"
   echo -n "$wwn" >"$LIB_CFS/loopback/$wwn/tpgt_1/nexus"
+  mkdir "$LIB_CFS/loopback/$wwn/tpgt_1/lun/lun_0"
+  ln -s "$dev" "$LIB_CFS/loopback/$wwn/tpgt_1/lun/lun_0/mem0"
   local disk
   disk=$(wait_for_disk "$serial") || fail_scenario "no disk appeared for the memdisk LUN"
   say "disk $disk, served by serve-ram (pid $pid)"
