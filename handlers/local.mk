@@ -15,10 +15,11 @@ handlers_libhandler_host_la_SOURCES = \
 	handlers/host/worker_pool.h
 handlers_libhandler_host_la_CPPFLAGS = $(AM_CPPFLAGS) $(SPDLOG_CFLAGS)
 handlers_libhandler_host_la_LIBADD = $(SPDLOG_LIBS) -ldl
-# (--undefined pulls the ABI's object out of the host archive even into a program that only
-# loads plugins and calls none of it.)
+# (--undefined pulls the ABI's objects out of the host archive even into a program that calls
+# none of them itself; the install test checks that lunkitd and lunkit export every function
+# handler.h declares.)
 HANDLER_ABI_EXPORT = -Wl,--dynamic-list=$(top_srcdir)/handlers/host/handler-abi.dynlist \
-	-Wl,--undefined=lunkit_io_complete
+	-Wl,--undefined=lunkit_io_complete -Wl,--undefined=lunkit_cfg_parse
 EXTRA_DIST += handlers/host/handler-abi.dynlist
 pkginclude_HEADERS += include/lunkit/handler.h include/lunkit/handler.hpp include/lunkit/visibility.h
 

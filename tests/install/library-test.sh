@@ -52,6 +52,18 @@ nm -D --defined-only -C "$root$prefix/lib/liblunkit-scsi.so" | grep -E 'lunkit::
   >"$scratch/internal" && bad "liblunkit-scsi exports internals" "$scratch/internal" ||
   ok "liblunkit-scsi keeps its internals hidden"
 
+# Every function of the handler ABI is there for plugins in each program that loads them.
+grep -o 'LUNKIT_API [^(]*lunkit_[a-z_]*(' "$root$prefix/include/lunkit/handler.h" |
+  sed 's/.*\(lunkit_[a-z_]*\)($/\1/' | sort -u >"$scratch/abi-functions"
+[ "$(wc -l <"$scratch/abi-functions")" -ge 10 ] && ok "handler.h declares the handler ABI's functions" ||
+  bad "cannot read the ABI's functions from handler.h" "$scratch/abi-functions"
+for prog in sbin/lunkitd bin/lunkit; do
+  nm -D --defined-only "$root$prefix/$prog" | awk '{print $3}' | sort -u >"$scratch/exported"
+  comm -23 "$scratch/abi-functions" "$scratch/exported" >"$scratch/missing"
+  [ -s "$scratch/missing" ] && bad "$prog does not export the handler ABI functions" "$scratch/missing" ||
+    ok "$prog exports every handler ABI function"
+done
+
 # The out-of-tree plugin.
 cp -r "$src/examples/plugin" "$scratch/plugin"
 if make -C "$scratch/plugin" CFLAGS="-g -O1" >"$scratch/plugin.log" 2>&1 &&
