@@ -110,7 +110,7 @@ tests_unit_alloc_test_LDADD = $(LIBSCSI_TEST_LDADD)
 # libFuzzer target, built with clang (the rest of the tree uses g++).
 EXTRA_DIST += tests/fuzz/cdb_fuzzer.cc tests/fuzz/run-cdb-fuzzer.sh
 if ENABLE_FUZZ
-FUZZ_LIBSCSI_INPUTS = $(filter %.cc,$(libscsi_liblunkit_scsi_la_SOURCES))
+FUZZ_LIBSCSI_INPUTS = $(filter %.cc,$(libscsi_libscsi_core_la_SOURCES))
 tests/fuzz/cdb_fuzzer: $(FUZZ_LIBSCSI_INPUTS) tests/fuzz/cdb_fuzzer.cc tests/unit/ram_device.h
 	@mkdir -p tests/fuzz
 	$(AM_V_GEN)$(FUZZ_CXX) -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
