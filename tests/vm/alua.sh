@@ -68,7 +68,8 @@ alua_teardown() {
 }
 
 s_alua() {
-  trap alua_teardown EXIT
+  # scenario_exit runs it before it clears the configuration, however the scenario ends.
+  SCENARIO_TEARDOWN=alua_teardown
   start_lunkitd
   modprobe scsi_dh_alua
   modprobe dm_multipath
@@ -212,7 +213,5 @@ EOF
     END { exit !(ok_ao && ok_ano) }' /tmp/mpll || fail_scenario "multipath -ll does not show $ao_disk active/optimized and $ano_disk active/non-optimized"
   timeout 20 multipathd show paths format "%d %t %T %p" || true
   expect "lunkitd reported no ALUA error" bash -c "! grep -q 'ALUA:' '$LUNKITD_LOG'"
-  alua_teardown
-  trap - EXIT
-  # cleanup_targets removes the targets and backstores.
+  # scenario_exit tears down multipath and the sessions, then the targets and backstores.
 }

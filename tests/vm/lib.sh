@@ -2,6 +2,7 @@
 # Shared by the guest scripts (scenarios.sh, demo.sh): lunkitd, LUNs and disks inside the test VM.
 R=${LUNKIT_RESULTS:-/lunkit-results}
 B=$LUNKIT_BUILD
+BUILD_DIR=$(readlink -f "$B")  # what /proc/PID/exe of its programs resolves to
 SRC=$LUNKIT_SRC
 LUNKITD_LOG=$R/lunkitd.log  # every lunkitd the scenarios start logs here, one after the other
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
@@ -42,17 +43,21 @@ scenario() {  # scenario NAME FUNCTION
     pkill -KILL -P "$pid"; kill -KILL "$pid"; pkill -KILL fio; pkill -KILL -f targetcli; pkill -KILL -f "lunkit ublk" ) 2>/dev/null &
   local dog=$!
   wait "$pid"
-  local rc=$?
+  local rc=$? result
   kill "$dog" 2>/dev/null; wait "$dog" 2>/dev/null
   if [ $rc -eq 0 ]; then
-    echo "PASS $name" >>"$R/results"
+    result="PASS $name"
   else
     local why
     why=$(grep -E 'EXPECTATION FAILED' "$R/$name.log" | tail -1)
-    echo "FAIL $name: ${why:-exit status $rc; last line: $(tail -1 "$R/$name.log")}" >>"$R/results"
+    result="FAIL $name: ${why:-exit status $rc; last line: $(tail -1 "$R/$name.log")}"
   fi
-  cleanup_targets
-  say "scenario $name done: $(tail -1 "$R/results")"
+  # What the scenario left behind is part of it: a teardown that hangs fails the scenario.
+  if ! cleanup_targets >>"$R/$name.log" 2>&1; then
+    result="FAIL $name: cleanup: $(grep -E '^cleanup:' "$R/$name.log" | tail -1)"
+  fi
+  echo "$result" >>"$R/results"
+  say "scenario $name done: $result"
 }
 
 size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
@@ -109,16 +114,15 @@ wait_for_log_since_start() {  # wait_for_log_since_start PATTERN WHAT
 # Targets are torn down while lunkitd still serves them: a disk going away sends SYNCHRONIZE
 # CACHE, which would wait out the kernel's command timeout in a ring nobody serves.
 cleanup_targets() {
+  local ok=0
   unmount_all
   # The scenario ran in a subshell: find its lunkitd by process, not by variable. Usually its
   # EXIT trap has cleared the configuration and stopped it already: then nothing is left here.
   if targets_left; then
-    pgrep -f daemon/.libs/lunkitd >/dev/null || start_lunkitd >/dev/null 2>&1 || true
-    timeout 120 targetcli clearconfig confirm=True >/dev/null 2>&1 || say "cleanup: clearconfig failed"
+    [ -n "$(build_lunkitd_pids)" ] || start_lunkitd >/dev/null 2>&1 || true
+    targetcli_bounded 120 clearconfig confirm=True >/dev/null || { say "cleanup: clearconfig failed"; ok=1; }
   fi
-  pkill -TERM -f daemon/.libs/lunkitd 2>/dev/null || true
-  for _ in $(seq 1 100); do pgrep -f daemon/.libs/lunkitd >/dev/null || break; sleep 0.1; done
-  pkill -KILL -f daemon/.libs/lunkitd 2>/dev/null || true
+  stop_build_lunkitds
   # One the bus started from the installed activation file (the install scenario).
   pkill -TERM -f "^$INSTALLED_LUNKITD" 2>/dev/null || true
   LUNKITD_PID=
@@ -130,6 +134,62 @@ cleanup_targets() {
   # A Ceph cluster a scenario started.
   for d in /tmp/ceph-*; do
     if [ -f "$d/ceph.conf" ]; then "$SRC/tests/ceph/ceph-cluster.sh" destroy "$d"; fi
+  done
+  return $ok
+}
+# Every running lunkitd of the build under test, not the installed one, whether libtool wrapped
+# it (daemon/.libs/lt-lunkitd) or not (daemon/lunkitd): by the executable, not the command line.
+build_lunkitd_pids() {
+  local pid exe
+  for pid in $(pgrep -x '(lt-)?lunkitd'); do
+    exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
+    case ${exe% (deleted)} in
+      "$BUILD_DIR"/daemon/lunkitd | "$BUILD_DIR"/daemon/.libs/lunkitd | "$BUILD_DIR"/daemon/.libs/lt-lunkitd) echo "$pid" ;;
+    esac
+  done
+}
+# SIGTERM to every lunkitd of the build, SIGKILL to any still there after 10 s.
+stop_build_lunkitds() {
+  local pids
+  pids=$(build_lunkitd_pids)
+  [ -n "$pids" ] || return 0
+  kill -TERM $pids 2>/dev/null || true
+  for _ in $(seq 1 100); do [ -n "$(build_lunkitd_pids)" ] || return 0; sleep 0.1; done
+  say "cleanup: lunkitd $pids did not exit on SIGTERM; killed"
+  kill -KILL $(build_lunkitd_pids) 2>/dev/null || true
+}
+# Runs targetcli ARGS for at most LIMIT seconds. `timeout` is no bound here: a configfs write can
+# sleep in the kernel where no signal reaches it (TCMU waits for a daemon's netlink reply without
+# a timeout), and timeout waits for its child. Past the limit this prints where the blocked tasks
+# sleep, releases the kernel's pending netlink waits (lunkitd --release-netlink, as the unit's
+# ExecStopPost does) so the write returns, and fails.
+targetcli_bounded() {  # targetcli_bounded LIMIT ARGS...
+  local limit=$1 pid
+  shift
+  targetcli "$@" &
+  pid=$!
+  for _ in $(seq 1 $((limit * 10))); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid"
+      return
+    fi
+    sleep 0.1
+  done
+  say "cleanup: targetcli $* still running after ${limit}s"
+  blocked_tasks
+  "$B"/daemon/lunkitd --release-netlink || true
+  kill -KILL "$pid" 2>/dev/null
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then say "cleanup: targetcli (pid $pid) is still blocked"; else wait "$pid"; fi
+  return 124
+}
+# Every task in uninterruptible sleep, with its kernel stack.
+blocked_tasks() {
+  local d
+  for d in /proc/[0-9]*; do
+    [ "$(awk '{print $3}' "$d/stat" 2>/dev/null)" = D ] || continue
+    echo "blocked: pid ${d#/proc/} ($(cat "$d/comm" 2>/dev/null)): $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)"
+    sed 's/^/    /' "$d/stack" 2>/dev/null
   done
 }
 # Whether configfs still holds a storage object or a fabric target.
@@ -162,9 +222,12 @@ scenario_exit() {
   local rc=$?
   trap - EXIT
   set +e
+  # A scenario's own teardown (SCENARIO_TEARDOWN names it) first: it may hold what the targets
+  # need gone (multipath maps, iSCSI sessions).
+  if [ -n "${SCENARIO_TEARDOWN:-}" ]; then "$SCENARIO_TEARDOWN"; fi
   if [ -n "${LUNKITD_PID:-}" ] && kill -0 "$LUNKITD_PID" 2>/dev/null; then
     unmount_all
-    timeout 120 targetcli clearconfig confirm=True >/dev/null 2>&1 || say "scenario end: clearconfig failed"
+    targetcli_bounded 120 clearconfig confirm=True >/dev/null 2>&1 || { say "scenario end: clearconfig failed"; rc=1; }
   fi
   (check_sanitizer_reports "$R/ublk.stderr" "lunkit ublk" "${UBLK_STDERR_OFFSET:-0}") || rc=1
   # Not in a subshell: only this shell can wait for its child. A failure exits here with 1.
@@ -240,11 +303,17 @@ fio_verify() {  # fio_verify DISK SIZE OUTPUT [extra fio args]
 LUNKIT_CLI=$B/cli/lunkit
 # The handlers lunkitd and `lunkit ublk` load (plus the test-only faulty one), where root owns them.
 install_handlers() {
+  local so
   mkdir -p /tmp/handlers
-  cp "$B"/handlers/.libs/{file,ram,null,rbd}.so /tmp/handlers/
-  if [ -f "$B"/tests/plugins/.libs/faulty.so ]; then cp "$B"/tests/plugins/.libs/faulty.so /tmp/handlers/; fi
   chmod 755 /tmp/handlers
-  chmod 644 /tmp/handlers/*.so
+  for so in "$B"/handlers/.libs/{file,ram,null,rbd}.so "$B"/tests/plugins/.libs/faulty.so; do
+    [ -f "$so" ] || continue
+    # A new file renamed into place: a lunkitd still running keeps the copy it mapped intact
+    # (cp would rewrite that file in place under it).
+    cp "$so" "/tmp/handlers/.${so##*/}.new"
+    chmod 644 "/tmp/handlers/.${so##*/}.new"
+    mv -f "/tmp/handlers/.${so##*/}.new" "/tmp/handlers/${so##*/}"
+  done
 }
 # Starts `lunkit ublk add ARGS...` in the background; sets UBLK_PID and UBLK_DEV once the device
 # it prints exists.
