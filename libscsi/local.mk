@@ -30,17 +30,24 @@ libscsi_libscsi_core_la_SOURCES = \
 	libscsi/xcopy.cc \
 	libscsi/xcopy.h
 
+# The C API (lunkit/scsi.h) on top: only in liblunkit-scsi (and its tests), so that the other
+# libraries built from libscsi-core do not export it.
+noinst_LTLIBRARIES += libscsi/libscsi-capi.la
+libscsi_libscsi_capi_la_CXXFLAGS = $(AM_CXXFLAGS) $(LIB_VISIBILITY_FLAGS)
+libscsi_libscsi_capi_la_SOURCES = libscsi/c_api.cc
+
 lib_LTLIBRARIES += libscsi/liblunkit-scsi.la
 libscsi_liblunkit_scsi_la_SOURCES =
 # (a C++ library: link it with the C++ compiler)
 nodist_EXTRA_libscsi_liblunkit_scsi_la_SOURCES = libscsi/dummy.cc
-libscsi_liblunkit_scsi_la_LIBADD = libscsi/libscsi-core.la
-libscsi_liblunkit_scsi_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
+libscsi_liblunkit_scsi_la_LIBADD = libscsi/libscsi-capi.la libscsi/libscsi-core.la
+# 1:0:1 - the C API was added (interfaces added, none removed: the soname stays .so.0).
+libscsi_liblunkit_scsi_la_LDFLAGS = $(AM_LDFLAGS) -version-info 1:0:1 \
 	-Wl,--version-script=$(srcdir)/libscsi/liblunkit-scsi.map
 EXTRA_libscsi_liblunkit_scsi_la_DEPENDENCIES = libscsi/liblunkit-scsi.map
 EXTRA_DIST += libscsi/liblunkit-scsi.map
 
-pkginclude_HEADERS += include/lunkit/block_device.h
+pkginclude_HEADERS += include/lunkit/block_device.h include/lunkit/scsi.h
 lunkitscsi_HEADERS += \
 	include/lunkit/scsi/alua.h \
 	include/lunkit/scsi/command.h \

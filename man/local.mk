@@ -1,7 +1,7 @@
 man1_MANS = man/lunkit.1
 man8_MANS = man/lunkitd.8
 man5_MANS = man/lunkit.conf.5
-man3_MANS = man/lunkit-handler.3 man/lunkit-tcmu.3
+man3_MANS = man/lunkit-handler.3 man/lunkit-tcmu.3 man/lunkit-scsi.3
 man7_MANS = man/lunkit-handler-file.7 man/lunkit-handler-ram.7 man/lunkit-handler-null.7 \
 	man/lunkit-handler-rbd.7
 EXTRA_DIST += $(man1_MANS) $(man8_MANS) $(man5_MANS) $(man3_MANS) $(man7_MANS)

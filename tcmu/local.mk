@@ -41,4 +41,4 @@ tcmu_liblunkit_tcmu_la_LDFLAGS = $(AM_LDFLAGS) -version-info 1:0:1 \
 	-Wl,--version-script=$(srcdir)/tcmu/liblunkit-tcmu.map
 EXTRA_tcmu_liblunkit_tcmu_la_DEPENDENCIES = tcmu/liblunkit-tcmu.map
 EXTRA_DIST += tcmu/liblunkit-tcmu.map
-pkginclude_HEADERS += include/lunkit/result.h include/lunkit/tcmu.h
+pkginclude_HEADERS += include/lunkit/result.h include/lunkit/tcmu.h include/lunkit/tcmu.hpp

@@ -208,6 +208,25 @@ examples_serve_ram_CFLAGS = $(AM_CFLAGS) -std=c99 -pedantic
 examples_serve_ram_LDADD = tcmu/liblunkit-tcmu.la
 EXTRA_DIST += examples/Makefile examples/README.md
 
+# libscsi's C API (lunkit/scsi.h), linked with the installed library alone; its C file checks
+# that the header is C.
+TESTS += tests/unit/scsi_c_api_test
+check_PROGRAMS += tests/unit/scsi_c_api_test
+tests_unit_scsi_c_api_test_SOURCES = tests/unit/scsi_c_api_test.cc tests/unit/scsi_c_api_header_test.c
+tests_unit_scsi_c_api_test_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS)
+tests_unit_scsi_c_api_test_CFLAGS = $(AM_CFLAGS) -std=c99 -pedantic
+tests_unit_scsi_c_api_test_LDADD = libscsi/liblunkit-scsi.la $(GTEST_LIBS) -lgtest_main
+
+# The public C++ API (lunkit/tcmu.hpp, header-only over the C API) and the C++ example server,
+# linked with the installed library alone.
+TESTS += tests/unit/cxx_api_test
+check_PROGRAMS += tests/unit/cxx_api_test examples/serve-file
+tests_unit_cxx_api_test_SOURCES = tests/unit/cxx_api_test.cc tests/unit/fake_system.h
+tests_unit_cxx_api_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
+tests_unit_cxx_api_test_LDADD = tcmu/libtcmu-capi.la $(HANDLER_TEST_LDADD)
+examples_serve_file_SOURCES = examples/serve-file.cc
+examples_serve_file_LDADD = tcmu/liblunkit-tcmu.la
+
 DAEMON_TESTS = tests/unit/config_test tests/unit/copy_groups_test tests/unit/lunkitd_test
 check_PROGRAMS += $(DAEMON_TESTS)
 TESTS += $(DAEMON_TESTS)

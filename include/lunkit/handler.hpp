@@ -16,10 +16,10 @@
 //     static bool check_config(const std::string& cfgstring, std::string* reason);
 //     static std::unique_ptr<MyDevice> open(lunkit_device* dev, const std::string& cfgstring,
 //                                           lunkit_device_info* info, std::string* reason);
-//     void read(lunkit_io* io, std::span<const iovec> iov, uint64_t offset, uint64_t length)
-//     override; void write(lunkit_io* io, std::span<const iovec> iov, uint64_t offset, uint64_t
-//     length,
-//                uint32_t flags) override;
+//     void read(lunkit_io* io, std::span<const iovec> iov, uint64_t offset,
+//               uint64_t length) override;
+//     void write(lunkit_io* io, std::span<const iovec> iov, uint64_t offset,
+//                uint64_t length, uint32_t flags) override;
 //   };
 //   LUNKIT_REGISTER_CXX_HANDLER(MyDevice, "mine", "<path>", LUNKIT_THREAD_BLOCKING)
 #pragma once
@@ -161,6 +161,10 @@ lunkit_handler make_handler(const char* subtype, const char* cfg_desc, lunkit_th
                             uint32_t io_private_size = 0, uint32_t flags = 0) {
   using Th = detail::Thunks<T>;
   lunkit_handler h{};
+  // Set here too (LUNKIT_REGISTER_HANDLER sets them), so that the result can be handed straight
+  // to lunkit_tcmu_add_handler().
+  h.abi_version = LUNKIT_HANDLER_ABI_VERSION;
+  h.struct_size = sizeof(lunkit_handler);
   h.subtype = subtype;
   h.cfg_desc = cfg_desc;
   h.thread_model = model;

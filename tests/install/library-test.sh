@@ -131,18 +131,22 @@ cp -r "$src/examples" "$scratch/examples"
 # install`): name it, for the link (liblunkit-tcmu's own NEEDED) and for running.
 export LD_LIBRARY_PATH=$root$prefix/lib
 if make -C "$scratch/examples" CC="${LUNKIT_CC:-cc} ${LUNKIT_SANITIZER_FLAGS:-}" CFLAGS="-g -O1" \
+     CXX="${LUNKIT_CXX:-g++} ${LUNKIT_SANITIZER_FLAGS:-}" CXXFLAGS="-g -O1" \
      >"$scratch/examples.log" 2>&1; then
-  ok "examples/serve-ram.c builds against lunkit-tcmu.pc alone"
+  ok "examples/serve-ram.c and serve-file.cc build against lunkit-tcmu.pc alone"
 else
   bad "examples/Makefile" "$scratch/examples.log"
 fi
-readelf -d "$scratch/examples/serve-ram" | grep NEEDED | grep liblunkit >"$scratch/needed"
-[ "$(cat "$scratch/needed" | wc -l)" = 1 ] && grep -q "liblunkit-tcmu.so.0" "$scratch/needed" &&
-  ok "serve-ram needs liblunkit-tcmu.so.0 and no other lunkit library" || bad "serve-ram's libraries" "$scratch/needed"
-LD_LIBRARY_PATH=$root$prefix/lib "$scratch/examples/serve-ram" >"$scratch/serve.out" 2>&1
-rc=$?
-[ $rc -eq 2 ] && grep -q "usage: .*serve-ram <subtype>" "$scratch/serve.out" &&
-  ok "serve-ram runs against the installed library (usage, exit 2)" || bad "serve-ram exited $rc" "$scratch/serve.out"
+# The C++ one too: tcmu.hpp and handler.hpp are header-only over the C ABI.
+for example in serve-ram serve-file; do
+  readelf -d "$scratch/examples/$example" | grep NEEDED | grep liblunkit >"$scratch/needed"
+  [ "$(cat "$scratch/needed" | wc -l)" = 1 ] && grep -q "liblunkit-tcmu.so.0" "$scratch/needed" &&
+    ok "$example needs liblunkit-tcmu.so.0 and no other lunkit library" || bad "$example's libraries" "$scratch/needed"
+  LD_LIBRARY_PATH=$root$prefix/lib "$scratch/examples/$example" >"$scratch/serve.out" 2>&1
+  rc=$?
+  [ $rc -eq 2 ] && grep -q "usage: .*$example <subtype>" "$scratch/serve.out" &&
+    ok "$example runs against the installed library (usage, exit 2)" || bad "$example exited $rc" "$scratch/serve.out"
+done
 
 # README's "Use lunkit as a library" example, exactly as printed there.
 sed -n '/^<!-- example-begin -->$/,/^<!-- example-end -->$/p' "$src/README.md" | grep -v '^<!--' |
@@ -166,6 +170,19 @@ else
 fi
 readelf -d "$scratch/scsi-demo" | grep -q "liblunkit-scsi.so.0" && ok "and links liblunkit-scsi.so.0" ||
   bad "scsi-demo does not link liblunkit-scsi.so.0"
+# A C program against lunkit-scsi.pc: the unit test's C file (lunkit/scsi.h alone) with a main,
+# run against the installed library: INQUIRY, the power-on unit attention, TEST UNIT READY.
+printf '#include <stdio.h>\nint lunkit_scsi_c_header_check(void);\nint main(void) {\n  int rc = lunkit_scsi_c_header_check();\n  printf("scsi C API: %%d\\n", rc);\n  return rc != 0;\n}\n' >"$scratch/scsi-c-main.c"
+if ${LUNKIT_CC:-cc} -std=c99 -pedantic -Wall -Wextra -Werror ${LUNKIT_SANITIZER_FLAGS:-} -g -O1 \
+     $(pkg-config --cflags lunkit-scsi) -o "$scratch/scsi-c" "$scratch/scsi-c-main.c" \
+     "$src/tests/unit/scsi_c_api_header_test.c" $(pkg-config --libs lunkit-scsi) >"$scratch/scsi-c.log" 2>&1; then
+  ok "a C program builds against lunkit-scsi.pc (lunkit/scsi.h)"
+else
+  bad "the C program against lunkit-scsi.pc" "$scratch/scsi-c.log"
+fi
+LD_LIBRARY_PATH=$root$prefix/lib "$scratch/scsi-c" >"$scratch/scsi-c.out" 2>&1 &&
+  grep -q "scsi C API: 0" "$scratch/scsi-c.out" &&
+  ok "it runs a logical unit through the installed liblunkit-scsi" || bad "the C program failed" "$scratch/scsi-c.out"
 "$scratch/scsi-demo" >"$scratch/demo.out" 2>&1
 "$build/tools/scsi-demo" >"$scratch/demo.ref" 2>&1
 cmp -s "$scratch/demo.out" "$scratch/demo.ref" && [ -s "$scratch/demo.ref" ] &&

@@ -85,8 +85,6 @@ class LUNKIT_API LogicalUnit {
   // The NAA designator VPD 0x83 reports for this unit (the name EXTENDED COPY uses for it);
   // returns its length (8 or 16), 0 when there is none yet (no serial known).
   size_t naa_designator(std::span<uint8_t, kMaxDesignatorLength> out) const;
-  // Commands submitted and not yet completed.
-  uint64_t in_flight() const;
 
  private:
   std::unique_ptr<LuState> state_;
