@@ -197,7 +197,7 @@ tests_unit_handlers_test_LDADD = $(HANDLER_TEST_LDADD)
 # that the header is C. And the standalone example server, built so that it keeps compiling.
 TESTS += tests/unit/c_api_test
 check_PROGRAMS += tests/unit/c_api_test examples/serve-ram
-tests_unit_c_api_test_SOURCES = tests/unit/c_api_test.cc tests/unit/c_api_header_test.c \
+tests_unit_c_api_test_SOURCES = tests/unit/c_api_test.cc tests/unit/c_api_header_test.c tests/unit/tcmu_api_rig.h \
 	tests/unit/fake_system.h
 tests_unit_c_api_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
 tests_unit_c_api_test_CFLAGS = $(AM_CFLAGS) -std=c99 -pedantic
@@ -221,7 +221,7 @@ tests_unit_scsi_c_api_test_LDADD = libscsi/liblunkit-scsi.la $(GTEST_LIBS) -lgte
 # linked with the installed library alone.
 TESTS += tests/unit/cxx_api_test
 check_PROGRAMS += tests/unit/cxx_api_test examples/serve-file
-tests_unit_cxx_api_test_SOURCES = tests/unit/cxx_api_test.cc tests/unit/fake_system.h
+tests_unit_cxx_api_test_SOURCES = tests/unit/cxx_api_test.cc tests/unit/fake_system.h tests/unit/tcmu_api_rig.h
 tests_unit_cxx_api_test_CPPFLAGS = $(TCMU_TEST_CPPFLAGS)
 tests_unit_cxx_api_test_LDADD = tcmu/libtcmu-capi.la $(HANDLER_TEST_LDADD)
 examples_serve_file_SOURCES = examples/serve-file.cc

@@ -20,16 +20,13 @@
 #include <vector>
 
 #include "lunkit/tcmu.h"
-#include "tcmu/ring_emulator.h"  // the kernel's side of the ring
-#include "tests/unit/fake_system.h"
+#include "tests/unit/tcmu_api_rig.h"  // the kernel's side
 
 extern "C" int lunkit_c_api_header_check(void);  // c_api_header_test.c, compiled as C
 
 namespace {
 
-using lunkit::tcmu::EmulatedCompletion;
 using lunkit::tcmu::RingEmulator;
-using Dir = RingEmulator::Direction;
 
 // Runs completions on a thread of its own, as a handler with a library's callback thread does.
 class Completer {
@@ -181,25 +178,14 @@ lunkit_handler make_handler(const char* subtype) {
   return h;
 }
 
-struct Result_ {
-  uint8_t status = 0xff;
-  std::vector<uint8_t> sense;
-  std::vector<uint8_t> data;
-};
+using Result_ = lunkit::test::RingAnswer;
 
 class CApiTest : public ::testing::Test {
  protected:
   CApiTest() {
     observed = &seen;
     completer = &completer_;
-    lunkit_tcmu_options o{};
-    o.size = sizeof o;
-    o.sysfs_dir = sys.paths.sysfs.c_str();
-    o.target_core_dir = sys.paths.configfs_core.c_str();
-    o.module_params_dir = sys.paths.module_params.c_str();
-    o.dev_dir = sys.paths.dev.c_str();
-    o.open_uio = &CApiTest::open_uio;
-    o.open_uio_context = this;
+    lunkit_tcmu_options o = kernel.options();
     EXPECT_EQ(lunkit_tcmu_new(&o, &t), 0) << lunkit_tcmu_last_error();
     EXPECT_EQ(lunkit_tcmu_add_handler(t, &handler), 0) << lunkit_tcmu_last_error();
   }
@@ -209,52 +195,22 @@ class CApiTest : public ::testing::Test {
     completer = nullptr;
   }
 
-  static int open_uio(void* context, uint32_t minor, int* doorbell, int* map) {
-    auto* self = static_cast<CApiTest*>(context);
-    auto it = self->emulators.find(minor);
-    if (it == self->emulators.end()) return -ENOENT;
-    *doorbell = dup(it->second->doorbell_fd());
-    *map = dup(it->second->map_fd());
-    return 0;
-  }
-
-  // A backstore as targetcli creates it: configfs directory, UIO device, ring.
   RingEmulator& add(uint32_t minor, const std::string& device, const std::string& dev_config,
                     uint64_t size = 4 << 20) {
-    RingEmulator::Options ro;
-    ro.cmdr_size = (1u << 20) - lunkit::tcmu::kMailboxSize;
-    ro.data_size = 4u << 20;
-    auto emu = std::make_unique<RingEmulator>(ro, &CApiTest::on_done, this);
-    sys.add_backstore(minor, device, size);
-    sys.add_uio(minor, uio_name(minor, device, dev_config), emu->map_size());
-    return *(emulators[minor] = std::move(emu));
+    return kernel.add(minor, device, dev_config, size);
   }
   static std::string uio_name(uint32_t hba, const std::string& device, const std::string& cfg) {
-    return "tcm-user/" + std::to_string(hba) + "/" + device + "/" + cfg;
+    return lunkit::test::EmulatedKernel::uio_name(hba, device, cfg);
   }
-
-  static void on_done(void* ctx, const EmulatedCompletion& c) {
-    auto* self = static_cast<CApiTest*>(ctx);
-    self->results[c.tag] = {c.status, std::vector<uint8_t>(c.sense.begin(), c.sense.end()),
-                            lunkit::tcmu::data_in_bytes(c)};
-  }
-
   Result_ command(RingEmulator& emu, std::vector<uint8_t> cdb, size_t data_in,
                   std::vector<uint8_t> data_out = {}) {
-    uint64_t tag = ++next_tag;
-    Dir dir = data_in ? Dir::kFromDevice : data_out.empty() ? Dir::kNone : Dir::kToDevice;
-    EXPECT_TRUE(emu.submit(cdb, dir, data_out, data_in, tag));
-    for (int i = 0; i < 200 && !results.count(tag); ++i) emu.wait_and_service(50);
-    EXPECT_TRUE(results.count(tag)) << "command " << tag << " never completed";
-    return results[tag];
+    return kernel.command(emu, std::move(cdb), data_in, std::move(data_out));
+  }
+  static std::vector<uint8_t> rw10(uint8_t op, uint32_t lba, uint16_t blocks) {
+    return lunkit::test::EmulatedKernel::rw10(op, lba, blocks);
   }
   // Clears the power-on unit attention.
   void settle(RingEmulator& emu) { EXPECT_EQ(command(emu, {0, 0, 0, 0, 0, 0}, 0).status, 0x02); }
-
-  static std::vector<uint8_t> rw10(uint8_t op, uint32_t lba, uint16_t blocks) {
-    return {op,           0, uint8_t(lba >> 24),   uint8_t(lba >> 16), uint8_t(lba >> 8),
-            uint8_t(lba), 0, uint8_t(blocks >> 8), uint8_t(blocks),    0};
-  }
 
   void write_read_round_trip(RingEmulator& emu) {
     std::vector<uint8_t> pattern(4 * 512);
@@ -267,14 +223,11 @@ class CApiTest : public ::testing::Test {
     EXPECT_EQ(other.data, std::vector<uint8_t>(512, 0)) << "only blocks 8..11 were written";
   }
 
-  lunkit::test::FakeSystem sys;
+  lunkit::test::EmulatedKernel kernel;
   Observed seen;
   Completer completer_;
   lunkit_handler handler = make_handler("ram");
-  lunkit_handler extra{};  // a second handler some tests add
-  std::map<uint32_t, std::unique_ptr<RingEmulator>> emulators;
-  std::map<uint64_t, Result_> results;
-  uint64_t next_tag = 0;
+  lunkit_handler extra{};    // a second handler some tests add
   lunkit_tcmu* t = nullptr;  // freed first: its devices use the emulators and the completer
 };
 

@@ -13,14 +13,11 @@
 
 #include "lunkit/handler.hpp"
 #include "lunkit/tcmu.hpp"
-#include "tcmu/ring_emulator.h"  // the kernel's side of the ring
-#include "tests/unit/fake_system.h"
+#include "tests/unit/tcmu_api_rig.h"  // the kernel's side
 
 namespace {
 
-using lunkit::tcmu::EmulatedCompletion;
 using lunkit::tcmu::RingEmulator;
-using Dir = RingEmulator::Direction;
 
 int opened = 0;
 int closed = 0;
@@ -60,68 +57,27 @@ class RamDevice : public lunkit::HandlerDevice {
   std::vector<uint8_t> bytes_;
 };
 
-struct Completion {
-  uint8_t status = 0xff;
-  std::vector<uint8_t> data;
-};
+using Completion = lunkit::test::RingAnswer;
 
 class CxxApiTest : public ::testing::Test {
  protected:
-  CxxApiTest() {
-    opened = closed = 0;
-    options.size = sizeof options;
-    options.sysfs_dir = sys.paths.sysfs.c_str();
-    options.target_core_dir = sys.paths.configfs_core.c_str();
-    options.module_params_dir = sys.paths.module_params.c_str();
-    options.dev_dir = sys.paths.dev.c_str();
-    options.open_uio = &CxxApiTest::open_uio;
-    options.open_uio_context = this;
-  }
+  CxxApiTest() { opened = closed = 0; }
 
-  static int open_uio(void* context, uint32_t minor, int* doorbell, int* map) {
-    auto* self = static_cast<CxxApiTest*>(context);
-    auto it = self->emulators.find(minor);
-    if (it == self->emulators.end()) return -ENOENT;
-    *doorbell = dup(it->second->doorbell_fd());
-    *map = dup(it->second->map_fd());
-    return 0;
-  }
   RingEmulator& add(uint32_t minor, const std::string& device, const std::string& dev_config) {
-    RingEmulator::Options ro;
-    ro.cmdr_size = (1u << 20) - lunkit::tcmu::kMailboxSize;
-    ro.data_size = 4u << 20;
-    auto emu = std::make_unique<RingEmulator>(ro, &CxxApiTest::on_done, this);
-    sys.add_backstore(minor, device, 4 << 20);
-    sys.add_uio(minor, uio_name(minor, device, dev_config), emu->map_size());
-    return *(emulators[minor] = std::move(emu));
-  }
-  static std::string uio_name(uint32_t hba, const std::string& device, const std::string& cfg) {
-    return "tcm-user/" + std::to_string(hba) + "/" + device + "/" + cfg;
-  }
-  static void on_done(void* ctx, const EmulatedCompletion& c) {
-    static_cast<CxxApiTest*>(ctx)->results[c.tag] = {c.status, lunkit::tcmu::data_in_bytes(c)};
+    return kernel.add(minor, device, dev_config);
   }
   Completion command(RingEmulator& emu, std::vector<uint8_t> cdb, size_t data_in,
                      std::vector<uint8_t> data_out = {}) {
-    uint64_t tag = ++next_tag;
-    Dir dir = data_in ? Dir::kFromDevice : data_out.empty() ? Dir::kNone : Dir::kToDevice;
-    EXPECT_TRUE(emu.submit(cdb, dir, data_out, data_in, tag));
-    for (int i = 0; i < 200 && !results.count(tag); ++i) emu.wait_and_service(50);
-    EXPECT_TRUE(results.count(tag)) << "command " << tag << " never completed";
-    return results[tag];
+    return kernel.command(emu, std::move(cdb), data_in, std::move(data_out));
   }
   static std::vector<uint8_t> rw10(uint8_t op, uint32_t lba, uint16_t blocks) {
-    return {op,           0, uint8_t(lba >> 24),   uint8_t(lba >> 16), uint8_t(lba >> 8),
-            uint8_t(lba), 0, uint8_t(blocks >> 8), uint8_t(blocks),    0};
+    return lunkit::test::EmulatedKernel::rw10(op, lba, blocks);
   }
 
-  lunkit::test::FakeSystem sys;
-  lunkit_tcmu_options options{};
+  lunkit::test::EmulatedKernel kernel;
+  lunkit_tcmu_options options = kernel.options();
   lunkit_handler handler =
       lunkit::make_handler<RamDevice>("ram", "anything", LUNKIT_THREAD_NONBLOCKING);
-  std::map<uint32_t, std::unique_ptr<RingEmulator>> emulators;
-  std::map<uint64_t, Completion> results;
-  uint64_t next_tag = 0;
 };
 
 TEST_F(CxxApiTest, MakeHandlerGivesAHandlerTheCApiAccepts) {
@@ -188,7 +144,7 @@ TEST_F(CxxApiTest, ServesAClassThroughTheCallersLoop) {
     EXPECT_EQ(r.data, pattern);
 
     // REMOVED from a netlink socket of the caller's: detached, the class destroyed, reported.
-    std::string name = uio_name(0, "disk0", "ram/");
+    std::string name = lunkit::test::EmulatedKernel::uio_name(0, "disk0", "ram/");
     lunkit_tcmu_event e{};
     e.size = sizeof e;
     e.cmd = LUNKIT_TCMU_REMOVED_DEVICE;
