@@ -1,5 +1,6 @@
-// serve-file: serves every TCMU device of one subtype from a file, without lunkitd, inside the
-// program's own poll() loop (lunkit::TcmuServer's fd() and process()).
+// serve-file: serves every TCMU device of one subtype from a file, without lunkitd, in one
+// poll() loop of the program's own: the control loop (lunkit::TcmuServer's fd() and process())
+// and every device's loop (caller_loops(), device_fd() and device_process()) run in main().
 //
 //   serve-file <subtype>
 //
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <lunkit/handler.hpp>
 #include <lunkit/tcmu.hpp>
@@ -107,8 +109,8 @@ int main(int argc, char** argv) {
   static lunkit_handler handler = lunkit::make_handler<FileDevice>(
       argv[1], "<path of an existing file as large as the LUN>", LUNKIT_THREAD_BLOCKING);
 
-  // The stop signals arrive on an fd in the same poll() as the library's, before any thread
-  // starts, so that no thread of the library's takes them.
+  // The stop signals arrive on an fd in the same poll() as the library's, blocked before any
+  // thread starts (the worker threads of BLOCKING handlers), so that no other thread takes them.
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
@@ -120,6 +122,8 @@ int main(int argc, char** argv) {
   auto server = lunkit::TcmuServer::create();
   if (!server) return fail("create", server.error());
   if (auto r = server->add_handler(handler); !r) return fail("add_handler", r.error());
+  // Every device's loop runs in this thread too: no thread per device.
+  if (auto r = server->caller_loops(); !r) return fail("caller_loops", r.error());
   // Events first, so that a device added while the others are attached is not missed.
   if (auto r = server->listen(); !r) return fail("listen", r.error());
   auto attached = server->attach_all();
@@ -127,13 +131,32 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "serve-file: serving user:%s (%d devices now); SIGINT or SIGTERM stops\n",
                argv[1], *attached);
 
+  // The poll set: the library's control fd, the signals, then one fd per attached device. It
+  // changes only when the control loop handled device events.
+  std::vector<uint32_t> minors;
+  std::vector<pollfd> fds;
+  auto rebuild = [&] {
+    minors = server->devices();
+    fds.assign({{server->fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}});
+    for (uint32_t minor : minors) {
+      auto fd = server->device_fd(minor);
+      fds.push_back({fd ? *fd : -1, POLLIN, 0});  // poll() skips a negative fd
+    }
+  };
+  rebuild();
   for (;;) {
-    pollfd fds[2] = {{server->fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
-    if (poll(fds, 2, server->timeout_ms()) < 0 && errno != EINTR)
+    if (poll(fds.data(), fds.size(), server->timeout_ms()) < 0 && errno != EINTR)
       return fail("poll", std::strerror(errno));
     if (fds[1].revents & POLLIN) break;
+    // Commands, handler completions and answers to the kernel of the devices that have work.
+    for (size_t i = 0; i < minors.size(); ++i) {
+      if (!fds[i + 2].revents) continue;
+      if (auto r = server->device_process(minors[i]); !r) return fail("device", r.error());
+    }
     // Device events (answered to the kernel), repairs and retries that are due; never waits.
-    if (auto r = server->process(); !r) return fail("process", r.error());
+    auto events = server->process();
+    if (!events) return fail("process", events.error());
+    if (*events > 0) rebuild();
   }
   // The server's destructor detaches every device (they stay in the kernel, blocked until
   // served again) and tells the kernel to stop waiting for answers.

@@ -358,6 +358,52 @@ LUNKIT_API int lunkit_tcmu_count(lunkit_tcmu* t) {
   return guarded([&] { return static_cast<int>(t->manager->size()); });
 }
 
+LUNKIT_API int lunkit_tcmu_devices(lunkit_tcmu* t, uint32_t* minors, size_t max) {
+  return guarded([&] {
+    std::vector<uint32_t> all = t->manager->minors();
+    for (size_t i = 0; i < all.size() && i < max; ++i) minors[i] = all[i];
+    return static_cast<int>(all.size());
+  });
+}
+
+LUNKIT_API int lunkit_tcmu_caller_loops(lunkit_tcmu* t, int enabled) {
+  return guarded([&] {
+    if (int rc = t->busy()) return rc;
+    if (t->manager->size() || t->manager->attaching())
+      return fail(-EBUSY, "lunkit_tcmu_caller_loops: devices are attached already");
+    t->manager->set_caller_loops(enabled != 0);
+    return 0;
+  });
+}
+
+// The attached device `minor` whose loop the caller runs, or an errno with the reason.
+static int caller_device(lunkit_tcmu* t, uint32_t minor, const char* what, tcmu::Device** out) {
+  if (!t->manager->caller_loops())
+    return fail(-EINVAL, std::string(what) + ": the devices run their own loops" +
+                             " (lunkit_tcmu_caller_loops() was not called)");
+  tcmu::Device* d = t->manager->device(minor);
+  if (!d)
+    return fail(-ENOENT, std::string(what) + ": uio" + std::to_string(minor) + " is not attached");
+  *out = d;
+  return 0;
+}
+
+LUNKIT_API int lunkit_tcmu_device_fd(lunkit_tcmu* t, uint32_t minor) {
+  return guarded([&] {
+    tcmu::Device* d = nullptr;
+    if (int rc = caller_device(t, minor, "lunkit_tcmu_device_fd", &d)) return rc;
+    return d->poll_fd();
+  });
+}
+
+LUNKIT_API int lunkit_tcmu_device_process(lunkit_tcmu* t, uint32_t minor) {
+  return guarded([&] {
+    tcmu::Device* d = nullptr;
+    if (int rc = caller_device(t, minor, "lunkit_tcmu_device_process", &d)) return rc;
+    return static_cast<int>(d->run_once());
+  });
+}
+
 LUNKIT_API int lunkit_tcmu_handle_event(lunkit_tcmu* t, const lunkit_tcmu_event* e) {
   return guarded([&] {
     if (int rc = t->busy()) return rc;
@@ -433,6 +479,11 @@ LUNKIT_API int lunkit_tcmu_start(lunkit_tcmu* t, unsigned flags) {
   return guarded([&] {
     if (t->control_running.load() || t->control.joinable())
       return fail(-EALREADY, "lunkit_tcmu_start: started already");
+    // The control thread detaches devices whose loops the caller runs: not on two threads.
+    if (t->manager->caller_loops())
+      return fail(-EINVAL,
+                  "lunkit_tcmu_start: the caller runs the devices' loops; run the "
+                  "control loop there too (lunkit_tcmu_fd(), lunkit_tcmu_process())");
     if (!t->channel) {
       int rc = lunkit_tcmu_listen(t);
       if (rc == -ENOENT && (flags & LUNKIT_TCMU_REQUIRE_NETLINK)) return rc;

@@ -202,7 +202,13 @@ void Device::drain_remote_completions() {
 }
 
 void Device::post(std::function<void()> task) {
-  if (IoLoop::current() == this || !thread_.joinable()) return task();
+  // Without a loop (tests, benchmarks) the caller is the loop. The owner's loop takes tasks
+  // from other threads as a thread of the device's does; on the owner's own thread, between
+  // passes, a task runs at once: nothing else runs the loop then, and a caller that waits for
+  // its task (a reconfiguration) would wait for itself.
+  if (IoLoop::current() == this || (!thread_.joinable() && !options_.caller_loop) ||
+      (options_.caller_loop && owner_thread_.load() == std::this_thread::get_id()))
+    return task();
   {
     std::lock_guard lock(tasks_mu_);
     tasks_.push_back(std::move(task));
@@ -322,40 +328,65 @@ void Device::arm_wake() {
   io_uring_sqe_set_data64(sqe, kTagWake);
 }
 
-void Device::loop() {
-  IoLoop::Scope scope(this);
+void Device::begin_loop() {
+  if (loop_begun_) return;
+  loop_begun_ = true;
   arm_doorbell();
   arm_wake();
   take_commands();  // anything queued before the loop started
   settle();
-  for (;;) {
-    // Sequentially consistent with begin_foreign_work(): either it sees stopping_ and backs out,
-    // or this sees its count and waits for end_foreign_work()'s wake.
-    if (stopping_.load() && in_flight_.load() == 0 && foreign_work_.load() == 0) break;
-    if (!doorbell_event_ && !wake_event_) {  // settle() may have seen events already
-      int rc = io_uring_submit_and_wait(&uring_, 1);
-      ++stats_.waits;
-      if (rc < 0 && rc != -EINTR) {
-        spdlog::error("{}: io_uring wait failed: {}", options_.name, std::strerror(-rc));
-        break;
-      }
+}
+
+bool Device::iterate(bool wait) {
+  // Sequentially consistent with begin_foreign_work(): either it sees stopping_ and backs out,
+  // or this sees its count and waits for end_foreign_work()'s wake.
+  if (stopping_.load() && in_flight_.load() == 0 && foreign_work_.load() == 0) return false;
+  if (!doorbell_event_ && !wake_event_) {  // settle() may have seen events already
+    int rc = wait ? io_uring_submit_and_wait(&uring_, 1) : io_uring_submit(&uring_);
+    if (wait) ++stats_.waits;
+    if (rc < 0 && rc != -EINTR) {
+      spdlog::error("{}: io_uring wait failed: {}", options_.name, std::strerror(-rc));
+      return false;
     }
-    harvest();
-    dispatch_cqes();
-    if (wake_event_) {
-      wake_event_ = false;
-      arm_wake();
-      run_tasks();
-    }
-    if (doorbell_event_) {
-      doorbell_event_ = false;
-      take_commands();
-    }
-    if (!doorbell_armed_ && !stopping_.load(std::memory_order_relaxed)) arm_doorbell();
-    settle();
+  }
+  harvest();
+  dispatch_cqes();
+  if (wake_event_) {
+    wake_event_ = false;
+    arm_wake();
+    run_tasks();
+  }
+  if (doorbell_event_) {
+    doorbell_event_ = false;
+    take_commands();
+  }
+  if (!doorbell_armed_ && !stopping_.load(std::memory_order_relaxed)) arm_doorbell();
+  settle();
+  return true;
+}
+
+void Device::loop() {
+  IoLoop::Scope scope(this);
+  begin_loop();
+  while (iterate(true)) {
   }
   run_tasks();
   settle();
+}
+
+void Device::begin_caller_loop() {
+  owner_thread_.store(std::this_thread::get_id());
+  IoLoop::Scope scope(this);
+  begin_loop();
+}
+
+size_t Device::run_once() {
+  owner_thread_.store(std::this_thread::get_id());
+  IoLoop::Scope scope(this);
+  uint64_t before = stats_.commands;
+  begin_loop();
+  iterate(false);
+  return stats_.commands - before;
 }
 
 void Device::start() {
@@ -385,6 +416,8 @@ void Device::stop() {
     uint64_t one = 1;
     (void)!write(wake_.get(), &one, sizeof one);
     thread_.join();
+  } else if (options_.caller_loop && loop_begun_) {
+    loop();  // the owner's thread is the loop thread: it finishes here
   }
   std::lock_guard lock(foreign_mu_);  // an end_foreign_work() still writing its wake is done
 }

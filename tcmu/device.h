@@ -44,6 +44,9 @@ struct DeviceOptions {
   // takes no commands until its owner reattaches it (with reset_ring).
   void (*on_broken)(void* context) = nullptr;
   void* broken_context = nullptr;
+  // The owner runs the event loop in a thread of its own choosing (poll_fd() and run_once())
+  // instead of start()'s thread.
+  bool caller_loop = false;
 };
 
 class Device : public IoLoop, private Ring::Sink {
@@ -76,6 +79,17 @@ class Device : public IoLoop, private Ring::Sink {
   // Runs one pass without a thread: reads the doorbell, consumes the ring, completes what is
   // done and kicks once. For single-threaded tests and benchmarks.
   size_t process();
+
+  // The event loop in the owner's thread (DeviceOptions::caller_loop): poll_fd() is readable
+  // (POLLIN) when the device has work: commands on the ring, handler I/O done, completions or
+  // tasks from other threads. run_once() does that work without waiting and returns the number
+  // of commands taken. Both from one thread, which is then the loop thread; stop() from it too
+  // finishes the loop there (it waits for the commands in flight).
+  int poll_fd() const { return uring_.ring_fd; }
+  size_t run_once();
+  // Arms the loop in the owner's thread so that poll_fd() reports the first commands (the
+  // owner attaching the device calls it; run_once() does it too if not).
+  void begin_caller_loop();
 
   scsi::LogicalUnit& logical_unit() { return *lu_; }
   const Ring& ring() const { return ring_; }
@@ -112,6 +126,10 @@ class Device : public IoLoop, private Ring::Sink {
   void run_tasks();
   void kick_if_needed();
   void loop();
+  // Arms the doorbell and the wake eventfd and takes what is queued, once.
+  void begin_loop();
+  // One pass of the loop, waiting for an event first if `wait`; false when the loop ends.
+  bool iterate(bool wait);
   void arm_doorbell();
   // Reads the doorbell, applies posted tasks, consumes the ring.
   size_t take_commands();
@@ -148,6 +166,9 @@ class Device : public IoLoop, private Ring::Sink {
   bool doorbell_event_ = false;
   bool doorbell_armed_ = false;
   bool wake_event_ = false;
+  bool loop_begun_ = false;
+  // DeviceOptions::caller_loop: the owner's thread, which is the loop thread between passes too.
+  std::atomic<std::thread::id> owner_thread_{};
   std::thread thread_;
 };
 

@@ -56,6 +56,14 @@ size_t Manager::size() const {
   return devices_.size();
 }
 
+std::vector<uint32_t> Manager::minors() const {
+  std::lock_guard lock(mu_);
+  std::vector<uint32_t> out;
+  out.reserve(devices_.size());
+  for (const auto& [minor, entry] : devices_) out.push_back(minor);
+  return out;
+}
+
 size_t Manager::attaching() const {
   std::lock_guard lock(mu_);
   return attaching_.size();
@@ -149,13 +157,17 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset, bool* storage_fai
                                     (attrs->kernel_reservations ? scsi::kTransportReservations : 0);
     options.on_broken = &Manager::on_broken;
     options.broken_context = entry.get();
+    options.caller_loop = caller_loops_;
     factory->second->prepare_options(*entry->backend, options.lu);
     auto dev = Device::attach(handles->doorbell.get(), handles->map.get(), uio.map_size,
                               *entry->backend, std::move(options));
     if (!dev) return Error{name + ": " + dev.error()};
     entry->device = std::move(*dev);
     factory->second->on_attached(*entry->backend, *entry->device);
-    entry->device->start();
+    if (caller_loops_)
+      entry->device->begin_caller_loop();  // this is the owner's thread, its loop thread
+    else
+      entry->device->start();
     return entry;
   }();
   bool stopped_meanwhile = false;

@@ -104,8 +104,15 @@ class Manager {
   std::optional<Clock::duration> next_retry(Clock::time_point now) const;
   void retry_due(Clock::time_point now);
 
+  // Devices attached from now on run their event loops in the owner's thread (poll_fd() and
+  // run_once() of each Device) instead of a thread of their own.
+  void set_caller_loops(bool on) { caller_loops_ = on; }
+  bool caller_loops() const { return caller_loops_; }
+
   Device* device(uint32_t minor);
   size_t size() const;
+  // The minors of the attached devices, in order.
+  std::vector<uint32_t> minors() const;
   // Devices whose attach is in progress (their backend is opening the storage).
   size_t attaching() const;
 
@@ -149,6 +156,7 @@ class Manager {
   std::map<std::string, BackendFactory*> backends_;  // set up before any thread runs
   mutable std::mutex mu_;                            // devices_, attaching_, retries_, stopping_
   std::map<uint32_t, std::unique_ptr<Entry>> devices_;
+  bool caller_loops_ = false;
   std::map<uint32_t, UioDevice> attaching_;  // minors inside attach(), between lookup and insert
   std::vector<Retry> retries_;
   bool stopping_ = false;  // shutdown() has begun

@@ -13,9 +13,10 @@
  * size, which the caller sets to sizeof the struct it was compiled with.
  *
  * Threads: every attached device runs its commands on an event-loop thread of its own, started
- * by the library. The control functions (attach, detach, attach_all, handle_event, process)
- * must not run concurrently with each other on one context; while lunkit_tcmu_start()'s thread
- * runs they fail with -EBUSY (that thread does the control work then).
+ * by the library (or, after lunkit_tcmu_caller_loops(), in the caller's thread). The control
+ * functions (attach, detach, attach_all, handle_event, process) must not run concurrently with each
+ * other on one context; while lunkit_tcmu_start()'s thread runs they fail with -EBUSY (that thread
+ * does the control work then).
  */
 #ifndef LUNKIT_TCMU_H
 #define LUNKIT_TCMU_H
@@ -114,6 +115,29 @@ LUNKIT_API int lunkit_tcmu_detach(lunkit_tcmu* tcmu, uint32_t minor, unsigned fl
 LUNKIT_API int lunkit_tcmu_attached(lunkit_tcmu* tcmu, uint32_t minor);
 /* How many devices are attached; any thread. */
 LUNKIT_API int lunkit_tcmu_count(lunkit_tcmu* tcmu);
+/* The minors of the attached devices, in increasing order: writes up to `max` of them to
+ * `minors` (NULL when max is 0) and returns how many there are. Any thread. */
+LUNKIT_API int lunkit_tcmu_devices(lunkit_tcmu* tcmu, uint32_t* minors, size_t max);
+
+/* ---- Device loops in the caller's thread ----
+ * By default every attached device runs its commands on a loop thread of its own. After
+ * lunkit_tcmu_caller_loops(tcmu, 1) (before anything is attached) devices get no thread: the
+ * caller polls lunkit_tcmu_device_fd() of each for POLLIN and calls
+ * lunkit_tcmu_device_process() when it is readable (or whenever it likes: it never waits).
+ * Then everything runs in one thread of the caller's: these calls, the control functions and
+ * the control loop (lunkit_tcmu_fd() + lunkit_tcmu_process(); lunkit_tcmu_start() is refused
+ * with -EINVAL), and the handler's NONBLOCKING callbacks (BLOCKING ones still run on the worker
+ * threads, and their completions come back through the device's fd). A device's fd is valid
+ * while it is attached; on_event (REMOVED) and lunkit_tcmu_devices() tell which are.
+ * lunkit_tcmu_detach() and lunkit_tcmu_free() finish a device's loop in the calling thread,
+ * waiting for its commands in flight. */
+/* -EBUSY: devices are attached or the control thread runs. */
+LUNKIT_API int lunkit_tcmu_caller_loops(lunkit_tcmu* tcmu, int enabled);
+/* The fd to poll for the device's work. -ENOENT: not attached; -EINVAL: not in caller mode. */
+LUNKIT_API int lunkit_tcmu_device_fd(lunkit_tcmu* tcmu, uint32_t minor);
+/* Does the device's work that is ready: commands from the ring, handler completions, answers
+ * to the kernel (one kick). Returns the number of commands taken; errors as device_fd. */
+LUNKIT_API int lunkit_tcmu_device_process(lunkit_tcmu* tcmu, uint32_t minor);
 
 /* ---- Device events (the TCM-USER generic netlink family) ---- */
 

@@ -86,6 +86,30 @@ class TcmuServer {
   Result<int> attach_all() { return count_or_failure(lunkit_tcmu_attach_all(get())); }
   bool attached(uint32_t minor) const { return lunkit_tcmu_attached(get(), minor) == 1; }
   int count() const { return lunkit_tcmu_count(get()); }
+  // The minors of the attached devices, in increasing order.
+  std::vector<uint32_t> devices() const {
+    std::vector<uint32_t> minors;
+    for (;;) {
+      int n = lunkit_tcmu_devices(get(), minors.data(), minors.size());
+      if (n < 0) return {};
+      bool fits = static_cast<size_t>(n) <= minors.size();
+      minors.resize(n);
+      if (fits) return minors;
+    }
+  }
+
+  // The devices' loops in the caller's thread (before anything is attached): then poll
+  // device_fd(minor) and call device_process(minor), in the thread that runs everything else.
+  Result<bool> caller_loops(bool enabled = true) {
+    return status(lunkit_tcmu_caller_loops(get(), enabled ? 1 : 0));
+  }
+  Result<int> device_fd(uint32_t minor) const {
+    return count_or_failure(lunkit_tcmu_device_fd(get(), minor));
+  }
+  // The number of commands taken.
+  Result<int> device_process(uint32_t minor) {
+    return count_or_failure(lunkit_tcmu_device_process(get(), minor));
+  }
 
   // One netlink event from a socket of the caller's: the status to answer the kernel with (0 or
   // a negative errno), as lunkit_tcmu_handle_event() returns it.

@@ -2,6 +2,7 @@
 // stand in for the kernel; the LU is served through C handler callbacks. Only the C header is
 // used to drive the library.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -448,6 +450,112 @@ TEST_F(CApiTest, ControlThreadAttachesAndOwnsTheControlCalls) {
 }  // namespace
 
 namespace {
+
+// Threads of this process now.
+size_t thread_count() {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) n += (void(e), 1);
+  return n;
+}
+
+TEST_F(CApiTest, DeviceLoopsRunInTheCallersThread) {
+  ASSERT_EQ(lunkit_tcmu_caller_loops(t, 1), 0) << lunkit_tcmu_last_error();
+  RingEmulator& sync = add(0, "disk0", "ram/sync");
+  RingEmulator& async = add(1, "disk1", "ram/async");
+  size_t threads = thread_count();
+  ASSERT_EQ(lunkit_tcmu_attach(t, 0, 0), 0) << lunkit_tcmu_last_error();
+  ASSERT_EQ(lunkit_tcmu_attach(t, 1, 0), 0) << lunkit_tcmu_last_error();
+  EXPECT_EQ(thread_count(), threads) << "no loop thread was started";
+  uint32_t minors[4] = {};
+  EXPECT_EQ(lunkit_tcmu_devices(t, minors, 4), 2);
+  EXPECT_EQ(minors[0], 0u);
+  EXPECT_EQ(minors[1], 1u);
+  EXPECT_EQ(lunkit_tcmu_start(t, 0), -EINVAL) << "no control thread beside the caller's loops";
+
+  // A command waits on the ring until the caller runs the device's loop, and its fd says when.
+  int fd = lunkit_tcmu_device_fd(t, 0);
+  ASSERT_GE(fd, 0) << lunkit_tcmu_last_error();
+  uint64_t tag = kernel.submit(sync, {0, 0, 0, 0, 0, 0}, 0);
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 5000), 1) << "the doorbell makes the device's fd readable";
+  sync.wait_and_service(0);
+  EXPECT_FALSE(kernel.answered(tag)) << "nothing ran it yet";
+  EXPECT_EQ(lunkit_tcmu_device_process(t, 0), 1);
+  sync.wait_and_service(0);
+  EXPECT_TRUE(kernel.answered(tag)) << "answered in this thread's pass";
+
+  // Completions from another thread (the Completer) come back through the fd.
+  auto serve = [&](uint32_t minor) {
+    return [this, minor] {
+      pollfd q{lunkit_tcmu_device_fd(t, minor), POLLIN, 0};
+      if (poll(&q, 1, 50) > 0) {
+        EXPECT_GE(lunkit_tcmu_device_process(t, minor), 0);
+      }
+    };
+  };
+  EXPECT_EQ(kernel.command(async, {0, 0, 0, 0, 0, 0}, 0, {}, serve(1)).status, 0x02);
+  std::vector<uint8_t> pattern(2 * 512, 0x5A);
+  EXPECT_EQ(kernel.command(async, rw10(0x2A, 4, 2), 0, pattern, serve(1)).status, 0x00);
+  EXPECT_EQ(kernel.command(async, rw10(0x28, 4, 2), pattern.size(), {}, serve(1)).data, pattern);
+  EXPECT_GE(seen.completed_elsewhere, 2);
+
+  // Detaching finishes the loop here: a read taken from the ring, completed by the Completer
+  // later, is answered before detach returns.
+  uint64_t pending = kernel.submit(async, rw10(0x28, 4, 2), 1024);
+  for (int i = 0; i < 100 && lunkit_tcmu_device_process(t, 1) == 0; ++i) {
+    pollfd q{lunkit_tcmu_device_fd(t, 1), POLLIN, 0};
+    poll(&q, 1, 50);
+  }
+  EXPECT_EQ(lunkit_tcmu_detach(t, 1, 0), 0) << lunkit_tcmu_last_error();
+  async.wait_and_service(0);
+  EXPECT_TRUE(kernel.answered(pending)) << "the command in flight completed before the detach";
+  EXPECT_EQ(lunkit_tcmu_device_fd(t, 1), -ENOENT);
+  EXPECT_EQ(lunkit_tcmu_devices(t, minors, 4), 1);
+}
+
+TEST_F(CApiTest, EventsInCallerLoopModeAreHandledOnTheCallersThread) {
+  ASSERT_EQ(lunkit_tcmu_caller_loops(t, 1), 0);
+  RingEmulator& emu = add(0, "disk0", "ram/sync");
+  std::string name = uio_name(0, "disk0", "ram/sync");
+  lunkit_tcmu_event e{};
+  e.size = sizeof e;
+  e.cmd = LUNKIT_TCMU_ADDED_DEVICE;
+  e.device = name.c_str();
+  e.write_cache = -1;
+  ASSERT_EQ(lunkit_tcmu_handle_event(t, &e), 0) << lunkit_tcmu_last_error();
+  auto serve = [this] {
+    pollfd q{lunkit_tcmu_device_fd(t, 0), POLLIN, 0};
+    if (poll(&q, 1, 50) > 0) {
+      EXPECT_GE(lunkit_tcmu_device_process(t, 0), 0);
+    }
+  };
+  auto wce = [&] {
+    Result_ r = kernel.command(emu, {0x1A, 0x08, 0x08, 0, 64, 0}, 64, {}, serve);
+    if (r.status == 0x02) r = kernel.command(emu, {0x1A, 0x08, 0x08, 0, 64, 0}, 64, {}, serve);
+    EXPECT_EQ(r.status, 0x00);
+    return r.data.size() > 6 && (r.data[4 + 2] & 0x04) != 0;
+  };
+  EXPECT_TRUE(wce());
+  // The handler's reconfiguration and the LU's change run on this thread, the loop's owner (a
+  // task posted to the loop and waited for would wait for this very thread).
+  e.cmd = LUNKIT_TCMU_RECONFIG_DEVICE;
+  e.write_cache = 0;
+  EXPECT_EQ(lunkit_tcmu_handle_event(t, &e), 0) << lunkit_tcmu_last_error();
+  EXPECT_FALSE(wce()) << "WCE off after the RECONFIG";
+  e.cmd = LUNKIT_TCMU_REMOVED_DEVICE;
+  EXPECT_EQ(lunkit_tcmu_handle_event(t, &e), 0);
+  EXPECT_EQ(lunkit_tcmu_count(t), 0);
+}
+
+TEST_F(CApiTest, CallerLoopsAreChosenBeforeAnythingIsAttached) {
+  add(0, "disk0", "ram/sync");
+  EXPECT_EQ(lunkit_tcmu_device_fd(t, 0), -EINVAL) << "devices run their own loops";
+  EXPECT_NE(std::string(lunkit_tcmu_last_error()).find("lunkit_tcmu_caller_loops"),
+            std::string::npos);
+  ASSERT_EQ(lunkit_tcmu_attach(t, 0, 0), 0);
+  EXPECT_EQ(lunkit_tcmu_caller_loops(t, 1), -EBUSY);
+  EXPECT_EQ(lunkit_tcmu_device_process(t, 0), -EINVAL);
+}
 
 TEST_F(CApiTest, BlockingHandlersRunOnTheWorkerPool) {
   static std::atomic<int> off_loop{0};

@@ -2,6 +2,7 @@
 // class served through lunkit::TcmuServer, with a fake sysfs/configfs tree and the ring emulator
 // in the kernel's place. Only the public headers drive the library.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -173,6 +174,34 @@ TEST_F(CxxApiTest, ErrorsCarryTheLibrarysReasonAndTheErrno) {
   auto detach = server->detach(0);
   ASSERT_FALSE(detach);
   EXPECT_NE(detach.error().find("No such file or directory"), std::string::npos) << detach.error();
+}
+
+TEST_F(CxxApiTest, OneThreadRunsEverythingWithCallerLoops) {
+  RingEmulator& emu = add(3, "disk3", "ram/");
+  auto server = lunkit::TcmuServer::create(&options);
+  ASSERT_TRUE(server);
+  ASSERT_TRUE(server->add_handler(handler));
+  auto mode = server->caller_loops();
+  ASSERT_TRUE(mode) << mode.error();
+  ASSERT_TRUE(server->attach(3));
+  EXPECT_EQ(server->devices(), std::vector<uint32_t>{3});
+  auto fd = server->device_fd(3);
+  ASSERT_TRUE(fd) << fd.error();
+  auto serve = [&] {
+    pollfd p{*fd, POLLIN, 0};
+    if (poll(&p, 1, 50) > 0) {
+      auto taken = server->device_process(3);
+      EXPECT_TRUE(taken) << taken.error();
+    }
+  };
+  EXPECT_EQ(kernel.command(emu, {0, 0, 0, 0, 0, 0}, 0, {}, serve).status, 0x02);
+  EXPECT_EQ(kernel.command(emu, {0, 0, 0, 0, 0, 0}, 0, {}, serve).status, 0x00);
+  auto started = server->start();
+  ASSERT_FALSE(started) << "no control thread beside caller loops";
+  EXPECT_NE(started.error().find("Invalid argument"), std::string::npos) << started.error();
+  auto missing = server->device_fd(4);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().find("uio4 is not attached"), std::string::npos) << missing.error();
 }
 
 TEST_F(CxxApiTest, AMovedServerKeepsServing) {

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -54,17 +55,31 @@ class EmulatedKernel {
     return "tcm-user/" + std::to_string(hba) + "/" + device + "/" + cfg;
   }
 
-  // Submits a command and services the ring until it completes (or fails the test).
+  // Submits a command and services the ring until it completes (or fails the test). `serve`,
+  // if given, runs before each wait: the test's own device loop.
   RingAnswer command(tcmu::RingEmulator& emu, std::vector<uint8_t> cdb, size_t data_in,
-                     std::vector<uint8_t> data_out = {}) {
+                     std::vector<uint8_t> data_out = {}, const std::function<void()>& serve = {}) {
     using Dir = tcmu::RingEmulator::Direction;
     uint64_t tag = ++next_tag_;
     Dir dir = data_in ? Dir::kFromDevice : data_out.empty() ? Dir::kNone : Dir::kToDevice;
     EXPECT_TRUE(emu.submit(cdb, dir, data_out, data_in, tag));
-    for (int i = 0; i < 200 && !results_.count(tag); ++i) emu.wait_and_service(50);
+    for (int i = 0; i < 200 && !results_.count(tag); ++i) {
+      if (serve) serve();
+      emu.wait_and_service(serve ? 0 : 50);
+    }
     EXPECT_TRUE(results_.count(tag)) << "command " << tag << " never completed";
     return results_[tag];
   }
+  // Submits without waiting; the answer is taken with answer(tag) once it came back.
+  uint64_t submit(tcmu::RingEmulator& emu, std::vector<uint8_t> cdb, size_t data_in) {
+    uint64_t tag = ++next_tag_;
+    EXPECT_TRUE(emu.submit(
+        cdb,
+        data_in ? tcmu::RingEmulator::Direction::kFromDevice : tcmu::RingEmulator::Direction::kNone,
+        {}, data_in, tag));
+    return tag;
+  }
+  bool answered(uint64_t tag) const { return results_.count(tag) != 0; }
   static std::vector<uint8_t> rw10(uint8_t op, uint32_t lba, uint16_t blocks) {
     return {op,           0, uint8_t(lba >> 24),   uint8_t(lba >> 16), uint8_t(lba >> 8),
             uint8_t(lba), 0, uint8_t(blocks >> 8), uint8_t(blocks),    0};
