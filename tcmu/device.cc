@@ -69,9 +69,12 @@ Result<std::unique_ptr<Device>> Device::attach(int doorbell_fd, int map_fd, size
       new Device(std::move(doorbell), std::move(map), block_device, std::move(options)));
   if (!dev->wake_) return Error{std::string("eventfd: ") + std::strerror(errno)};
   // Completions' task work runs when the loop next enters the kernel (it always waits there)
-  // rather than interrupting it: cheaper, and nothing else ever waits on this ring.
+  // rather than interrupting it: cheaper, as long as nothing but io_uring_enter waits on this
+  // ring. An owner's loop sleeps in its own poll() on the ring's fd instead, and cooperative task
+  // work would not wake it: a completion of handler I/O (or a doorbell) would wait for the next
+  // unrelated wakeup. Those rings take the default, which interrupts the sleeping owner.
   io_uring_params p{};
-  p.flags = IORING_SETUP_COOP_TASKRUN;
+  p.flags = dev->options_.caller_loop ? 0 : IORING_SETUP_COOP_TASKRUN;
   int rc = io_uring_queue_init_params(256, &dev->uring_, &p);
   if (rc == -EINVAL) rc = io_uring_queue_init(256, &dev->uring_, 0);  // before Linux 5.19
   if (rc < 0) return Error{std::string("io_uring_queue_init: ") + std::strerror(-rc)};
@@ -385,7 +388,12 @@ size_t Device::run_once() {
   IoLoop::Scope scope(this);
   uint64_t before = stats_.commands;
   begin_loop();
-  iterate(false);
+  // A pass ends with settle(), which may harvest a doorbell or wake CQE: its event is then held
+  // in doorbell_event_ or wake_event_, and the ring fd is no longer readable for it. The owner
+  // would sleep in poll() over commands already on the ring (the kernel aborts them after its
+  // timeout), so the pass goes on until no event is held. (The thread's loop goes straight on.)
+  while (iterate(false) && (doorbell_event_ || wake_event_)) {
+  }
   return stats_.commands - before;
 }
 

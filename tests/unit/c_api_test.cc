@@ -50,12 +50,24 @@ class Completer {
     cv_.notify_all();
   }
   std::thread::id id() const { return thread_.get_id(); }
+  // While held, jobs wait: a test decides when a completion happens.
+  void hold() {
+    std::lock_guard lock(mu_);
+    held_ = true;
+  }
+  void release() {
+    {
+      std::lock_guard lock(mu_);
+      held_ = false;
+    }
+    cv_.notify_all();
+  }
 
  private:
   void run() {
     std::unique_lock lock(mu_);
     for (;;) {
-      cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+      cv_.wait(lock, [this] { return stop_ || (!held_ && !jobs_.empty()); });
       if (jobs_.empty()) return;
       auto job = std::move(jobs_.front());
       jobs_.pop_front();
@@ -68,6 +80,7 @@ class Completer {
   std::condition_variable cv_;
   std::deque<std::function<void()>> jobs_;
   bool stop_ = false;
+  bool held_ = false;
   std::thread thread_;
 };
 
@@ -498,6 +511,22 @@ TEST_F(CApiTest, DeviceLoopsRunInTheCallersThread) {
   EXPECT_EQ(kernel.command(async, rw10(0x2A, 4, 2), 0, pattern, serve(1)).status, 0x00);
   EXPECT_EQ(kernel.command(async, rw10(0x28, 4, 2), pattern.size(), {}, serve(1)).data, pattern);
   EXPECT_GE(seen.completed_elsewhere, 2);
+
+  // A completion from another thread (the Completer) wakes a poll() with no timeout's help:
+  // the doorbell makes the fd readable, the pass takes the read, and the handler's completion
+  // on the Completer's thread, let go only after that pass, makes it readable again.
+  completer_.hold();
+  uint64_t read = kernel.submit(async, rw10(0x28, 0, 1), 512);
+  int afd = lunkit_tcmu_device_fd(t, 1);
+  pollfd a{afd, POLLIN, 0};
+  ASSERT_EQ(poll(&a, 1, 10000), 1) << "the doorbell";
+  ASSERT_EQ(lunkit_tcmu_device_process(t, 1), 1);
+  a.revents = 0;
+  completer_.release();
+  EXPECT_EQ(poll(&a, 1, 10000), 1) << "woken by the completion from the other thread";
+  EXPECT_GE(lunkit_tcmu_device_process(t, 1), 0);
+  async.wait_and_service(0);
+  EXPECT_TRUE(kernel.answered(read));
 
   // Detaching finishes the loop here: a read taken from the ring, completed by the Completer
   // later, is answered before detach returns.

@@ -12,6 +12,8 @@ LIB_CFS=/sys/kernel/config/target
 serve_example() {
   local program=$1 subtype=$2 hba=$3 name=$4 cfgstring=$5 serial=$6 wwn=$7 check=${8:-}
   local out=/tmp/$program.out dev=$LIB_CFS/core/user_$hba/$name
+  local aborts_before
+  aborts_before=$(dmesg | grep -c "ABORT_TASK: Found" || true)
   "/tmp/examples/$program" "$subtype" >"$out" 2>&1 &
   local pid=$! up=0
   for _ in $(seq 1 300); do
@@ -42,6 +44,10 @@ serve_example() {
   fio_verify "$disk" 8M "/tmp/fio-$name.txt"
   cat "/tmp/fio-$name.txt"
   expect "fio verify without errors ($program)" grep -q "err= 0" "/tmp/fio-$name.txt"
+  # Every command was answered before the initiator's timeout: a command left on the ring (a
+  # lost wakeup) is aborted by the SCSI layer and retried, which fio and ext4 would not notice.
+  [ "$(dmesg | grep -c "ABORT_TASK: Found" || true)" = "$aborts_before" ] ||
+    fail_scenario "the initiator aborted commands $program left unanswered: $(dmesg | grep ABORT_TASK | tail -2)"
 
   # Down again, the way targetcli would: LUN, nexus, target, then the device (netlink REMOVED,
   # answered by the program), each step bounded.
