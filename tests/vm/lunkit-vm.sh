@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs a script inside a Linux 6.12 VM (QEMU, software emulation) whose root is this host's root,
-# read-only, under a tmpfs overlay. The kernel (Debian's linux-image-6.12 package) and the
-# initramfs are cached in $LUNKIT_VM_CACHE (default /var/cache/lunkit-vm).
+# Runs a script inside a Linux VM (QEMU, software emulation) whose root is this host's root,
+# read-only, under a tmpfs overlay. The kernel is one of Debian's, pinned by name in
+# tests/vm/kernels.conf (LUNKIT_VM_KERNEL, default 6.12); it and its initramfs are cached in
+# $LUNKIT_VM_CACHE/NAME (default /var/cache/lunkit-vm).
 #
 #   tests/vm/lunkit-vm.sh prepare
 #   tests/vm/lunkit-vm.sh run SCRIPT RESULTS_DIR BUILD_DIR [TIMEOUT_SECONDS]
@@ -10,39 +11,64 @@
 # kernel console. A guest that hangs is killed at the timeout (exit status 124).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
-cache=${LUNKIT_VM_CACHE:-/var/cache/lunkit-vm}
+kernel_name=${LUNKIT_VM_KERNEL:-6.12}
+read -r _ kernel_pkg kernel_suite < <(awk -v n="$kernel_name" '$1 == n' "$src/tests/vm/kernels.conf") ||
+  { echo "lunkit-vm: no kernel '$kernel_name' in tests/vm/kernels.conf" >&2; exit 2; }
+cache=${LUNKIT_VM_CACHE:-/var/cache/lunkit-vm}/$kernel_name
+mirror=${LUNKIT_VM_MIRROR:-http://deb.debian.org/debian}
+
+# Downloads the pinned package into $cache.
+download() {
+  if [ "$kernel_suite" = host ]; then
+    apt-cache show "$kernel_pkg" >/dev/null 2>&1 || apt-get update -qq >/dev/null
+    (cd "$cache" && apt-get download "$kernel_pkg" >/dev/null) && return 0
+  else
+    local apt=$cache/apt
+    mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
+    echo "deb $mirror $kernel_suite main" >"$apt/sources.list"
+    local opts=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
+                -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Get::List-Cleanup=0)
+    apt-get "${opts[@]}" update -qq >/dev/null &&
+      (cd "$cache" && apt-get "${opts[@]}" download "$kernel_pkg" >/dev/null) && return 0
+  fi
+  echo "lunkit-vm: cannot download $kernel_pkg ($kernel_suite); if the archive dropped it, pin another in tests/vm/kernels.conf" >&2
+  return 1
+}
 
 prepare() {
   mkdir -p "$cache"
-  local pkg kver
-  pkg=$(apt-cache search '^linux-image-6\.12\.[0-9.]*\+deb12-amd64$' 2>/dev/null | awk '{print $1}' | sort -V | tail -1)
-  if [ -z "$pkg" ]; then
-    apt-get update -qq >/dev/null
-    pkg=$(apt-cache search '^linux-image-6\.12\.[0-9.]*\+deb12-amd64$' | awk '{print $1}' | sort -V | tail -1)
-  fi
-  [ -n "$pkg" ] || { echo "lunkit-vm: no linux-image-6.12 package in the Debian archive" >&2; exit 1; }
-  if [ ! -f "$cache/kernel/.done-$pkg" ]; then
-    echo "lunkit-vm: fetching $pkg"
-    (cd "$cache" && rm -f linux-image-*.deb && apt-get download "$pkg" >/dev/null)
+  local kver
+  if [ ! -f "$cache/kernel/.done-$kernel_pkg" ]; then
+    echo "lunkit-vm: fetching $kernel_pkg"
+    rm -f "$cache"/linux-image-*.deb
+    download
     rm -rf "$cache/kernel"
     mkdir -p "$cache/kernel"
     dpkg-deb -x "$cache"/linux-image-*.deb "$cache/kernel"
-    kver=$(ls "$cache/kernel/lib/modules")
+    # Debian 13 is merged-/usr: its modules are under usr/lib/modules.
+    if [ ! -e "$cache/kernel/lib/modules" ] && [ -d "$cache/kernel/usr/lib/modules" ]; then
+      mkdir -p "$cache/kernel/lib"
+      ln -s ../usr/lib/modules "$cache/kernel/lib/modules"
+    fi
+    kver=$(ls "$cache/kernel/lib/modules/")
     depmod -b "$cache/kernel" "$kver"
-    touch "$cache/kernel/.done-$pkg"
+    rm -f "$cache"/linux-image-*.deb
+    touch "$cache/kernel/.done-$kernel_pkg"
   fi
-  kver=$(ls "$cache/kernel/lib/modules")
+  kver=$(ls "$cache/kernel/lib/modules/")
   local sum
   sum=$( (cat "$src/tests/vm/initramfs-init"; echo "$kver") | sha256sum | cut -c1-16)
   if [ ! -f "$cache/initrd-$sum.gz" ]; then
-    local tmp
+    local tmp m mods=$cache/kernel/lib/modules/$kver
     tmp=$(mktemp -d)
     mkdir -p "$tmp"/{bin,proc,sys,dev,modules}
     cp /bin/busybox "$tmp/bin/busybox"
     cp "$src/tests/vm/initramfs-init" "$tmp/init"
     chmod 755 "$tmp/init"
     for m in fs/netfs/netfs net/9p/9pnet fs/9p/9p net/9p/9pnet_virtio fs/overlayfs/overlay; do
-      xz -dc "$cache/kernel/lib/modules/$kver/kernel/$m.ko.xz" > "$tmp/modules/$(basename $m).ko"
+      # Built into some kernels (netfs on 6.18): nothing to load then.
+      if grep -qx "kernel/$m.ko" "$mods/modules.builtin"; then continue; fi
+      xz -dc "$mods/kernel/$m.ko.xz" > "$tmp/modules/$(basename $m).ko"
     done
     (cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1) > "$cache/initrd-$sum.gz"
     rm -rf "$tmp"
