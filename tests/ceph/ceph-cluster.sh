@@ -104,6 +104,12 @@ mon_osd_full_ratio = 0.99
 mon_osd_nearfull_ratio = 0.98
 osd_max_object_name_len = 256
 osd_max_object_namespace_len = 64
+# A PG's read lease is 0.8 x osd_heartbeat_grace (16 s by default). An OSD stopped (pause-osd)
+# past it comes back with its PGs "laggy" and parks client ops until the lease is renewed, which
+# a PG without peers may never get to (ops stuck "delayed" for minutes; ceph-container#1682,
+# ceph#71663). The tests' pauses (two op timeouts) stay well inside 96 s; with one OSD and no
+# peers the grace matters for nothing else.
+osd_heartbeat_grace = 120
 CONF
   monmaptool --create --add a "v2:127.0.0.1:$port" --fsid "$fsid" "$dir/monmap" >/dev/null
   ceph-mon -c "$(conf)" --mkfs -i a --monmap "$dir/monmap" >/dev/null
