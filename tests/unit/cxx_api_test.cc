@@ -60,6 +60,13 @@ class RamDevice : public lunkit::HandlerDevice {
 
 using Completion = lunkit::test::RingAnswer;
 
+// The call failed and its message contains `text`.
+template <typename T>
+void expect_failure(const lunkit::Result<T>& r, const std::string& text) {
+  ASSERT_FALSE(r.ok()) << "expected a failure naming '" << text << "'";
+  EXPECT_NE(r.error().find(text), std::string::npos) << r.error();
+}
+
 class CxxApiTest : public ::testing::Test {
  protected:
   CxxApiTest() { opened = closed = 0; }
@@ -89,15 +96,13 @@ TEST_F(CxxApiTest, MakeHandlerGivesAHandlerTheCApiAccepts) {
   auto r = server->add_handler(handler);
   EXPECT_TRUE(r) << r.error();
   auto again = server->add_handler(handler);
-  ASSERT_FALSE(again);
-  EXPECT_NE(again.error().find("File exists"), std::string::npos) << again.error();
+  expect_failure(again, "File exists");
 }
 
 TEST_F(CxxApiTest, ABadOptionsSizeIsAnError) {
   options.size = 3;
   auto server = lunkit::TcmuServer::create(&options);
-  ASSERT_FALSE(server);
-  EXPECT_NE(server.error().find("Invalid argument"), std::string::npos) << server.error();
+  expect_failure(server, "Invalid argument");
 }
 
 TEST_F(CxxApiTest, FindReturnsEveryDeviceHoweverManyThereAre) {
@@ -137,12 +142,7 @@ TEST_F(CxxApiTest, ServesAClassThroughTheCallersLoop) {
     EXPECT_EQ(*processed, 0) << "no event is pending";
 
     EXPECT_EQ(command(emu, {0, 0, 0, 0, 0, 0}, 0).status, 0x02) << "the power-on unit attention";
-    std::vector<uint8_t> pattern(2 * 512);
-    for (size_t i = 0; i < pattern.size(); ++i) pattern[i] = uint8_t(i * 5 + 1);
-    EXPECT_EQ(command(emu, rw10(0x2A, 16, 2), 0, pattern).status, 0x00);
-    Completion r = command(emu, rw10(0x28, 16, 2), pattern.size());
-    EXPECT_EQ(r.status, 0x00);
-    EXPECT_EQ(r.data, pattern);
+    kernel.write_read_round_trip(emu);
 
     // REMOVED from a netlink socket of the caller's: detached, the class destroyed, reported.
     std::string name = lunkit::test::EmulatedKernel::uio_name(0, "disk0", "ram/");
@@ -165,15 +165,12 @@ TEST_F(CxxApiTest, ErrorsCarryTheLibrarysReasonAndTheErrno) {
   ASSERT_TRUE(server);
   ASSERT_TRUE(server->add_handler(handler));
   auto r = server->attach(0);
-  ASSERT_FALSE(r);
-  EXPECT_NE(r.error().find("no storage for fail"), std::string::npos) << r.error();
-  EXPECT_NE(r.error().find("Input/output error"), std::string::npos) << r.error();
+  expect_failure(r, "no storage for fail");
+  expect_failure(r, "Input/output error");
   auto missing = server->attach(9);
-  ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().find("No such device"), std::string::npos) << missing.error();
+  expect_failure(missing, "No such device");
   auto detach = server->detach(0);
-  ASSERT_FALSE(detach);
-  EXPECT_NE(detach.error().find("No such file or directory"), std::string::npos) << detach.error();
+  expect_failure(detach, "No such file or directory");
 }
 
 TEST_F(CxxApiTest, OneThreadRunsEverythingWithCallerLoops) {
@@ -197,11 +194,10 @@ TEST_F(CxxApiTest, OneThreadRunsEverythingWithCallerLoops) {
   EXPECT_EQ(kernel.command(emu, {0, 0, 0, 0, 0, 0}, 0, {}, serve).status, 0x02);
   EXPECT_EQ(kernel.command(emu, {0, 0, 0, 0, 0, 0}, 0, {}, serve).status, 0x00);
   auto started = server->start();
-  ASSERT_FALSE(started) << "no control thread beside caller loops";
-  EXPECT_NE(started.error().find("Invalid argument"), std::string::npos) << started.error();
+  // no control thread beside caller loops
+  expect_failure(started, "Invalid argument");
   auto missing = server->device_fd(4);
-  ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().find("uio4 is not attached"), std::string::npos) << missing.error();
+  expect_failure(missing, "uio4 is not attached");
 }
 
 TEST_F(CxxApiTest, AMovedServerKeepsServing) {
