@@ -6,10 +6,13 @@
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -23,7 +26,9 @@
 #include "handlers/host/plugin.h"
 #include "handlers/host/plugin_device.h"
 #include "handlers/host/worker_pool.h"
+#include "ublk/command_socket.h"
 #include "ublk/control.h"
+#include "ublk/features.h"
 #include "ublk/record.h"
 #include "ublk/server.h"
 
@@ -49,12 +54,15 @@ void usage(FILE* out) {
       "                       [--no-recovery] [--retry-timeout SECONDS] [--config FILE]\n"
       "                       [--handler-dir DIR] [--log-level LEVEL]\n"
       "       lunkit ublk recover ID [--config FILE] [--handler-dir DIR] [--log-level LEVEL]\n"
+      "       lunkit ublk resize ID SIZE\n"
       "       lunkit ublk list\n"
       "       lunkit ublk del ID\n"
       "\n"
       "add       serves a handler (file, ram, null, ...) as /dev/ublkbN: prints the device,\n"
       "          serves it until SIGINT or SIGTERM, then stops and deletes it.\n"
-      "recover   serves a device again whose server was killed (kernels with user recovery).\n"
+      "recover   serves a device again whose server was killed (kernels with user recovery),\n"
+      "          or takes it over from the server still running it (which then exits).\n"
+      "resize    gives a device in use the size its storage now has (Linux 6.18; not 6.12).\n"
       "list      shows the ublk devices.  del  stops and deletes one.\n"
       "Handlers are loaded from %s unless --handler-dir or lunkit.conf say otherwise;\n"
       "lunkit.conf (%s unless --config says otherwise) gives their default options.\n",
@@ -153,13 +161,6 @@ Result<OpenHandler> open_handler(const std::string& dir, const std::string& name
   auto dev = plugins::PluginBlockDevice::open(*h.plugin, p, h.pool.get());
   if (!dev) return Error{name + ": " + dev.error()};
   h.device = std::move(*dev);
-  // Linux 6.12's ublk cannot change a started device's size (UBLK_F_UPDATE_SIZE is 6.16's).
-  h.device->on_resized([](uint64_t blocks) {
-    spdlog::warn(
-        "the storage now has {} blocks; a ublk device keeps the size it was added with: "
-        "delete it and add it again to use the new size",
-        blocks);
-  });
   return h;
 }
 
@@ -173,15 +174,83 @@ UniqueFd block_signals() {
   return UniqueFd(signalfd(-1, &set, SFD_CLOEXEC));
 }
 
-// Serves until a signal or until someone else stops the device, then removes it.
-int serve(Server& server, int sigfd) {
+// A size the handler reports on its own (rbd resized elsewhere), from whatever thread it calls
+// on, for the serving loop: the newest size wins.
+class ResizeNotice {
+ public:
+  ResizeNotice() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+  int fd() const { return fd_.get(); }
+  void report(uint64_t blocks) {
+    blocks_.store(blocks, std::memory_order_release);
+    uint64_t one = 1;
+    (void)!write(fd_.get(), &one, sizeof one);
+  }
+  uint64_t take() {
+    uint64_t n;
+    (void)!read(fd_.get(), &n, sizeof n);
+    return blocks_.load(std::memory_order_acquire);
+  }
+
+ private:
+  UniqueFd fd_;
+  std::atomic<uint64_t> blocks_{0};
+};
+
+// Keeps the device's record (for `lunkit ublk recover`) at the size it has now.
+void record_size(uint32_t id, uint64_t bytes) {
+  if (auto record = load_record(id)) {
+    record->size = bytes;
+    (void)save_record(id, *record);
+  }
+}
+
+// `resize BYTES` from the command socket: the handler first (it checks that the storage has
+// that size, or grows it), then the disk.
+std::string answer_resize(Server& server, plugins::PluginBlockDevice& device,
+                          const std::string& arg) {
+  auto bytes = parse_size(arg);
+  if (!bytes) return "error " + bytes.error();
+  uint32_t bs = device.info().logical_block_size;
+  if (*bytes == 0 || *bytes % bs)
+    return "error " + std::to_string(*bytes) + " bytes is not a multiple of the block size (" +
+           std::to_string(bs) + ")";
+  if (!(server.info().flags & kFlagUpdateSize))
+    return "error " + server.resize(*bytes).error();  // names what the kernel lacks
+  if (*bytes != server.size_bytes()) {
+    if (int rc = device.reconfigure(*bytes, nullptr, -1); rc < 0)
+      return "error the " + device.subtype() + " handler refused " + std::to_string(*bytes) +
+             " bytes: " + std::strerror(-rc) + " (its log line says why)";
+    if (auto ok = server.resize(*bytes); !ok) return "error " + ok.error();
+    record_size(server.id(), *bytes);
+    spdlog::info("{} is now {} bytes", server.block_path(), *bytes);
+  }
+  return "ok " + std::to_string(*bytes);
+}
+
+// Serves until a signal, until someone else stops the device, or until a new server takes it
+// over; then removes the device (unless it was handed over).
+int serve(Server& server, OpenHandler& h, int sigfd) {
   std::printf("%s\n", server.block_path().c_str());
   std::fflush(stdout);
-  spdlog::info("serving {} ({} queue(s) of depth {}, flags {:#x})", server.block_path(),
-               server.info().nr_hw_queues, server.info().queue_depth, server.info().flags);
-  pollfd fds[2] = {{sigfd, POLLIN, 0}, {server.exit_fd(), POLLIN, 0}};
-  for (;;) {
-    int n = poll(fds, 2, -1);
+  spdlog::info("serving {} ({} queue(s) of depth {}, features {})", server.block_path(),
+               server.info().nr_hw_queues, server.info().queue_depth,
+               feature_list(server.info().flags));
+  plugins::PluginBlockDevice& device = *h.device;
+  // reconfig() and lunkit_device_post() run on the first queue's thread, between its requests.
+  device.bind_loop(&server.first_loop(),
+                   [&server](std::function<void()> task) { server.post(std::move(task)); });
+  ResizeNotice notice;
+  device.on_resized([&notice](uint64_t blocks) { notice.report(blocks); });
+  auto commands = CommandSocket::listen(server.id());
+  if (!commands)
+    spdlog::warn("no resize or hand-over for {}: {}", server.block_path(), commands.error());
+  bool handed_over = false;
+  pollfd fds[4] = {{sigfd, POLLIN, 0},
+                   {server.exit_fd(), POLLIN, 0},
+                   {notice.fd(), POLLIN, 0},
+                   {commands ? commands->fd() : -1, POLLIN, 0}};
+  while (!handed_over) {
+    int n = poll(fds, 4, -1);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return fail(std::string("poll: ") + std::strerror(errno));
     if (fds[0].revents) {
@@ -194,8 +263,45 @@ int serve(Server& server, int sigfd) {
       spdlog::warn("{} was stopped by someone else", server.block_path());
       break;
     }
+    if (fds[2].revents) {
+      uint64_t bytes = notice.take() * device.info().logical_block_size;
+      if (!(server.info().flags & kFlagUpdateSize)) {
+        spdlog::warn(
+            "the storage is now {} bytes; this kernel's ublk keeps the size the device was "
+            "added with: delete it and add it again to use the new size",
+            bytes);
+      } else if (auto ok = server.resize(bytes); !ok) {
+        spdlog::error("{}: the storage is now {} bytes, but {}", server.block_path(), bytes,
+                      ok.error());
+      } else {
+        record_size(server.id(), bytes);
+        spdlog::info("{} follows its storage: now {} bytes", server.block_path(), bytes);
+      }
+    }
+    if (fds[3].revents) {
+      commands->serve_one([&](const std::string& request) -> std::string {
+        if (request.rfind("resize ", 0) == 0)
+          return answer_resize(server, device, request.substr(7));
+        if (request == "hand-over") {
+          spdlog::info("handing {} over to a new server", server.block_path());
+          auto ok = server.hand_over();
+          if (!ok) return "error " + ok.error();
+          handed_over = true;
+          return "ok";
+        }
+        return "error unknown request '" + request + "'";
+      });
+    }
   }
+  device.on_resized(nullptr);
+  device.stop_posting();
   uint32_t id = server.id();
+  if (handed_over) {
+    QueueStats s = server.stats();
+    spdlog::info("{} handed over: {} requests, {} errors", server.block_path(), s.requests,
+                 s.errors);
+    return 0;  // its record stays: the new server serves it with the same handler
+  }
   auto removed = server.remove();
   remove_record(id);
   QueueStats s = server.stats();
@@ -371,7 +477,25 @@ int cmd_add(int argc, char** argv) {
                       a.serve.retry_timeout_ms};
   if (auto ok = save_record((*server)->id(), record); !ok)
     spdlog::warn("cannot remember the device for recovery: {}", ok.error());
-  return serve(**server, sigfd.get());
+  return serve(**server, *h, sigfd.get());
+}
+
+// Asks the server of a live device to hand it over and waits for that process to end.
+Result<bool> take_over(uint32_t id, pid_t server_pid) {
+  // glibc 2.36's <sys/pidfd.h> lacks C linkage for C++, so the system call is made directly.
+  UniqueFd pidfd(server_pid > 0 ? static_cast<int>(syscall(SYS_pidfd_open, server_pid, 0)) : -1);
+  auto answer = ask_server(id, "hand-over", static_cast<int>(kHandOverTimeoutMs) + 10000);
+  if (!answer) return Error{answer.error()};
+  if (answer->rfind("ok", 0) != 0)
+    return Error{"the server of ublkb" + std::to_string(id) + " did not hand it over: " +
+                 (answer->rfind("error ", 0) == 0 ? answer->substr(6) : *answer)};
+  if (pidfd) {
+    pollfd p{pidfd.get(), POLLIN, 0};
+    if (poll(&p, 1, 30000) <= 0)
+      return Error{"the server of ublkb" + std::to_string(id) + " (pid " +
+                   std::to_string(server_pid) + ") handed it over but did not exit"};
+  }
+  return true;
 }
 
 int cmd_recover(int argc, char** argv) {
@@ -405,6 +529,12 @@ int cmd_recover(int argc, char** argv) {
   if (!control) return fail(control.error());
   auto record = load_record(*id);
   if (!record) return fail(record.error());
+  // A device still served by a live process is taken over from it (the old one lets go, then
+  // exits) before the handler opens the storage here. A server that just died leaves the device
+  // live for a moment: Server::recover waits for the kernel to quiesce it.
+  if (DevInfo info{}; (*control)->get_info(*id, &info) == 0 && info.state == kStateLive &&
+                      info.ublksrv_pid > 0 && kill(info.ublksrv_pid, 0) == 0)
+    if (auto ok = take_over(*id, info.ublksrv_pid); !ok) return fail(ok.error());
   auto h = open_handler(handler_dir, record->handler, record->cfg,
                         defaults_for(*config, record->handler), record->size, record->block_size);
   if (!h) return fail(h.error());
@@ -413,7 +543,7 @@ int cmd_recover(int argc, char** argv) {
   if (!server) return fail(server.error());
   record->pid = getpid();
   (void)save_record(*id, *record);
-  return serve(**server, sigfd.get());
+  return serve(**server, *h, sigfd.get());
 }
 
 const char* state_name(uint16_t state) {
@@ -447,22 +577,33 @@ int cmd_list(int argc, char**) {
   if (argc > 1) return fail("list takes no arguments", kUsageError);
   auto control = Control::open();
   if (!control) return fail(control.error());
-  std::printf("%-8s %-9s %8s %6s %6s %12s %-8s %-8s %s\n", "DEVICE", "STATE", "PID", "QUEUES",
-              "DEPTH", "SIZE", "RECOVERY", "HANDLER", "CFG");
+  // FEATURES: the device's flags (ublk/features.h), e.g. recovery,reissue,resize,quiesce.
+  std::printf("%-8s %-9s %8s %6s %6s %12s %-8s %-22s %s\n", "DEVICE", "STATE", "PID", "QUEUES",
+              "DEPTH", "SIZE", "HANDLER", "FEATURES", "CFG");
   for (uint32_t id : device_ids()) {
     DevInfo info{};
     if ((*control)->get_info(id, &info) < 0) continue;
     Params params;
     uint64_t bytes = (*control)->get_params(id, &params) == 0 ? params.basic.dev_sectors * 512 : 0;
     auto record = load_record(id);
-    const char* recovery = !(info.flags & kFlagUserRecovery)         ? "no"
-                           : (info.flags & kFlagUserRecoveryReissue) ? "reissue"
-                                                                     : "yes";
-    std::printf("ublkb%-3u %-9s %8d %6u %6u %12llu %-8s %-8s %s\n", id, state_name(info.state),
+    std::printf("ublkb%-3u %-9s %8d %6u %6u %12llu %-8s %-22s %s\n", id, state_name(info.state),
                 info.ublksrv_pid, info.nr_hw_queues, info.queue_depth,
-                static_cast<unsigned long long>(bytes), recovery,
-                record ? record->handler.c_str() : "-", record ? record->cfg.c_str() : "");
+                static_cast<unsigned long long>(bytes), record ? record->handler.c_str() : "-",
+                feature_list(info.flags).c_str(), record ? record->cfg.c_str() : "");
   }
+  return 0;
+}
+
+int cmd_resize(int argc, char** argv) {
+  if (argc != 3) return fail("resize needs a device id and a size, e.g. resize 0 2G", kUsageError);
+  auto id = parse_id(argv[1]);
+  if (!id) return fail(id.error(), kUsageError);
+  auto bytes = parse_size(argv[2]);
+  if (!bytes) return fail(std::string("resize: ") + bytes.error(), kUsageError);
+  auto answer = ask_server(*id, "resize " + std::to_string(*bytes), 60000);
+  if (!answer) return fail(answer.error());
+  if (answer->rfind("ok", 0) != 0)
+    return fail(answer->rfind("error ", 0) == 0 ? answer->substr(6) : *answer);
   return 0;
 }
 
@@ -493,7 +634,8 @@ int cli_main(int argc, char** argv) {
   if (sub == "recover") return cmd_recover(argc - 1, argv + 1);
   if (sub == "list") return cmd_list(argc - 1, argv + 1);
   if (sub == "del") return cmd_del(argc - 1, argv + 1);
-  return fail("unknown command 'ublk " + sub + "' (add, recover, list, del)", kUsageError);
+  if (sub == "resize") return cmd_resize(argc - 1, argv + 1);
+  return fail("unknown command 'ublk " + sub + "' (add, recover, resize, list, del)", kUsageError);
 }
 
 }  // namespace lunkit::ublk

@@ -36,7 +36,8 @@ Control::~Control() {
   if (ring_ready_) io_uring_queue_exit(&ring_);
 }
 
-int Control::execute(uint32_t op, uint32_t dev_id, uint64_t addr, uint16_t len, uint64_t data) {
+int Control::execute(uint32_t op, uint32_t dev_id, uint64_t addr, uint16_t len, uint64_t data,
+                     uint16_t queue_id) {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (!sqe) return -EBUSY;
   std::memset(sqe, 0, 2 * sizeof *sqe);  // the whole 128-byte SQE
@@ -45,7 +46,7 @@ int Control::execute(uint32_t op, uint32_t dev_id, uint64_t addr, uint16_t len, 
   sqe->cmd_op = op;
   CtrlCmd cmd{};
   cmd.dev_id = dev_id;
-  cmd.queue_id = 0xffff;
+  cmd.queue_id = queue_id;
   cmd.addr = addr;
   cmd.len = len;
   cmd.data[0] = data;
@@ -102,6 +103,21 @@ int Control::start_recovery(uint32_t dev_id) {
 
 int Control::end_recovery(uint32_t dev_id, int32_t server_pid) {
   return execute(kUCmdEndUserRecovery, dev_id, 0, 0, static_cast<uint64_t>(server_pid));
+}
+
+int Control::get_queue_affinity(uint32_t dev_id, uint16_t q_id, cpu_set_t* cpus) {
+  CPU_ZERO(cpus);
+  // The kernel reads the queue from data[0] (queue_id is there for newer commands too).
+  return execute(kUCmdGetQueueAffinity, dev_id, reinterpret_cast<uint64_t>(cpus), sizeof *cpus,
+                 q_id, q_id);
+}
+
+int Control::update_size(uint32_t dev_id, uint64_t sectors) {
+  return execute(kUCmdUpdateSize, dev_id, 0, 0, sectors);
+}
+
+int Control::quiesce(uint32_t dev_id, uint64_t timeout_ms) {
+  return execute(kUCmdQuiesceDev, dev_id, 0, 0, timeout_ms);
 }
 
 }  // namespace lunkit::ublk

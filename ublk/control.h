@@ -5,6 +5,7 @@
 #pragma once
 
 #include <liburing.h>
+#include <sched.h>
 
 #include <cstdint>
 #include <memory>
@@ -40,10 +41,19 @@ class Control {
   int remove(uint32_t dev_id);  // DEL_DEV: waits until the device's char device is released
   int start_recovery(uint32_t dev_id);
   int end_recovery(uint32_t dev_id, int32_t server_pid);
+  // The CPUs whose I/O lands on queue `q_id` (GET_QUEUE_AFFINITY).
+  int get_queue_affinity(uint32_t dev_id, uint16_t q_id, cpu_set_t* cpus);
+  // Only with the device flags of the same names (6.18 has them, 6.12 not): the disk's new
+  // capacity, in 512-byte sectors; and QUIESCE_DEV, which waits up to `timeout_ms` (0: for ever)
+  // for the requests the server holds, then ends the server's fetches: the device waits, quiesced,
+  // for a new server (START_USER_RECOVERY).
+  int update_size(uint32_t dev_id, uint64_t sectors);
+  int quiesce(uint32_t dev_id, uint64_t timeout_ms);
 
  private:
   Control() = default;
-  int execute(uint32_t op, uint32_t dev_id, uint64_t addr, uint16_t len, uint64_t data = 0);
+  int execute(uint32_t op, uint32_t dev_id, uint64_t addr, uint16_t len, uint64_t data = 0,
+              uint16_t queue_id = 0xffff);
 
   UniqueFd fd_;
   io_uring ring_{};

@@ -4,7 +4,11 @@ ublk_liblunkit_ublk_la_SOURCES = \
 	ublk/cli.cc \
 	ublk/cli.h \
 	ublk/control.cc \
+	ublk/command_socket.cc \
+	ublk/command_socket.h \
 	ublk/control.h \
+	ublk/features.cc \
+	ublk/features.h \
 	ublk/params.cc \
 	ublk/params.h \
 	ublk/queue.cc \

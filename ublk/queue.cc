@@ -1,6 +1,7 @@
 #include "ublk/queue.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -47,7 +48,7 @@ Result<std::unique_ptr<Queue>> Queue::create(const QueueConfig& config, BlockDev
   q->buffers_ = Mapping(b, buffers);
   const DeviceInfo& info = device.info();
   q->block_size_ = info.logical_block_size;
-  q->device_bytes_ = info.num_blocks * info.logical_block_size;
+  q->set_device_bytes(info.num_blocks * info.logical_block_size);
   q->can_unmap_ = info.thin_provisioning;
   q->tags_ = std::make_unique<Tag[]>(config.depth);
   for (uint16_t i = 0; i < config.depth; ++i) {
@@ -184,8 +185,8 @@ void Queue::serve(Tag& t) {
   std::memcpy(&desc, static_cast<const uint8_t*>(descriptors_.base()) + t.tag * sizeof(IoDesc),
               sizeof desc);
   ++stats_.requests;
-  int rc = decode(desc, device_bytes_, block_size_, config_.io_buf_bytes, can_unmap_,
-                  config_.read_only, &t.request);
+  int rc = decode(desc, device_bytes_.load(std::memory_order_relaxed), block_size_,
+                  config_.io_buf_bytes, can_unmap_, config_.read_only, &t.request);
   if (rc) {
     ++stats_.errors;
     return submit_io_cmd(t, kUIoCommitAndFetchReq, rc);
@@ -312,7 +313,31 @@ void Queue::reap() {
     complete(*t);
     t = next;
   }
+  run_posted();
   if (!wake_armed_) arm_wake();
+}
+
+void Queue::post(std::function<void()> task) {
+  if (IoLoop::current() == this) return task();
+  {
+    std::lock_guard lock(posted_mu_);
+    if (!posts_closed_) {
+      posted_.push_back(std::move(task));
+      notify(wake_.get());
+      return;
+    }
+  }
+  task();
+}
+
+void Queue::run_posted() {
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(posted_mu_);
+    if (posted_.empty()) return;
+    tasks.swap(posted_);
+  }
+  for (auto& task : tasks) task();
 }
 
 bool Queue::done() const {
@@ -320,8 +345,18 @@ bool Queue::done() const {
   return aborted_ == config_.depth || stop_.load(std::memory_order_acquire);
 }
 
+// Names the thread after the queue and pins it to the queue's CPUs. Neither is needed to serve,
+// so a failure is logged and ignored.
+void Queue::place_thread() {
+  pthread_setname_np(pthread_self(), config_.name.substr(0, 15).c_str());
+  if (!config_.pin || CPU_COUNT(&config_.cpus) == 0) return;
+  if (int rc = pthread_setaffinity_np(pthread_self(), sizeof config_.cpus, &config_.cpus))
+    spdlog::warn("{}: cannot run on the queue's CPUs: {}", config_.name, std::strerror(rc));
+}
+
 void Queue::run() {
   IoLoop::Scope scope(this);
+  place_thread();
   if (auto ok = setup_ring(); !ok) {
     set_ready(ok.error());
   } else {
@@ -348,6 +383,14 @@ void Queue::run() {
       }
     }
   }
+  // Commits queued by the last completions go to the kernel rather than being dropped with the
+  // ring (a request committed here is not issued again by a recovering server).
+  if (ring_ready_) io_uring_submit(&ring_);
+  {
+    std::lock_guard lock(posted_mu_);
+    posts_closed_ = true;
+  }
+  run_posted();
   // Closing the ring cancels whatever the kernel still holds of this queue.
   if (ring_ready_) io_uring_queue_exit(&ring_);
   ring_ready_ = false;

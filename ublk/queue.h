@@ -6,10 +6,12 @@
 #pragma once
 
 #include <liburing.h>
+#include <sched.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -48,7 +50,11 @@ struct QueueConfig {
   // (common/transient_error.h) is issued again, from its first such error, before it fails with
   // -EIO; 0: it fails at once with the handler's error. See retry_delay_ms().
   uint32_t retry_timeout_ms = kDefaultRetryTimeoutMs;
-  std::string name;          // for log lines, "ublk0/q0"
+  std::string name;  // for log lines and the thread's name, "ublk0/q0"
+  // The CPUs whose I/O lands on this queue (GET_QUEUE_AFFINITY): the queue thread runs on them,
+  // so a request is served where it was issued and its completion is local. Empty: not pinned.
+  cpu_set_t cpus{};
+  bool pin = false;
   Driver* driver = nullptr;  // tests: ublk_drv's stand-in (char_fd is then any mappable file)
 };
 
@@ -84,6 +90,14 @@ class Queue : public IoLoop {
 
   io_uring_sqe* get_sqe(lunkit_uring_completion* completion) override;
 
+  // Runs `task` on the queue's thread, between requests: at once when called there; queued and
+  // woken for otherwise; on the calling thread when the queue thread has ended. (The posted
+  // work of handlers, reconfig(): rare, so a lock and an allocation are fine here.)
+  void post(std::function<void()> task);
+
+  // An online resize (Server::resize): requests are checked against the new size from now on.
+  void set_device_bytes(uint64_t bytes) { device_bytes_.store(bytes, std::memory_order_relaxed); }
+
   // What the kernel's answer `res` to a tag's FETCH or COMMIT_AND_FETCH does (kIoResOk: a request
   // is in the tag's descriptor). For a Driver stand-in; on the queue's thread.
   void deliver(uint16_t tag, int32_t res);
@@ -115,6 +129,7 @@ class Queue : public IoLoop {
 
   Queue(const QueueConfig& config, BlockDevice& device) : config_(config), device_(device) {}
   void run();
+  void place_thread();
   Result<bool> setup_ring();
   void set_ready(std::string error);
   io_uring_sqe* next_sqe();
@@ -127,12 +142,14 @@ class Queue : public IoLoop {
   bool retry(Tag& t);
   static void on_retry_cqe(lunkit_uring_completion* c, int32_t res);
   void reap();
+  void run_posted();
   void arm_wake();
   bool done() const;
 
   QueueConfig config_;
   BlockDevice& device_;
-  uint64_t device_bytes_ = 0;
+  // The device's size: requests past it fail. Changed by an online resize from another thread.
+  std::atomic<uint64_t> device_bytes_{0};
   uint32_t block_size_ = 512;
   bool can_unmap_ = false;
   UniqueFd char_fd_;
@@ -153,6 +170,10 @@ class Queue : public IoLoop {
   std::atomic<bool> stop_{false};
   std::atomic<bool> finished_{false};
   QueueStats stats_;
+
+  std::mutex posted_mu_;
+  std::vector<std::function<void()>> posted_;
+  bool posts_closed_ = false;  // the thread has ended: post() runs tasks itself
 
   std::mutex ready_mu_;
   std::condition_variable ready_cv_;

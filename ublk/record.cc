@@ -78,7 +78,7 @@ std::string record_path(uint32_t dev_id) {
   return state_dir() + "/ublk" + std::to_string(dev_id);
 }
 
-Result<bool> save_record(uint32_t dev_id, const DeviceRecord& record) {
+Result<bool> make_state_dir() {
   std::string dir = state_dir();
   // mkdir -p, one level at a time.
   for (size_t at = 1; at != std::string::npos;) {
@@ -87,6 +87,11 @@ Result<bool> save_record(uint32_t dev_id, const DeviceRecord& record) {
     if (mkdir(part.c_str(), 0755) != 0 && errno != EEXIST)
       return Error{part + ": " + std::strerror(errno)};
   }
+  return true;
+}
+
+Result<bool> save_record(uint32_t dev_id, const DeviceRecord& record) {
+  if (auto ok = make_state_dir(); !ok) return ok;
   std::string path = record_path(dev_id), tmp = path + ".new";
   {
     std::ofstream out(tmp, std::ios::trunc);

@@ -26,6 +26,7 @@ std::string format_record(const DeviceRecord& record);
 Result<DeviceRecord> parse_record(const std::string& text);
 
 std::string state_dir();
+Result<bool> make_state_dir();  // mkdir -p state_dir()
 std::string record_path(uint32_t dev_id);
 Result<bool> save_record(uint32_t dev_id, const DeviceRecord& record);
 Result<DeviceRecord> load_record(uint32_t dev_id);

@@ -56,6 +56,11 @@ Result<bool> Server::start_queues(bool read_only, uint32_t retry_timeout_ms) {
     c.read_only = read_only;
     c.retry_timeout_ms = retry_timeout_ms;
     c.name = "ublk" + std::to_string(info_.dev_id) + "/q" + std::to_string(q);
+    if (int rc = control_.get_queue_affinity(info_.dev_id, q, &c.cpus); rc == 0)
+      c.pin = true;
+    else
+      spdlog::debug("{}: GET_QUEUE_AFFINITY: {}; the queue thread is not pinned", c.name,
+                    errno_text(rc));
     auto queue = Queue::create(c, device_);
     if (!queue) return Error{queue.error()};
     queues_.push_back(std::move(*queue));
@@ -108,9 +113,11 @@ Result<std::unique_ptr<Server>> Server::add(Control& control, BlockDevice& devic
   info.queue_depth = options.depth;
   info.max_io_buf_bytes = options.io_buf_bytes;
   info.dev_id = ~0u;
-  info.flags = kFlagCmdIoctlEncode;
+  // Each optional feature is asked for only when GET_FEATURES offers it; without it lunkit does
+  // what it did on 6.12 (resize: refused; hand-over: the queues close their rings).
+  info.flags = kFlagCmdIoctlEncode | (*features & kFlagUpdateSize);
   if (options.recovery && (*features & kFlagUserRecovery))
-    info.flags |= kFlagUserRecovery | (*features & kFlagUserRecoveryReissue);
+    info.flags |= kFlagUserRecovery | (*features & (kFlagUserRecoveryReissue | kFlagQuiesce));
   int rc = control.add_device(&info);
   if (rc < 0) return Error{"ADD_DEV: " + errno_text(rc)};
   s->added_ = true;
@@ -130,6 +137,7 @@ Result<std::unique_ptr<Server>> Server::add(Control& control, BlockDevice& devic
   if (rc < 0) return fail("START_DEV: " + errno_text(rc));
   s->started_ = true;
   control.get_info(info.dev_id, &info);
+  s->size_bytes_ = params->basic.dev_sectors * 512;
   return s;
 }
 
@@ -175,6 +183,7 @@ Result<std::unique_ptr<Server>> Server::recover(Control& control, uint32_t dev_i
   if (rc < 0) return Error{"END_USER_RECOVERY: " + errno_text(rc)};
   s->added_ = true;
   control.get_info(dev_id, &info);
+  s->size_bytes_ = bytes;
   return s;
 }
 
@@ -195,6 +204,54 @@ Result<bool> Server::remove() {
     added_ = false;
   }
   if (!problem.empty()) return Error{problem};
+  return true;
+}
+
+Result<bool> Server::resize(uint64_t bytes) {
+  if (!(info_.flags & kFlagUpdateSize))
+    return Error{block_path() +
+                 " was created without UBLK_F_UPDATE_SIZE, which ublk needs to resize a device "
+                 "in use (Linux 6.12 lacks it, 6.18 has it); delete it and add it again with "
+                 "the new size"};
+  if (bytes == 0 || bytes % 512)
+    return Error{"a ublk device's size is a non-zero multiple of 512 bytes (got " +
+                 std::to_string(bytes) + ")"};
+  if (bytes == size_bytes_) return true;
+  auto set_queues = [&](uint64_t b) {
+    for (auto& q : queues_) q->set_device_bytes(b);
+  };
+  // Growing: the queues accept the new blocks before the kernel can send them; shrinking: the
+  // kernel stops sending the old ones first.
+  if (bytes > size_bytes_) set_queues(bytes);
+  int rc = control_.update_size(info_.dev_id, bytes / 512);
+  if (rc < 0) {
+    set_queues(size_bytes_);
+    return Error{"UPDATE_SIZE: " + errno_text(rc)};
+  }
+  set_queues(bytes);
+  size_bytes_ = bytes;
+  return true;
+}
+
+Result<bool> Server::hand_over() {
+  if (!(info_.flags & kFlagUserRecovery))
+    return Error{block_path() +
+                 " was created without user recovery; no other server can take it over"};
+  if (info_.flags & kFlagQuiesce) {
+    // QUIESCE_DEV holds new requests in the kernel and ends the queues' idle fetches (they
+    // come back aborted); what the handler already holds is finished and committed by
+    // end_queues(). A request the kernel handed over just before is requeued for the next
+    // server (USER_RECOVERY_REISSUE) when the rings close.
+    int rc = control_.quiesce(info_.dev_id, kHandOverTimeoutMs);
+    if (rc < 0) return Error{"QUIESCE_DEV: " + errno_text(rc)};
+  }
+  end_queues();
+  ended_stats_ = stats();
+  queues_.clear();
+  char_fd_.reset();
+  // The device is the next server's now: neither STOP_DEV nor DEL_DEV is ours to send.
+  started_ = false;
+  added_ = false;
   return true;
 }
 

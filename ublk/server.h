@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,9 @@ struct ServeOptions {
   uint32_t retry_timeout_ms = kDefaultRetryTimeoutMs;
 };
 
+// How long a hand-over waits for the requests in flight (QUIESCE_DEV's timeout).
+inline constexpr uint64_t kHandOverTimeoutMs = 30000;
+
 class Server {
  public:
   static Result<std::unique_ptr<Server>> add(Control& control, BlockDevice& device,
@@ -56,6 +60,25 @@ class Server {
   // Stops and deletes the device. Safe to call when someone else already did either.
   Result<bool> remove();
 
+  // The device's first queue: its loop is the device's for what is not a request (reconfig(),
+  // lunkit_device_post()); `post` runs a task there.
+  IoLoop& first_loop() { return *queues_.front(); }
+  void post(std::function<void()> task) { queues_.front()->post(std::move(task)); }
+
+  uint64_t size_bytes() const { return size_bytes_; }
+  // Gives the disk a new size while it is in use (UBLK_F_UPDATE_SIZE: 6.18, not 6.12). The storage
+  // must already have that size; requests past the end fail until the disk is larger, and the disk
+  // shrinks before they do. An error names what the kernel lacks or refused.
+  Result<bool> resize(uint64_t bytes);
+
+  // Hands the device over to a server that recovers it (`lunkit ublk recover`) instead of
+  // deleting it: with UBLK_F_QUIESCE (6.18, not 6.12), QUIESCE_DEV first holds new requests in the
+  // kernel and ends the queues' idle fetches; with or without it (Linux 6.12) the queues then
+  // finish what the handler holds, commit it, and close their rings, which the kernel treats as
+  // the server going away. Either way the device stays, quiesced once this process has closed
+  // /dev/ublkcN, and the new server finds no request half-done by this one.
+  Result<bool> hand_over();
+
  private:
   Server(Control& control, BlockDevice& device) : control_(control), device_(device) {}
   Result<bool> open_char_device();
@@ -71,6 +94,7 @@ class Server {
   QueueStats ended_stats_;  // of the queues remove() has ended
   bool added_ = false;      // DEL_DEV is ours to send
   bool started_ = false;    // STOP_DEV is ours to send
+  uint64_t size_bytes_ = 0;
 };
 
 // The kernel's feature flags, or an error naming what is missing.

@@ -55,6 +55,9 @@ inline constexpr uint32_t kCmdStartUserRecovery = 0x10;
 inline constexpr uint32_t kCmdEndUserRecovery = 0x11;
 inline constexpr uint32_t kCmdGetDevInfo2 = 0x12;
 inline constexpr uint32_t kCmdGetFeatures = 0x13;
+// Later kernels (Linux 6.16): only sent when GET_FEATURES offers the matching device flag.
+inline constexpr uint32_t kCmdUpdateSize = 0x15;
+inline constexpr uint32_t kCmdQuiesceDev = 0x16;
 
 inline constexpr uint32_t ctrl_read(uint32_t nr) {
   return _IOR('u', nr, CtrlCmd);
@@ -62,6 +65,7 @@ inline constexpr uint32_t ctrl_read(uint32_t nr) {
 inline constexpr uint32_t ctrl_readwrite(uint32_t nr) {
   return _IOWR('u', nr, CtrlCmd);
 }
+inline constexpr uint32_t kUCmdGetQueueAffinity = ctrl_read(kCmdGetQueueAffinity);
 inline constexpr uint32_t kUCmdGetDevInfo = ctrl_read(kCmdGetDevInfo);
 inline constexpr uint32_t kUCmdAddDev = ctrl_readwrite(kCmdAddDev);
 inline constexpr uint32_t kUCmdDelDev = ctrl_readwrite(kCmdDelDev);
@@ -72,7 +76,11 @@ inline constexpr uint32_t kUCmdGetParams = ctrl_read(kCmdGetParams);
 inline constexpr uint32_t kUCmdStartUserRecovery = ctrl_readwrite(kCmdStartUserRecovery);
 inline constexpr uint32_t kUCmdEndUserRecovery = ctrl_readwrite(kCmdEndUserRecovery);
 inline constexpr uint32_t kUCmdGetFeatures = ctrl_read(kCmdGetFeatures);
+inline constexpr uint32_t kUCmdUpdateSize = ctrl_readwrite(kCmdUpdateSize);
+inline constexpr uint32_t kUCmdQuiesceDev = ctrl_readwrite(kCmdQuiesceDev);
 static_assert(kUCmdAddDev == 0xc0207504 && kUCmdGetFeatures == 0x80207513);
+static_assert(kUCmdGetQueueAffinity == 0x80207501);
+static_assert(kUCmdUpdateSize == 0xc0207515 && kUCmdQuiesceDev == 0xc0207516);
 
 inline constexpr uint32_t kFeaturesLen = 8;
 
@@ -86,6 +94,13 @@ inline constexpr uint64_t kFlagUnprivileged = 1ull << 5;
 inline constexpr uint64_t kFlagCmdIoctlEncode = 1ull << 6;
 inline constexpr uint64_t kFlagUserCopy = 1ull << 7;
 inline constexpr uint64_t kFlagZoned = 1ull << 8;
+// Later kernels: GET_FEATURES reports which of these the running one has.
+inline constexpr uint64_t kFlagUserRecoveryFailIo = 1ull << 9;  // 6.13
+inline constexpr uint64_t kFlagUpdateSize = 1ull << 10;         // 6.16: UPDATE_SIZE
+inline constexpr uint64_t kFlagAutoBufReg = 1ull << 11;         // 6.16
+inline constexpr uint64_t kFlagQuiesce = 1ull << 12;            // 6.16: QUIESCE_DEV
+inline constexpr uint64_t kFlagPerIoDaemon = 1ull << 13;        // 6.16
+inline constexpr uint64_t kFlagBufRegOffDaemon = 1ull << 14;    // 6.17
 
 // Device states (DevInfo::state).
 inline constexpr uint16_t kStateDead = 0;

@@ -518,10 +518,7 @@ LUNKIT_API int lunkit_device_post(lunkit_device* dev, void (*fn)(void* arg), voi
     return 0;
   }
   std::lock_guard lock(dev->resize_mu);
-  if (!dev->post)
-    return dev->posting_stopped                    ? -ESHUTDOWN
-           : dev->frontend == LUNKIT_FRONTEND_UBLK ? -EOPNOTSUPP
-                                                   : -ENOTCONN;
+  if (!dev->post) return dev->posting_stopped ? -ESHUTDOWN : -ENOTCONN;
   // Only ever on the loop: a device that stopped before its on_detached() runs a task at once on
   // the posting thread instead, and that one is dropped.
   dev->post([dev, fn, arg] {

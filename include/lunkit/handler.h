@@ -50,7 +50,9 @@
  *                 No I/O of the device is in flight during close.
  *   reconfig      on the device's event-loop thread, between commands (so a NONBLOCKING handler
  *                 needs no lock against its own I/O); the LUN's commands wait while it runs, so
- *                 it should not block for long.
+ *                 it should not block for long. A ublk device's loop is its first queue's (`lunkit
+ *                 ublk resize`); with LUNKIT_HANDLER_MULTI_QUEUE the other queues keep serving
+ *                 meanwhile.
  * A callback that continues an I/O from inside a completion (a follow-up request of lunkit's
  * write_zeroes or COMPARE AND WRITE emulation) runs on whichever thread called
  * lunkit_io_complete(): the loop, a worker, or a library's own thread (librbd's callbacks).
@@ -321,8 +323,8 @@ LUNKIT_API void lunkit_device_resized(struct lunkit_device* dev, uint64_t size);
  * io_uring timeout (io_uring_prep_timeout) whose completion runs there when it expires. Any
  * thread, once the device is served (its first I/O; -ENOTCONN between open() and then) until it
  * stops (-ESHUTDOWN: close() follows; work posted but not yet run then is dropped). Returns 0;
- * -EAGAIN when the loop's ring is full (called on the loop), -ENOMEM; -EOPNOTSUPP where the
- * frontend has no single loop for the device (ublk: its queues' loops take no posted work yet). */
+ * -EAGAIN when the loop's ring is full (called on the loop), -ENOMEM. A ublk device's loop is its
+ * first queue's. */
 LUNKIT_API int lunkit_device_post(struct lunkit_device* dev, void (*fn)(void* arg), void* arg);
 
 /* A log line, attributed to the device ("user_0/disk0: ..."). level: 0 error .. 3 debug. */

@@ -77,6 +77,10 @@ TEST_F(UblkCli, BadArgumentsAreUsageErrors) {
       {"ublk recover", "needs the device id"},
       {"ublk recover 1 2", "unexpected argument '2'"},
       {"ublk list extra", "takes no arguments"},
+      {"ublk resize", "needs a device id and a size"},
+      {"ublk resize 0", "needs a device id and a size"},
+      {"ublk resize x 1G", "must be a number"},
+      {"ublk resize 0 12Q", "resize: size '12Q': unknown suffix"},
       {"ublk frob", "unknown command 'ublk frob'"},
       {"frob", "unknown command 'frob'"},
   };
@@ -85,6 +89,25 @@ TEST_F(UblkCli, BadArgumentsAreUsageErrors) {
     EXPECT_EQ(r.status, 2) << c.args << ": " << r.output;
     EXPECT_NE(r.output.find(c.says), std::string::npos) << c.args << ": " << r.output;
   }
+}
+
+// `resize` talks to the process serving the device; with none, one line says so.
+TEST(UblkCliResize, WithoutAServerIsOneLineNamingTheDevice) {
+  char tmpl[] = "/tmp/lunkit-ublk-state-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  setenv("LUNKIT_UBLK_STATE_DIR", dir.c_str(), 1);
+  CliRun r = lunkit("ublk resize 7 1G");
+  // A socket a dead server left behind is refused the same way.
+  std::ofstream(dir + "/ublk8.sock").put('x');
+  CliRun stale = lunkit("ublk resize 8 1G");
+  unsetenv("LUNKIT_UBLK_STATE_DIR");
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find("no lunkit process serves ublkb7"), std::string::npos) << r.output;
+  EXPECT_EQ(stale.status, 1) << stale.output;
+  EXPECT_NE(stale.output.find("no lunkit process serves ublkb8"), std::string::npos)
+      << stale.output;
 }
 
 // lunkit.conf's handler defaults reach the handler, after the device's own options, as lunkitd

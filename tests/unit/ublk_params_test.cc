@@ -2,12 +2,19 @@
 // results to commits; and the record `lunkit ublk recover` reads.
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <string>
+#include <thread>
 
+#include "ublk/command_socket.h"
+#include "ublk/features.h"
 #include "ublk/params.h"
 #include "ublk/record.h"
 
@@ -274,6 +281,93 @@ TEST(UblkRecord, Sizes) {
   EXPECT_FALSE(parse_size("-1"));
   EXPECT_FALSE(parse_size("99999999999999999999"));
   EXPECT_FALSE(parse_size("17179869184T"));
+}
+
+// ---- The device flags by name (`lunkit ublk list`) ----
+TEST(UblkFeatures, NamesTheFlagsInTableOrderWithoutTheOnesEveryDeviceHas) {
+  EXPECT_EQ(feature_list(kFlagCmdIoctlEncode | kFlagCompInTask), "-");
+  // What Linux 6.18 gives every device, asked or not.
+  EXPECT_EQ(feature_list(kFlagUserRecovery | kFlagPerIoDaemon | kFlagBufRegOffDaemon), "recovery");
+  EXPECT_EQ(feature_list(kFlagQuiesce | kFlagUserRecovery | kFlagUpdateSize |
+                         kFlagUserRecoveryReissue | kFlagCmdIoctlEncode),
+            "recovery,reissue,resize,quiesce");
+  EXPECT_EQ(feature_list(kFlagAutoBufReg | kFlagSupportZeroCopy), "zero-copy,auto-buf-reg");
+  // A flag from a kernel newer than this table is shown, not dropped.
+  EXPECT_EQ(feature_list(kFlagUserRecovery | (1ull << 40)), "recovery,0x10000000000");
+}
+
+TEST(UblkFeatures, EveryNamedFlagIsOneBitAndNamedOnce) {
+  uint64_t seen = 0;
+  for (const FeatureName& f : kFeatureNames) {
+    EXPECT_EQ(std::popcount(f.flag), 1) << f.name;
+    EXPECT_EQ(seen & f.flag, 0u) << f.name;
+    seen |= f.flag;
+    EXPECT_EQ(feature_list(f.flag), f.name);
+  }
+}
+
+// What the serving loop does: wait until the socket is readable.
+bool request_waits(const CommandSocket& sock) {
+  pollfd p{sock.fd(), POLLIN, 0};
+  return poll(&p, 1, 10000) == 1;
+}
+
+// The socket `lunkit ublk resize` and `recover` talk to a device's server through: one request,
+// one answer; only root can reach it; it goes away with the server.
+TEST(UblkCommandSocket, OneRequestOneAnswerThenGone) {
+  std::string dir = testing::TempDir() + "/ublk-sock-" + std::to_string(getpid());
+  setenv("LUNKIT_UBLK_STATE_DIR", dir.c_str(), 1);
+  std::string asked;
+  {
+    auto sock = CommandSocket::listen(3);
+    ASSERT_TRUE(sock) << sock.error();
+    struct stat st;
+    ASSERT_EQ(stat(socket_path(3).c_str(), &st), 0);
+    EXPECT_TRUE(S_ISSOCK(st.st_mode));
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    Result<std::string> answer = Error{"no answer"};
+    std::thread client([&] { answer = ask_server(3, "resize 4096", 10000); });
+    ASSERT_TRUE(request_waits(*sock));
+    sock->serve_one([&](const std::string& request) {
+      asked = request;
+      return request == "resize 4096" ? "ok 4096" : "error unknown request";
+    });
+    client.join();
+    ASSERT_TRUE(answer) << answer.error();
+    EXPECT_EQ(*answer, "ok 4096");
+    EXPECT_EQ(asked, "resize 4096");
+    // A request the server does not know gets its one-line error back.
+    std::thread other([&] { answer = ask_server(3, "frobnicate", 10000); });
+    ASSERT_TRUE(request_waits(*sock));
+    sock->serve_one([](const std::string& request) {
+      return request == "resize 4096" ? "ok" : "error unknown request '" + request + "'";
+    });
+    other.join();
+    ASSERT_TRUE(answer) << answer.error();
+    EXPECT_EQ(*answer, "error unknown request 'frobnicate'");
+  }
+  // The server is gone: its socket with it, and asking says so in one line.
+  struct stat st;
+  EXPECT_NE(stat(socket_path(3).c_str(), &st), 0);
+  auto none = ask_server(3, "resize 4096", 1000);
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().find("no lunkit process serves ublkb3"), std::string::npos)
+      << none.error();
+  unsetenv("LUNKIT_UBLK_STATE_DIR");
+  std::filesystem::remove_all(dir);
+}
+
+// A server that never answers does not hang the asker past its timeout.
+TEST(UblkCommandSocket, AServerThatDoesNotAnswerTimesOut) {
+  std::string dir = testing::TempDir() + "/ublk-sock-slow-" + std::to_string(getpid());
+  setenv("LUNKIT_UBLK_STATE_DIR", dir.c_str(), 1);
+  auto sock = CommandSocket::listen(4);
+  ASSERT_TRUE(sock) << sock.error();
+  auto answer = ask_server(4, "hand-over", 200);  // connected (backlog), never accepted
+  ASSERT_FALSE(answer);
+  EXPECT_NE(answer.error().find("did not answer 'hand-over'"), std::string::npos) << answer.error();
+  unsetenv("LUNKIT_UBLK_STATE_DIR");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

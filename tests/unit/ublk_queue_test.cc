@@ -355,5 +355,60 @@ TEST_F(UblkQueue, StoppingEndsTheRetriesWithAnIoError) {
   EXPECT_EQ(queue_->stats().gave_up, 1u);
 }
 
+// Work that is not a request (a handler's reconfig(), lunkit_device_post()) runs on the queue's
+// thread, between requests, and once that thread has ended, on the caller's.
+TEST_F(UblkQueue, PostedWorkRunsOnTheQueueThreadThenOnTheCallersOnceItEnded) {
+  start();
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<std::thread::id> ran_on;
+  IoLoop* loop_there = nullptr;
+  queue_->post([&] {
+    std::lock_guard lock(mu);
+    ran_on = std::this_thread::get_id();
+    loop_there = IoLoop::current();
+    cv.notify_all();
+  });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, kPatience, [&] { return ran_on.has_value(); }))
+        << "the posted task never ran";
+  }
+  EXPECT_NE(*ran_on, std::this_thread::get_id());
+  EXPECT_EQ(loop_there, queue_.get()) << "it ran inside the queue's loop";
+  // The queue still serves requests after running it.
+  driver_.send(0, read_of(0, 8));
+  auto c = driver_.wait_commit();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->result, 4096);
+  stop();
+  std::thread::id ran_after;  // no thread's id until the task runs
+  queue_->post([&] { ran_after = std::this_thread::get_id(); });
+  EXPECT_EQ(ran_after, std::this_thread::get_id())
+      << "a task posted after the thread ended runs at once, on the caller's";
+  queue_.reset();
+}
+
+// An online resize: requests past the old end fail until the queue is told the new size, and
+// requests past the new end fail after a shrink.
+TEST_F(UblkQueue, RequestsAreCheckedAgainstTheSizeItWasLastGiven) {
+  start();
+  const uint64_t old_bytes = 2048 * 512;
+  driver_.send(0, read_of(2048, 8));  // the first 4 KiB past the end
+  auto past = driver_.wait_commit();
+  ASSERT_TRUE(past);
+  EXPECT_LT(past->result, 0) << "a read past the end fails";
+  queue_->set_device_bytes(old_bytes * 2);
+  driver_.send(0, read_of(2048, 8));
+  auto grown = driver_.wait_commit();
+  ASSERT_TRUE(grown);
+  EXPECT_EQ(grown->result, 4096) << "the same read after growing";
+  queue_->set_device_bytes(old_bytes / 2);
+  driver_.send(0, read_of(1024, 8));
+  auto shrunk = driver_.wait_commit();
+  ASSERT_TRUE(shrunk);
+  EXPECT_LT(shrunk->result, 0) << "a read past the new end after shrinking";
+}
+
 }  // namespace
 }  // namespace lunkit::ublk

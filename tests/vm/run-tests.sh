@@ -7,8 +7,8 @@
 set -u
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:?usage: run-tests.sh BUILD_DIR}" && pwd)
-all="install targetcli loopback iscsi transfers restart resize remove saverestore nohang ublk-cli ublk ublk-queues ublk-errors ublk-stop ublk-recover rbd alua xcopy owner tmr library"
-on_6_18="targetcli loopback ublk-cli ublk ublk-queues ublk-errors ublk-stop ublk-recover library"
+all="install targetcli loopback iscsi transfers restart resize remove saverestore nohang ublk-cli ublk ublk-queues ublk-errors ublk-stop ublk-recover ublk-resize ublk-handover rbd alua xcopy owner tmr library"
+on_6_18="targetcli loopback ublk-cli ublk ublk-queues ublk-errors ublk-stop ublk-recover ublk-resize ublk-handover library"
 start=$SECONDS
 passed=0
 failed=0

@@ -390,6 +390,8 @@ scenario ublk-queues s_ublk_queues
 scenario ublk-errors s_ublk_errors
 scenario ublk-stop s_ublk_stop
 scenario ublk-recover s_ublk_recover
+scenario ublk-resize s_ublk_resize
+scenario ublk-handover s_ublk_handover
 scenario rbd s_rbd
 SCENARIO_TIMEOUT=900 scenario alua s_alua  # two targetcli setups, iSCSI and multipathd
 scenario xcopy s_xcopy

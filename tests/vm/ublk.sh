@@ -47,6 +47,27 @@ s_ublk_cli() {
   expect "nothing left at all" nothing_left
 }
 
+# A CPU list ("0-2,5" or "0, 1") as one number a line.
+cpus_of() {
+  tr ',' '\n' <<<"$1" | tr -d ' ' | awk -F- 'NF { for (c = $1; c <= (NF > 1 ? $2 : $1); c++) print c }' | sort -n
+}
+# queue_threads_pinned PID DISK QUEUES: each queue M has a thread named ublkN/qM whose allowed CPUs
+# are the ones the kernel maps to hardware queue M.
+queue_threads_pinned() {
+  local pid=$1 disk=$2 queues=$3 id=${2#ublkb} q task found allowed mapped
+  for q in $(seq 0 $((queues - 1))); do
+    found=
+    for task in /proc/"$pid"/task/*; do
+      [ "$(cat "$task/comm")" = "ublk$id/q$q" ] && found=$task
+    done
+    [ -n "$found" ] || { echo "no thread ublk$id/q$q"; return 1; }
+    allowed=$(cpus_of "$(awk '/^Cpus_allowed_list/ {print $2}' "$found/status")")
+    mapped=$(cpus_of "$(cat "/sys/block/$disk/mq/$q/cpu_list")")
+    echo "ublk$id/q$q: runs on $(echo $allowed), queue $q has CPUs $(echo $mapped)"
+    [ -n "$mapped" ] && [ "$allowed" = "$mapped" ] || return 1
+  done
+}
+
 # ---- a file-backed device: file systems, fio verify, discard, write zeroes, flush ----
 s_ublk() {
   modprobe ublk_drv
@@ -89,6 +110,7 @@ s_ublk_queues() {
   start_ublk --handler file --cfg /var/lib/lunkit/q.img --queues 2 --depth 64
   local dev=$UBLK_DEV pid=$UBLK_PID
   expect "two hardware queues" test "$(ls /sys/block/${dev##*/}/mq | wc -l)" -eq 2
+  expect "each queue thread runs on its queue's CPUs" queue_threads_pinned "$pid" "${dev##*/}" 2
   # Two jobs on two CPUs, each on its own half: both queues carry I/O.
   fio --name=q --filename="$dev" --rw=randwrite --bs=4k --size=32M --offset_increment=64M \
       --numjobs=2 --cpus_allowed_policy=split --cpus_allowed=0,1 --ioengine=libaio --iodepth=16 \
@@ -220,7 +242,7 @@ s_ublk_recover() {
   done
   "$LUNKIT_CLI" ublk list | tee /tmp/list
   expect "the device waits, quiesced" test "$state" = quiesced
-  expect "in-flight I/O is reissued" grep -q " reissue " /tmp/list
+  expect "in-flight I/O is reissued" grep -qE "ublkb$id .* recovery,reissue" /tmp/list
   expect "the block device is still there" test -b "$dev"
   local out=/tmp/ublk-recover.out
   "$LUNKIT_CLI" ublk recover "$id" --handler-dir /tmp/handlers --log-level info >"$out" 2>>"$R/ublk.stderr" &
@@ -234,5 +256,118 @@ s_ublk_recover() {
     fail_scenario "the kernel logged I/O errors for ${dev##*/}"
   fi
   kill -TERM "$pid"; wait_pid "$pid" 60 || fail_scenario "the recovered server did not exit"
+  expect "deleted" nothing_left
+}
+
+# The FEATURES column of `lunkit ublk list` for device ID.
+features_of() { "$LUNKIT_CLI" ublk list | awk -v d="ublkb$1" '$1 == d {print $8}'; }
+has_feature() { [[ ",$1," == *",$2,"* ]]; }  # has_feature FEATURES NAME
+# Linux 6.12's ublk has neither online resize nor QUIESCE_DEV; the other kernels tested have both.
+kernel_is_6_12() { case $(uname -r) in 6.12.*) return 0 ;; *) return 1 ;; esac; }
+
+# ---- a mounted device grows with its file (UBLK_F_UPDATE_SIZE), or says why it cannot ----
+s_ublk_resize() {
+  modprobe ublk_drv
+  truncate -s 64M /var/lib/lunkit/g.img
+  start_ublk --handler file --cfg /var/lib/lunkit/g.img
+  local dev=$UBLK_DEV pid=$UBLK_PID id=$UBLK_ID rc=0
+  mkfs.ext4 -q -F "$dev"
+  mkdir -p /mnt/g
+  mount "$dev" /mnt/g
+  dd if=/dev/urandom of=/tmp/before bs=1M count=8 status=none
+  cp /tmp/before /mnt/g/before
+  sync
+  local features
+  features=$(features_of "$id")
+  say "features $features"
+  if kernel_is_6_12; then
+    expect "no resize on 6.12" sh -c "! echo '$features' | grep -q resize"
+    truncate -s 128M /var/lib/lunkit/g.img
+    "$LUNKIT_CLI" ublk resize "$id" 128M 2>/tmp/e || rc=$?
+    expect "resize is refused" test "$rc" -eq 1
+    expect "in one line naming the missing feature" one_line_error /tmp/e "UBLK_F_UPDATE_SIZE"
+    expect "the size is unchanged" test "$(blockdev --getsize64 "$dev")" = 67108864
+  else
+    expect "the device can be resized" has_feature "$features" resize
+    # The storage first: a size the file does not have is refused by the handler.
+    "$LUNKIT_CLI" ublk resize "$id" 128M 2>/tmp/e || rc=$?
+    expect "a size the file does not have is refused" test "$rc" -eq 1
+    expect "in one line" one_line_error /tmp/e "file handler refused 134217728 bytes"
+    expect "the handler said why" grep -q "make it 134217728 bytes" "$R/ublk.stderr"
+    rc=0; "$LUNKIT_CLI" ublk resize "$id" 1000 2>/tmp/e || rc=$?
+    expect "a size that is not whole blocks is refused" test "$rc" -eq 1
+    expect "naming the block size" one_line_error /tmp/e "block size (512)"
+    truncate -s 128M /var/lib/lunkit/g.img
+    expect "resize succeeds while mounted" "$LUNKIT_CLI" ublk resize "$id" 128M
+    expect "the kernel sees the new size at once" test "$(blockdev --getsize64 "$dev")" = 134217728
+    expect "list shows it" sh -c "$LUNKIT_CLI ublk list | grep -qE 'ublkb$id +live .* 134217728 '"
+    expect "ext4 grows into it online" resize2fs "$dev"
+    dd if=/dev/urandom of=/tmp/after bs=1M count=80 status=none
+    expect "the grown file system takes more than the old disk held" cp /tmp/after /mnt/g/after
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+    expect "what was written past the old end reads back" cmp /tmp/after /mnt/g/after
+    expect "the new blocks reached the file" test "$(du -m /var/lib/lunkit/g.img | cut -f1)" -gt 64
+    rm /mnt/g/after
+    # Shrinking: the file system, then the disk (the kernel stops sending what is past the end),
+    # then the file.
+    umount /mnt/g
+    e2fsck -fy "$dev" >/dev/null 2>&1 || true  # resize2fs shrinks only a just-checked file system
+    resize2fs "$dev" 96M >/dev/null 2>&1 || fail_scenario "resize2fs could not shrink to 96M"
+    truncate -s 112M /var/lib/lunkit/g.img
+    expect "shrinking succeeds" "$LUNKIT_CLI" ublk resize "$id" 112M
+    expect "the kernel sees the smaller size" test "$(blockdev --getsize64 "$dev")" = 117440512
+    expect "nothing is read past the new end" \
+      test "$(dd if="$dev" bs=1M skip=112 count=1 iflag=direct status=none | wc -c)" -eq 0
+    mount "$dev" /mnt/g
+  fi
+  expect "the data from before reads back" cmp /tmp/before /mnt/g/before
+  umount /mnt/g
+  expect "fsck finds ext4 clean" fsck.ext4 -fn "$dev"
+  kill -TERM "$pid"; wait_pid "$pid" 60 || fail_scenario "the server did not exit cleanly"
+  expect "deleted" nothing_left
+}
+
+# ---- a live device handed over to a new server under fio verify, with no error ----
+s_ublk_handover() {
+  modprobe ublk_drv
+  dmesg -C
+  truncate -s 128M /var/lib/lunkit/h.img
+  start_ublk --handler file --cfg /var/lib/lunkit/h.img
+  local dev=$UBLK_DEV old=$UBLK_PID id=$UBLK_ID features
+  features=$(features_of "$id")
+  say "features $features"
+  if kernel_is_6_12; then
+    expect "6.12 has no QUIESCE_DEV" sh -c "! echo '$features' | grep -q quiesce"
+  else
+    expect "the device was created with quiesce" has_feature "$features" quiesce
+  fi
+  fio_verify "$dev" 64M /tmp/fio-handover.txt --iodepth=16 &
+  local fio=$!
+  wait_for_writes "$dev" 3000
+  local out=/tmp/ublk-handover.out new
+  say "recover $id while pid $old serves it"
+  "$LUNKIT_CLI" ublk recover "$id" --handler-dir /tmp/handlers --log-level info >"$out" 2>>"$R/ublk.stderr" &
+  new=$!
+  for _ in $(seq 1 300); do grep -q "$dev" "$out" && break; sleep 0.1; done
+  expect "the new server serves the same device" grep -q "^$dev\$" "$out"
+  local orc=0
+  wait_pid "$old" 60 || orc=$?
+  expect "the old server exited 0 after handing it over" test "$orc" -eq 0
+  expect "it logged the hand-over" grep -q "ublkb$id handed over" "$R/ublk.stderr"
+  expect "the device stayed" test -b "$dev"
+  expect "list shows the new server" sh -c "$LUNKIT_CLI ublk list | grep -qE 'ublkb$id +live +$new '"
+  wait_pid "$fio" 300 || fail_scenario "fio failed across the hand-over"
+  cat /tmp/fio-handover.txt
+  expect "fio verify passed with zero errors" grep -q "err= 0" /tmp/fio-handover.txt
+  say "fio's longest write: $(grep -E '^ +clat' /tmp/fio-handover.txt | head -1)"
+  if dmesg | grep -i "${dev##*/}" | grep -qi "I/O error"; then
+    fail_scenario "the kernel logged I/O errors for ${dev##*/}"
+  fi
+  # A hand-over asked of a server that cannot give one is refused in one line.
+  local rc=0
+  "$LUNKIT_CLI" ublk recover 42 --handler-dir /tmp/handlers 2>/tmp/e || rc=$?
+  expect "recovering a device that does not exist fails" test "$rc" -ne 0
+  kill -TERM "$new"; wait_pid "$new" 60 || fail_scenario "the new server did not exit cleanly"
   expect "deleted" nothing_left
 }
