@@ -237,14 +237,20 @@ Result<bool> Server::hand_over() {
   if (!(info_.flags & kFlagUserRecovery))
     return Error{block_path() +
                  " was created without user recovery; no other server can take it over"};
-  if (info_.flags & kFlagQuiesce) {
-    // QUIESCE_DEV holds new requests in the kernel and ends the queues' idle fetches (they
-    // come back aborted); what the handler already holds is finished and committed by
-    // end_queues(). A request the kernel handed over just before is requeued for the next
-    // server (USER_RECOVERY_REISSUE) when the rings close.
-    int rc = control_.quiesce(info_.dev_id, kHandOverTimeoutMs);
-    if (rc < 0) return Error{"QUIESCE_DEV: " + errno_text(rc)};
-  }
+  // Without QUIESCE_DEV (Linux 6.12) a server that lets go under I/O was seen to leave the next
+  // one stuck in the kernel for good (a hung task in the VM), so there is no hand-over there:
+  // the running server keeps the device. (A killed server's device is still recovered.)
+  if (!(info_.flags & kFlagQuiesce))
+    return Error{block_path() +
+                 " was created without UBLK_F_QUIESCE (this kernel's ublk lacks it: Linux 6.12 "
+                 "does, 6.18 has it), so it cannot be handed over while in use; it keeps being "
+                 "served here"};
+  // QUIESCE_DEV holds new requests in the kernel and ends the queues' idle fetches (they come
+  // back aborted); what the handler already holds is finished and committed by end_queues(). A
+  // request the kernel handed over just before is requeued for the next server
+  // (USER_RECOVERY_REISSUE) when the rings close.
+  int rc = control_.quiesce(info_.dev_id, kHandOverTimeoutMs);
+  if (rc < 0) return Error{"QUIESCE_DEV: " + errno_text(rc)};
   end_queues();
   ended_stats_ = stats();
   queues_.clear();

@@ -72,11 +72,11 @@ class Server {
   Result<bool> resize(uint64_t bytes);
 
   // Hands the device over to a server that recovers it (`lunkit ublk recover`) instead of
-  // deleting it: with UBLK_F_QUIESCE (6.18, not 6.12), QUIESCE_DEV first holds new requests in the
-  // kernel and ends the queues' idle fetches; with or without it (Linux 6.12) the queues then
-  // finish what the handler holds, commit it, and close their rings, which the kernel treats as
-  // the server going away. Either way the device stays, quiesced once this process has closed
-  // /dev/ublkcN, and the new server finds no request half-done by this one.
+  // deleting it. Only with UBLK_F_QUIESCE (6.18, not 6.12; without it: an error, and this
+  // server keeps the device): QUIESCE_DEV first holds new requests in the kernel and ends the
+  // queues' idle fetches; the queues then finish what the handler holds, commit it, and close
+  // their rings, which the kernel treats as the server going away. The device stays, quiesced once
+  // this process has closed /dev/ublkcN, and the new server finds no request half-done by this one.
   Result<bool> hand_over();
 
  private:

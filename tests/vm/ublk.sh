@@ -80,7 +80,7 @@ s_ublk() {
   expect "discard is offered (the file can punch holes)" test "$(cat /sys/block/ublkb$id/queue/discard_max_bytes)" -gt 0
   expect "write zeroes is offered" test "$(cat /sys/block/ublkb$id/queue/write_zeroes_max_bytes)" -gt 0
   "$LUNKIT_CLI" ublk list | tee /tmp/list
-  expect "list shows it live, with its handler" grep -qE "ublkb$id +live .*file +/var/lib/lunkit/u0.img" /tmp/list
+  expect "list shows it live, with its handler" grep -qE "ublkb$id +live .* file +[^ ]+ +/var/lib/lunkit/u0.img" /tmp/list
   ext4_round_trip "$dev" /mnt/u
   fio_verify "$dev" 32M /tmp/fio.txt --iodepth=16
   cat /tmp/fio.txt
@@ -337,14 +337,24 @@ s_ublk_handover() {
   local dev=$UBLK_DEV old=$UBLK_PID id=$UBLK_ID features
   features=$(features_of "$id")
   say "features $features"
-  if kernel_is_6_12; then
-    expect "6.12 has no QUIESCE_DEV" sh -c "! echo '$features' | grep -q quiesce"
-  else
-    expect "the device was created with quiesce" has_feature "$features" quiesce
-  fi
   fio_verify "$dev" 64M /tmp/fio-handover.txt --iodepth=16 &
   local fio=$!
   wait_for_writes "$dev" 3000
+  if kernel_is_6_12; then
+    # No QUIESCE_DEV: the running server refuses to hand over and keeps serving.
+    expect "6.12 has no QUIESCE_DEV" sh -c "! echo '$features' | grep -q quiesce"
+    local refused=0
+    "$LUNKIT_CLI" ublk recover "$id" --handler-dir /tmp/handlers 2>/tmp/e || refused=$?
+    expect "the hand-over is refused" test "$refused" -eq 1
+    expect "in one line naming UBLK_F_QUIESCE" one_line_error /tmp/e "UBLK_F_QUIESCE"
+    expect "the old server keeps serving" kill -0 "$old"
+    wait_pid "$fio" 300 || fail_scenario "fio failed while the hand-over was refused"
+    expect "fio verify passed with zero errors" grep -q "err= 0" /tmp/fio-handover.txt
+    kill -TERM "$old"; wait_pid "$old" 60 || fail_scenario "the server did not exit cleanly"
+    expect "deleted" nothing_left
+    return 0
+  fi
+  expect "the device was created with quiesce" has_feature "$features" quiesce
   local out=/tmp/ublk-handover.out new
   say "recover $id while pid $old serves it"
   "$LUNKIT_CLI" ublk recover "$id" --handler-dir /tmp/handlers --log-level info >"$out" 2>>"$R/ublk.stderr" &
