@@ -24,6 +24,20 @@ SUITES = {
         "workloads": ["randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1",
                       "randwrite-4k-qd32", "read-128k", "write-128k"],
     },
+    "ublk618": {
+        "title": "lunkit ublk on Linux 6.18: zero copy",
+        "configs": [
+            ("lunkit-ublk-file-zc", "lunkit ublk, file handler, zero copy (UBLK_F_AUTO_BUF_REG)"),
+            ("lunkit-ublk-file-copy", "lunkit ublk, file handler, --no-zero-copy"),
+            ("kernel-loop", "kernel loop device"),
+            ("lunkit-ublk-file-zc-direct", "lunkit ublk, file handler direct=1, zero copy"),
+            ("lunkit-ublk-file-copy-direct", "lunkit ublk, file handler direct=1, --no-zero-copy"),
+            ("kernel-loop-direct", "kernel loop device, --direct-io=on"),
+        ],
+        "workloads": ["randread-4k-qd32", "randwrite-4k-qd32", "read-128k-qd32",
+                      "write-128k-qd32"],
+        "backing": "a 256 MiB RAM disk (brd, /dev/ram0) under every path",
+    },
     "rbd": {
         "title": "lunkit rbd benchmark",
         "configs": [
@@ -82,8 +96,16 @@ def failure(config, why):
     print(json.dumps({"config": config, "failure": why}))
 
 
+def median(values):
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
 def load(path):
-    meta, rows, failures = {}, {}, []
+    """Rows by (config, workload). A suite that runs each pair in several rounds gets the median
+    of every number, and its spread (min, max, rounds) for IOPS and MiB/s in rows' "spread"."""
+    meta, runs, failures = {}, {}, []
     with open(path) as f:
         for line in f:
             line = line.strip()
@@ -95,7 +117,17 @@ def load(path):
             elif "failure" in r:
                 failures.append(r)
             else:
-                rows[(r["config"], r["workload"])] = r
+                runs.setdefault((r["config"], r["workload"]), []).append(r)
+    rows = {}
+    for key, rs in runs.items():
+        m = dict(rs[0])
+        for field, value in rs[0].items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                present = [r[field] for r in rs if r.get(field) is not None]
+                m[field] = median(present) if present else None
+        m["spread"] = {f: (min(r[f] for r in rs), max(r[f] for r in rs), len(rs))
+                       for f in ("iops", "mib_s")}
+        rows[key] = m
     return meta, rows, failures
 
 
@@ -121,6 +153,24 @@ def goal_lines(suite, rows):
             met = value >= want if above else value <= want
             lines.append(f"| {text} | {value:.2f}× | {'≥' if above else '≤'} {want}× | "
                          f"{'met' if met else '**not met**'} |")
+    def info(text, value):
+        lines.append(f"| {text} | {'not measured' if value is None else f'{value:.2f}×'} | "
+                     "no goal | — |")
+    if suite == "ublk618":
+        for io, suffix in (("buffered", ""), ("direct", "-direct")):
+            for w in SUITES[suite]["workloads"]:
+                key, unit = ("mib_s", "MiB/s") if "128k" in w else ("iops", "IOPS")
+                want = 1.0 if "128k" in w else 0.9
+                check(f"zero copy / kernel loop {unit}, {w}, {io}",
+                      ratio(rows, "lunkit-ublk-file-zc" + suffix, "kernel-loop" + suffix, w, key),
+                      want)
+        for io, suffix in (("buffered", ""), ("direct", "-direct")):
+            for w in SUITES[suite]["workloads"]:
+                key, unit = ("mib_s", "MiB/s") if "128k" in w else ("iops", "IOPS")
+                info(f"zero copy / copy {unit}, {w}, {io} (what the copy costs)",
+                     ratio(rows, "lunkit-ublk-file-zc" + suffix, "lunkit-ublk-file-copy" + suffix,
+                           w, key))
+        return lines
     if suite == "rbd":
         for w in ("randread-4k-qd32", "randwrite-4k-qd32"):
             check(f"lunkit TCMU rbd / rbd bench IOPS, {w}",
@@ -141,6 +191,15 @@ def goal_lines(suite, rows):
     return lines
 
 
+def rounds_note(rows):
+    n = max((r["spread"]["iops"][2] for r in rows.values()), default=1)
+    if n <= 1:
+        return ""
+    return (f"Each path ran each workload in {n} rounds, the paths' order alternating from round "
+            "to round; tables show the median, with the lowest and highest in brackets, and the "
+            "ratios are of medians. ")
+
+
 def report(suite, jsonl, outdir, build_note):
     import os
     meta, rows, failures = load(jsonl)
@@ -149,8 +208,9 @@ def report(suite, jsonl, outdir, build_note):
     md = [f"# {SUITES[suite]['title']}", "",
           f"Linux {meta.get('kernel', '?')} in QEMU (software emulation, {meta.get('cpus', '?')} "
           f"vCPUs), one boot; fio libaio, direct I/O, one job, {meta.get('runtime_s', '?')} s per "
-          f"workload, {meta.get('size_mib', '?')} MiB devices (file-backed ones on the same "
-          "tmpfs-backed image). " + build_note, "",
+          f"workload, {meta.get('size_mib', '?')} MiB devices ("
+          + SUITES[suite].get("backing", "file-backed ones on the same tmpfs-backed image")
+          + "). " + rounds_note(rows) + build_note, "",
           "Absolute numbers are those of an emulated CPU: compare rows, not machines. "
           "*server CPU* is the serving process's user+system time (lunkitd, `lunkit ublk`, "
           "tcmu-runner; the kernel's backstores have none), *VM CPU* all busy CPU time in the "
@@ -167,7 +227,11 @@ def report(suite, jsonl, outdir, build_note):
             if not r:
                 md.append(f"| {label} | — | — | — | — | — |")
                 continue
-            md.append(f"| {label} | {fmt(r['mib_s'] if big else r['iops'], 1 if big else 0)} | "
+            value = fmt(r['mib_s'] if big else r['iops'], 1 if big else 0)
+            lo, hi, n = r["spread"]["mib_s" if big else "iops"]
+            if n > 1:
+                value += f" ({fmt(lo, 1 if big else 0)}–{fmt(hi, 1 if big else 0)})"
+            md.append(f"| {label} | {value} | "
                       f"{fmt(r['p50_us'], 1)} | {fmt(r['p99_us'], 1)} | "
                       f"{fmt(r['server_cpu_s_per_mio'], 1)} | {fmt(r['vm_cpu_s_per_mio'], 1)} |")
         md.append("")
@@ -188,7 +252,14 @@ def chart(suite, rows, path, meta):
     names = [c for c, _ in SUITES[suite]["configs"]]
     workloads = SUITES[suite]["workloads"]
     panels = [(workloads[:4], "iops", "IOPS (4 KiB random)")]
-    if len(workloads) > 4:
+    if suite == "ublk618":
+        small = [w for w in workloads if "4k" in w]
+        big = [w for w in workloads if "128k" in w]
+        panels = [(small, "iops", "IOPS (4 KiB random, depth 32; median of the rounds)"),
+                  (big, "mib_s", "MiB/s (128 KiB sequential, depth 32; median of the rounds)"),
+                  (workloads, "server_cpu_s_per_mio",
+                   "serving process CPU seconds per million I/Os (lower is better)")]
+    elif len(workloads) > 4:
         panels.append((workloads[4:], "mib_s", "MiB/s (128 KiB sequential)"))
         panels.append((["randread-4k-qd32", "randwrite-4k-qd32"], "vm_cpu_s_per_mio",
                        "VM CPU seconds per million I/Os (4 KiB, depth 32; lower is better)"))

@@ -38,7 +38,7 @@ nodist_EXTRA_tcmu_liblunkit_tcmu_la_SOURCES = tcmu/dummy.cc
 tcmu_liblunkit_tcmu_la_LIBADD = tcmu/libtcmu-capi.la tcmu/libtcmu-core.la handlers/libhandler-host.la \
 	libscsi/liblunkit-scsi.la
 # 2:0:2 - device loops in the caller's thread were added (the soname stays .so.0).
-tcmu_liblunkit_tcmu_la_LDFLAGS = $(AM_LDFLAGS) -version-info 2:0:2 \
+tcmu_liblunkit_tcmu_la_LDFLAGS = $(AM_LDFLAGS) -version-info 3:0:3 \
 	-Wl,--version-script=$(srcdir)/tcmu/liblunkit-tcmu.map
 EXTRA_tcmu_liblunkit_tcmu_la_DEPENDENCIES = tcmu/liblunkit-tcmu.map
 EXTRA_DIST += tcmu/liblunkit-tcmu.map

@@ -257,7 +257,8 @@ tests_unit_ublk_params_test_LDADD = $(UBLK_LIBS) $(GTEST_LIBS) -lgtest_main
 tests_unit_ublk_uapi_test_SOURCES = tests/unit/ublk_uapi_test.c tests/unit/ublk_uapi_layout.cc \
 	tests/unit/layout_check.h
 tests_unit_ublk_uapi_test_CPPFLAGS = $(AM_CPPFLAGS)
-tests_unit_ublk_queue_test_SOURCES = tests/unit/ublk_queue_test.cc tests/unit/count_allocations.h
+tests_unit_ublk_queue_test_SOURCES = tests/unit/ublk_queue_test.cc tests/unit/count_allocations.h \
+	tests/unit/plugin_dir.h
 tests_unit_ublk_queue_test_CPPFLAGS = $(UBLK_CPPFLAGS) $(GTEST_CFLAGS)
 tests_unit_ublk_queue_test_LDADD = $(UBLK_LIBS) $(GTEST_LIBS) -lgtest_main
 tests_unit_ublk_cli_test_SOURCES = tests/unit/ublk_cli_test.cc tests/unit/plugin_dir.h

@@ -3,7 +3,8 @@
 #   tools/bench.sh [BENCHMARK ARGS]   the in-process Google Benchmarks (a few minutes)
 #   tools/bench.sh vm                 the VM comparisons (bench/results/): lunkit TCMU and ublk
 #                                     against tcmu-runner and the kernel's backstores; and RBD
-#                                     through lunkit, tcmu-runner and librbd directly
+#                                     through lunkit, tcmu-runner and librbd directly; and on
+#                                     Linux 6.18, ublk zero copy against the loop device
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -19,7 +20,8 @@ cd build/bench
 make -j"$(nproc)" >make.out 2>&1 || { tail -50 make.out; exit 1; }
 if [ "${1:-}" = vm ]; then
   "$top"/bench/compare.sh "$PWD" compare
-  exec "$top"/bench/compare.sh "$PWD" rbd
+  "$top"/bench/compare.sh "$PWD" rbd
+  LUNKIT_VM_KERNEL=6.18 exec "$top"/bench/compare.sh "$PWD" ublk618
 fi
 export LUNKIT_HANDLER_BUILD_DIR="$PWD/handlers/.libs"
 for b in ./bench/bench_scsi ./bench/bench_tcmu ./bench/bench_file; do "$b" --benchmark_color=false "$@"; done

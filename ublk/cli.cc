@@ -51,7 +51,8 @@ void usage(FILE* out) {
       out,
       "Usage: lunkit ublk add --handler NAME [--cfg CFGSTRING] [--size SIZE] [--block-size N]\n"
       "                       [--queues N] [--depth D] [--io-size BYTES] [--read-only]\n"
-      "                       [--no-recovery] [--retry-timeout SECONDS] [--config FILE]\n"
+      "                       [--no-recovery] [--no-zero-copy] [--retry-timeout SECONDS]\n"
+      "                       [--config FILE]\n"
       "                       [--handler-dir DIR] [--log-level LEVEL]\n"
       "       lunkit ublk recover ID [--config FILE] [--handler-dir DIR] [--log-level LEVEL]\n"
       "       lunkit ublk resize ID SIZE\n"
@@ -298,15 +299,15 @@ int serve(Server& server, OpenHandler& h, int sigfd) {
   uint32_t id = server.id();
   if (handed_over) {
     QueueStats s = server.stats();
-    spdlog::info("{} handed over: {} requests, {} errors", server.block_path(), s.requests,
-                 s.errors);
+    spdlog::info("{} handed over: {} requests ({} zero-copy), {} errors", server.block_path(),
+                 s.requests, s.zero_copy, s.errors);
     return 0;  // its record stays: the new server serves it with the same handler
   }
   auto removed = server.remove();
   remove_record(id);
   QueueStats s = server.stats();
-  spdlog::info("{} removed: {} requests, {} errors, {} retries ({} given up)", server.block_path(),
-               s.requests, s.errors, s.retries, s.gave_up);
+  spdlog::info("{} removed: {} requests ({} zero-copy), {} errors, {} retries ({} given up)",
+               server.block_path(), s.requests, s.zero_copy, s.errors, s.retries, s.gave_up);
   if (!removed) return fail(removed.error());
   return 0;
 }
@@ -325,6 +326,7 @@ struct AddArgs {
   std::string handler, cfg, handler_dir, config, log_level;
   uint64_t size = 0;
   uint32_t block_size = 512;
+  bool no_zero_copy = false;
   ServeOptions serve;
 };
 
@@ -338,6 +340,7 @@ int parse_add(int argc, char** argv, AddArgs* a) {
     kIoSize,
     kReadOnly,
     kNoRecovery,
+    kNoZeroCopy,
     kHandlerDir,
     kLogLevel,
     kHandler,
@@ -354,6 +357,7 @@ int parse_add(int argc, char** argv, AddArgs* a) {
                                     {"io-size", required_argument, nullptr, kIoSize},
                                     {"read-only", no_argument, nullptr, kReadOnly},
                                     {"no-recovery", no_argument, nullptr, kNoRecovery},
+                                    {"no-zero-copy", no_argument, nullptr, kNoZeroCopy},
                                     {"retry-timeout", required_argument, nullptr, kRetryTimeout},
                                     {"config", required_argument, nullptr, kConfig},
                                     {"handler-dir", required_argument, nullptr, kHandlerDir},
@@ -412,6 +416,9 @@ int parse_add(int argc, char** argv, AddArgs* a) {
       case kNoRecovery:
         a->serve.recovery = false;
         break;
+      case kNoZeroCopy:
+        a->no_zero_copy = true;
+        break;
       case kRetryTimeout: {
         auto t = parse_retry_timeout(optarg);
         if (!t) return fail(t.error(), kUsageError);
@@ -466,6 +473,8 @@ int cmd_add(int argc, char** argv) {
     return fail("handler '" + a.handler +
                 "' serves one queue at a time (it does not declare "
                 "LUNKIT_HANDLER_MULTI_QUEUE); use --queues 1");
+  // Zero copy where the handler moves data only with io_uring (and the kernel can lend pages).
+  a.serve.zero_copy = !a.no_zero_copy && h->device->takes_fixed_buffers();
   auto server = Server::add(**control, *h->device, a.serve);
   if (!server) return fail(server.error());
   DeviceRecord record{a.handler,
@@ -538,8 +547,8 @@ int cmd_recover(int argc, char** argv) {
   auto h = open_handler(handler_dir, record->handler, record->cfg,
                         defaults_for(*config, record->handler), record->size, record->block_size);
   if (!h) return fail(h.error());
-  auto server =
-      Server::recover(**control, *id, *h->device, record->read_only, record->retry_timeout_ms);
+  auto server = Server::recover(**control, *id, *h->device, h->device->takes_fixed_buffers(),
+                                record->read_only, record->retry_timeout_ms);
   if (!server) return fail(server.error());
   record->pid = getpid();
   (void)save_record(*id, *record);

@@ -39,13 +39,16 @@ Result<std::unique_ptr<Queue>> Queue::create(const QueueConfig& config, BlockDev
     return Error{"mmap the descriptors of queue " + std::to_string(config.q_id) + ": " +
                  std::strerror(errno)};
   q->descriptors_ = Mapping(d, length);
-  size_t buffers = size_t{config.depth} * config.io_buf_bytes;
-  void* b = mmap(nullptr, buffers, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (b == MAP_FAILED)
-    return Error{"allocate " + std::to_string(buffers) +
-                 " bytes of request buffers: " + std::strerror(errno)};
-  q->buffers_ = Mapping(b, buffers);
+  // Without zero copy the kernel copies each request's data to or from a buffer of the tag's.
+  if (!config.zero_copy) {
+    size_t buffers = size_t{config.depth} * config.io_buf_bytes;
+    void* b = mmap(nullptr, buffers, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (b == MAP_FAILED)
+      return Error{"allocate " + std::to_string(buffers) +
+                   " bytes of request buffers: " + std::strerror(errno)};
+    q->buffers_ = Mapping(b, buffers);
+  }
   const DeviceInfo& info = device.info();
   q->block_size_ = info.logical_block_size;
   q->set_device_bytes(info.num_blocks * info.logical_block_size);
@@ -59,7 +62,8 @@ Result<std::unique_ptr<Queue>> Queue::create(const QueueConfig& config, BlockDev
     t.retry.tag = &t;
     t.queue = q.get();
     t.tag = i;
-    t.buffer = static_cast<uint8_t*>(b) + size_t{i} * config.io_buf_bytes;
+    if (!config.zero_copy)
+      t.buffer = static_cast<uint8_t*>(q->buffers_.base()) + size_t{i} * config.io_buf_bytes;
   }
   q->wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!q->wake_) return Error{std::string("eventfd: ") + std::strerror(errno)};
@@ -121,6 +125,11 @@ Result<bool> Queue::setup_ring() {
   int fd = char_fd_.get();
   rc = io_uring_register_files(&ring_, &fd, 1);
   if (rc < 0) return Error{std::string("io_uring_register_files: ") + std::strerror(-rc)};
+  if (config_.zero_copy) {  // one empty slot per tag, for the kernel to lend requests' pages in
+    rc = io_uring_register_buffers_sparse(&ring_, config_.depth);
+    if (rc < 0)
+      return Error{std::string("io_uring_register_buffers_sparse: ") + std::strerror(-rc)};
+  }
   cqes_.reserve(p.cq_entries);
   return true;
 }
@@ -140,6 +149,19 @@ io_uring_sqe* Queue::get_sqe(lunkit_uring_completion* completion) {
   return sqe;
 }
 
+void prep_io_cmd(io_uring_sqe* sqe, uint32_t op, const IoCmd& cmd, bool zero_copy) {
+  std::memset(sqe, 0, sizeof *sqe);
+  sqe->opcode = IORING_OP_URING_CMD;
+  sqe->fd = 0;  // the registered /dev/ublkcN
+  sqe->flags = IOSQE_FIXED_FILE;
+  sqe->cmd_op = op;
+  // Zero copy: the kernel registers the request's pages as buffer `tag` of this ring; without
+  // the fallback flag, a slot that cannot take them fails the request (it cannot happen here:
+  // every commit comes on this ring, so the kernel has emptied the slot).
+  if (zero_copy) sqe->addr = auto_buf_reg_sqe_addr(cmd.tag);
+  std::memcpy(reinterpret_cast<uint8_t*>(sqe) + 48, &cmd, sizeof cmd);  // the command area
+}
+
 void Queue::submit_io_cmd(Tag& t, uint32_t op, int32_t result) {
   if (config_.driver) return config_.driver->io_cmd(*this, t.tag, op, result);
   io_uring_sqe* sqe = next_sqe();
@@ -147,14 +169,20 @@ void Queue::submit_io_cmd(Tag& t, uint32_t op, int32_t result) {
     spdlog::critical("{}: no SQE for tag {}; the request is lost", config_.name, t.tag);
     return;
   }
-  std::memset(sqe, 0, sizeof *sqe);
-  sqe->opcode = IORING_OP_URING_CMD;
-  sqe->fd = 0;  // the registered /dev/ublkcN
-  sqe->flags = IOSQE_FIXED_FILE;
-  sqe->cmd_op = op;
-  IoCmd cmd{config_.q_id, t.tag, result, reinterpret_cast<uint64_t>(t.buffer)};
-  std::memcpy(reinterpret_cast<uint8_t*>(sqe) + 48, &cmd, sizeof cmd);  // the command area
+  // IoCmd::addr: the tag's buffer, for the kernel to copy through; 0 with zero copy.
+  prep_io_cmd(sqe, op, IoCmd{config_.q_id, t.tag, result, reinterpret_cast<uint64_t>(t.buffer)},
+              config_.zero_copy);
   io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&t.completion.uring));
+}
+
+int Queue::lend_buffer(uint16_t index, void* base, size_t length) {
+  iovec iov{base, length};
+  int rc = io_uring_register_buffers_update_tag(&ring_, index, &iov, nullptr, 1);
+  if (rc < 0) return rc;
+  // Memory registered from user space is addressed by its own addresses, pages the kernel lends
+  // from 0: the request's iovec starts where the buffer does.
+  tags_[index].fixed_base = static_cast<uint8_t*>(base);
+  return 0;
 }
 
 void Queue::arm_wake() {
@@ -196,9 +224,14 @@ void Queue::serve(Tag& t) {
   b.offset = r.offset;
   b.length = r.length;
   b.flags = r.flags;
-  t.iov = iovec{t.buffer, static_cast<size_t>(r.length)};
-  b.iov = (r.op == Op::kRead || r.op == Op::kWrite) ? std::span<const iovec>(&t.iov, 1)
-                                                    : std::span<const iovec>();
+  // Zero copy: the start of registered buffer `tag` (address 0 of the pages the kernel lends).
+  t.iov = iovec{config_.zero_copy ? t.fixed_base : t.buffer, static_cast<size_t>(r.length)};
+  const bool moves_data = r.op == Op::kRead || r.op == Op::kWrite;
+  b.iov = moves_data ? std::span<const iovec>(&t.iov, 1) : std::span<const iovec>();
+  if (moves_data && config_.zero_copy) {
+    b.flags |= block_fixed_buffer_flags(t.tag);
+    ++stats_.zero_copy;
+  }
   b.on_complete = &Queue::on_block_complete;
   b.context = &t;
   t.with_device = true;

@@ -55,6 +55,11 @@ struct QueueConfig {
   // so a request is served where it was issued and its completion is local. Empty: not pinned.
   cpu_set_t cpus{};
   bool pin = false;
+  // Zero copy (the device has UBLK_F_AUTO_BUF_REG): the kernel registers each request's pages as
+  // buffer `tag` of this queue's ring when it hands the request over, and unregisters them at
+  // its commit; reads and writes reach the handler as kBlockFixedBuffer requests on that buffer,
+  // and the queue has no buffers of its own to copy through.
+  bool zero_copy = false;
   Driver* driver = nullptr;  // tests: ublk_drv's stand-in (char_fd is then any mappable file)
 };
 
@@ -65,7 +70,12 @@ struct QueueStats {
   uint64_t gave_up = 0;  // requests that failed with -EIO after retry_timeout_ms of those
   uint64_t remote_completions = 0;
   uint64_t waits = 0;
+  uint64_t zero_copy = 0;  // reads and writes served on the request's own pages
 };
+
+// Fills `sqe` with a tag's FETCH or COMMIT_AND_FETCH (`op`) on the registered /dev/ublkcN; with
+// zero copy, asks the kernel to register the request's pages as buffer `cmd.tag` of the ring.
+void prep_io_cmd(io_uring_sqe* sqe, uint32_t op, const IoCmd& cmd, bool zero_copy);
 
 class Queue : public IoLoop {
  public:
@@ -101,6 +111,10 @@ class Queue : public IoLoop {
   // What the kernel's answer `res` to a tag's FETCH or COMMIT_AND_FETCH does (kIoResOk: a request
   // is in the tag's descriptor). For a Driver stand-in; on the queue's thread.
   void deliver(uint16_t tag, int32_t res);
+  // What the kernel does for a zero-copy queue before deliver(): puts `length` bytes at `base` in
+  // slot `index` of the ring's buffer table (and, with base nullptr and length 0, empties it
+  // again, as a commit does). For a Driver stand-in; on the queue's thread. 0 or -errno.
+  int lend_buffer(uint16_t index, void* base, size_t length);
 
  private:
   struct Tag;
@@ -121,8 +135,9 @@ class Queue : public IoLoop {
     uint32_t retries = 0;
     std::chrono::steady_clock::time_point first_failure;
     __kernel_timespec retry_wait{};
-    Tag* next = nullptr;  // completion stack link
-    uint8_t* buffer = nullptr;
+    Tag* next = nullptr;            // completion stack link
+    uint8_t* buffer = nullptr;      // the tag's own buffer (none with zero copy)
+    uint8_t* fixed_base = nullptr;  // zero copy: where registered buffer `tag` starts (0)
     iovec iov{};
     BlockRequest block;
   };

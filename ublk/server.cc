@@ -55,6 +55,7 @@ Result<bool> Server::start_queues(bool read_only, uint32_t retry_timeout_ms) {
     c.io_buf_bytes = info_.max_io_buf_bytes;
     c.read_only = read_only;
     c.retry_timeout_ms = retry_timeout_ms;
+    c.zero_copy = info_.flags & kFlagAutoBufReg;
     c.name = "ublk" + std::to_string(info_.dev_id) + "/q" + std::to_string(q);
     if (int rc = control_.get_queue_affinity(info_.dev_id, q, &c.cpus); rc == 0)
       c.pin = true;
@@ -92,6 +93,7 @@ QueueStats Server::stats() const {
     s.gave_up += t.gave_up;
     s.remote_completions += t.remote_completions;
     s.waits += t.waits;
+    s.zero_copy += t.zero_copy;
   }
   return s;
 }
@@ -118,6 +120,10 @@ Result<std::unique_ptr<Server>> Server::add(Control& control, BlockDevice& devic
   info.flags = kFlagCmdIoctlEncode | (*features & kFlagUpdateSize);
   if (options.recovery && (*features & kFlagUserRecovery))
     info.flags |= kFlagUserRecovery | (*features & (kFlagUserRecoveryReissue | kFlagQuiesce));
+  // Zero copy as UBLK_F_AUTO_BUF_REG alone: the kernel registers each request's pages on the
+  // queue's ring as it hands the request over and unregisters them at the commit, with no
+  // REGISTER_IO_BUF command per request (which SUPPORT_ZERO_COPY would need).
+  if (options.zero_copy && (*features & kFlagAutoBufReg)) info.flags |= kFlagAutoBufReg;
   int rc = control.add_device(&info);
   if (rc < 0) return Error{"ADD_DEV: " + errno_text(rc)};
   s->added_ = true;
@@ -142,8 +148,8 @@ Result<std::unique_ptr<Server>> Server::add(Control& control, BlockDevice& devic
 }
 
 Result<std::unique_ptr<Server>> Server::recover(Control& control, uint32_t dev_id,
-                                                BlockDevice& device, bool read_only,
-                                                uint32_t retry_timeout_ms) {
+                                                BlockDevice& device, bool takes_fixed_buffers,
+                                                bool read_only, uint32_t retry_timeout_ms) {
   std::unique_ptr<Server> s(new Server(control, device));
   DevInfo& info = s->info_;
   int rc = control.get_info(dev_id, &info);
@@ -152,6 +158,10 @@ Result<std::unique_ptr<Server>> Server::recover(Control& control, uint32_t dev_i
   if (!(info.flags & kFlagUserRecovery))
     return Error{"ublk" + std::to_string(dev_id) +
                  " was created without user recovery; it cannot be served again"};
+  if ((info.flags & kFlagAutoBufReg) && !takes_fixed_buffers)
+    return Error{"ublk" + std::to_string(dev_id) +
+                 " was created with zero copy, which this handler cannot serve (it does not report "
+                 "LUNKIT_CAP_FIXED_BUFFERS here)"};
   Params params;
   rc = control.get_params(dev_id, &params);
   if (rc < 0) return Error{"GET_PARAMS: " + errno_text(rc)};

@@ -35,6 +35,9 @@ struct ServeOptions {
   // How long a request is retried while the handler fails it with a transient error
   // (QueueConfig::retry_timeout_ms); 0: not retried.
   uint32_t retry_timeout_ms = kDefaultRetryTimeoutMs;
+  // The device takes reads and writes on a registered buffer (kBlockFixedBuffer): ask for zero
+  // copy (UBLK_F_AUTO_BUF_REG, Linux 6.16) when the kernel offers it.
+  bool zero_copy = false;
 };
 
 // How long a hand-over waits for the requests in flight (QUIESCE_DEV's timeout).
@@ -44,9 +47,10 @@ class Server {
  public:
   static Result<std::unique_ptr<Server>> add(Control& control, BlockDevice& device,
                                              const ServeOptions& options);
+  // `takes_fixed_buffers`: as ServeOptions::zero_copy; a device created with zero copy needs it.
   static Result<std::unique_ptr<Server>> recover(Control& control, uint32_t dev_id,
-                                                 BlockDevice& device, bool read_only,
-                                                 uint32_t retry_timeout_ms);
+                                                 BlockDevice& device, bool takes_fixed_buffers,
+                                                 bool read_only, uint32_t retry_timeout_ms);
   ~Server();
 
   uint32_t id() const { return info_.dev_id; }

@@ -180,6 +180,18 @@ inline constexpr uint32_t kUIoFetchReq = _IOWR('u', kIoFetchReq, IoCmd);
 inline constexpr uint32_t kUIoCommitAndFetchReq = _IOWR('u', kIoCommitAndFetchReq, IoCmd);
 static_assert(kUIoFetchReq == 0xc0107520 && kUIoCommitAndFetchReq == 0xc0107521);
 
+// UBLK_F_AUTO_BUF_REG (6.16): where the kernel registers a request's pages on the ring that
+// fetched it, in the FETCH / COMMIT_AND_FETCH SQE's own `addr` field (not IoCmd::addr, which must
+// then be 0): struct ublk_auto_buf_reg, the buffer index in bits 0-15 and its flags in 16-23
+// (UBLK_AUTO_BUF_REG_FALLBACK: deliver the request unregistered, rather than fail it, when the
+// slot cannot take it); bits 24-63 are reserved and must be 0. The kernel unregisters the buffer
+// itself when the commit comes on the same ring.
+inline constexpr uint8_t kAutoBufRegFallback = 1u << 0;
+inline constexpr uint64_t auto_buf_reg_sqe_addr(uint16_t index, uint8_t flags = 0) {
+  return uint64_t{index} | uint64_t{flags} << 16;
+}
+static_assert(auto_buf_reg_sqe_addr(0x1234, kAutoBufRegFallback) == 0x11234);
+
 inline constexpr int32_t kIoResOk = 0;
 inline constexpr int32_t kIoResNeedGetData = 1;
 inline constexpr int32_t kIoResAbort = -ENODEV;

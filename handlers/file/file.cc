@@ -1,5 +1,6 @@
 // user:file — a LUN backed by a file (or block device). I/O runs on io_uring on the device's
-// event loop: readv/writev (RWF_DSYNC for FUA), fdatasync for flush, fallocate for unmap and
+// event loop: readv/writev (RWF_DSYNC for FUA; READ_FIXED/WRITE_FIXED on the pages a ublk device
+// lends, see LUNKIT_CAP_FIXED_BUFFERS), fdatasync for flush, fallocate for unmap and
 // write zeroes, SEEK_DATA/SEEK_HOLE for block status. A file in memory (tmpfs, ramfs) is read
 // and written with plain system calls instead: those are memory copies that never wait for a
 // device, and io_uring would hand each one to a kernel worker thread (tmpfs cannot do
@@ -89,6 +90,7 @@ struct FileIo {
   uint64_t done;    // bytes transferred so far
   uint32_t rw_flags;
   bool is_write;
+  int32_t fixed_buffer;  // the registered buffer holding the data (ublk zero copy), or -1
 };
 
 class FileDevice : public lunkit::HandlerDevice {
@@ -140,10 +142,13 @@ class FileDevice : public lunkit::HandlerDevice {
     }
     std::unique_ptr<FileDevice> d(new FileDevice(dev, fd));
     d->path_ = o.path;
-    struct statfs fs;
-    d->in_memory_ = fstatfs(fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
     struct stat st;
     fstat(fd, &st);
+    // A regular file's pages in memory. Not a block device: its node lives on devtmpfs (a tmpfs
+    // too), but its I/O goes to the device, which plain system calls would wait for on the loop.
+    struct statfs fs;
+    d->in_memory_ = S_ISREG(st.st_mode) && fstatfs(fd, &fs) == 0 &&
+                    (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
     uint64_t size = static_cast<uint64_t>(st.st_size);
     if (S_ISBLK(st.st_mode)) ioctl(fd, BLKGETSIZE64, &size);
     if (created) {
@@ -164,6 +169,9 @@ class FileDevice : public lunkit::HandlerDevice {
     // Zeroing is an fallocate() that changes metadata, or fails with EOPNOTSUPP when it cannot
     // (see write_zeroes): it never writes zeros itself, so fast-zero requests can be asked.
     info->capabilities = LUNKIT_CAP_WRITE_CACHE | LUNKIT_CAP_FUA | LUNKIT_CAP_FAST_ZERO;
+    // Every read and write goes through io_uring, except in memory (plain system calls): there
+    // the data may stay in the kernel's registered buffer (ublk zero copy).
+    if (!d->in_memory_) info->capabilities |= LUNKIT_CAP_FIXED_BUFFERS;
     d->is_block_ = S_ISBLK(st.st_mode);
     // Deallocation that reads back zeros: only if this file system can punch holes.
     if (S_ISREG(st.st_mode) && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
@@ -202,8 +210,12 @@ class FileDevice : public lunkit::HandlerDevice {
     if (in_memory_)
       return finish(io, length, preadv(fd_, iov.data(), static_cast<int>(iov.size()), offset));
     if (io_uring_sqe* sqe = start(io, length)) {
-      io_uring_prep_readv(sqe, fd_, iov.data(), static_cast<unsigned>(iov.size()), offset);
-      track(io, iov, offset, false, 0);
+      int buffer = lunkit_io_fixed_buffer(io);
+      if (buffer >= 0)
+        prep_fixed(sqe, false, iov[0].iov_base, iov[0].iov_len, offset, buffer);
+      else
+        io_uring_prep_readv(sqe, fd_, iov.data(), static_cast<unsigned>(iov.size()), offset);
+      track(io, iov, offset, false, 0, buffer);
     }
   }
 
@@ -211,9 +223,13 @@ class FileDevice : public lunkit::HandlerDevice {
              uint32_t flags) override {
     if (in_memory_) return lunkit_io_complete(io, write_all(iov, offset, flags));
     if (io_uring_sqe* sqe = start(io, length)) {
-      io_uring_prep_writev(sqe, fd_, iov.data(), static_cast<unsigned>(iov.size()), offset);
+      int buffer = lunkit_io_fixed_buffer(io);
+      if (buffer >= 0)
+        prep_fixed(sqe, true, iov[0].iov_base, iov[0].iov_len, offset, buffer);
+      else
+        io_uring_prep_writev(sqe, fd_, iov.data(), static_cast<unsigned>(iov.size()), offset);
       if (flags & LUNKIT_IO_FUA) sqe->rw_flags = RWF_DSYNC;
-      track(io, iov, offset, true, sqe->rw_flags);
+      track(io, iov, offset, true, sqe->rw_flags, buffer);
     }
   }
 
@@ -316,9 +332,19 @@ class FileDevice : public lunkit::HandlerDevice {
     return sqe;
   }
 
+  // A read or write of `len` bytes at `addr` of registered buffer `buffer` (ublk zero copy: the
+  // buffer is the block request's pages, `addr` an offset into them; one iovec, as ublk sends).
+  void prep_fixed(io_uring_sqe* sqe, bool is_write, void* addr, size_t len, uint64_t offset,
+                  int buffer) const {
+    if (is_write)
+      io_uring_prep_write_fixed(sqe, fd_, addr, static_cast<unsigned>(len), offset, buffer);
+    else
+      io_uring_prep_read_fixed(sqe, fd_, addr, static_cast<unsigned>(len), offset, buffer);
+  }
+
   // Remembers a read or write so that a short transfer can be continued.
   static void track(lunkit_io* io, std::span<const iovec> iov, uint64_t offset, bool is_write,
-                    uint32_t rw_flags) {
+                    uint32_t rw_flags, int fixed_buffer) {
     FileIo* s = state(io);
     s->iov = iov.data();
     s->iovcnt = static_cast<uint32_t>(iov.size());
@@ -328,6 +354,7 @@ class FileDevice : public lunkit::HandlerDevice {
     s->done = 0;
     s->rw_flags = rw_flags;
     s->is_write = is_write;
+    s->fixed_buffer = fixed_buffer;
   }
 
   // A read or write that moved `n` (> 0) bytes less than the rest: queue the rest. A file system
@@ -351,7 +378,10 @@ class FileDevice : public lunkit::HandlerDevice {
     if (!sqe) return lunkit_io_complete(s->io, -EAGAIN);
     int fd = s->device->fd_;
     const iovec& first = s->iov[s->index];
-    if (s->skip) {  // the middle of one buffer: that buffer's rest first
+    if (s->fixed_buffer >= 0) {  // the one iovec's rest, in the same registered buffer
+      s->device->prep_fixed(sqe, s->is_write, static_cast<uint8_t*>(first.iov_base) + s->skip,
+                            first.iov_len - s->skip, s->offset, s->fixed_buffer);
+    } else if (s->skip) {  // the middle of one buffer: that buffer's rest first
       auto* base = static_cast<uint8_t*>(first.iov_base) + s->skip;
       auto len = static_cast<unsigned>(first.iov_len - s->skip);
       if (s->is_write)

@@ -56,6 +56,12 @@ const uint8_t* zeros() {
 lunkit_io* token(BlockRequest& r) {
   return reinterpret_cast<lunkit_io*>(&r);
 }
+// The registered buffer holding a read's or write's data, or -1 (lunkit_io_fixed_buffer).
+int fixed_buffer_of(const BlockRequest& r) {
+  uint64_t op = r.device_scratch[kOp];
+  if ((op != kRead && op != kWrite) || !(r.flags & kBlockFixedBuffer)) return -1;
+  return block_fixed_buffer_index(r.flags);
+}
 PluginBlockDevice& device_of(BlockRequest& r) {
   return *reinterpret_cast<PluginBlockDevice*>(r.device_scratch[kDevice]);
 }
@@ -169,6 +175,8 @@ Result<std::unique_ptr<PluginBlockDevice>> PluginBlockDevice::open(const Plugin&
   if (plugin.abi_version() >= 2) {
     dev->fast_zero_ =
         (caps & LUNKIT_CAP_FAST_ZERO) && plugin.callback(&lunkit_handler::write_zeroes);
+    // A handler on the pool's threads has no ring of the loop to use a fixed buffer with.
+    dev->fixed_buffers_ = (caps & LUNKIT_CAP_FIXED_BUFFERS) && !plugin.uses_pool();
     if (info.thin_provisioning) {
       uint32_t bs = ci.block_size;
       if (ci.unmap_granularity % bs || ci.unmap_alignment % bs ||
@@ -270,7 +278,8 @@ void PluginBlockDevice::call(BlockRequest& r) {
     case kRead:
       return h.read(d.handle_, io, r.iov.data(), iovcnt, r.offset, r.length);
     case kWrite:
-      return h.write(d.handle_, io, r.iov.data(), iovcnt, r.offset, r.length, r.flags);
+      return h.write(d.handle_, io, r.iov.data(), iovcnt, r.offset, r.length,
+                     r.flags & ~kBlockFixedBufferBits);
     case kFlush:
       if (auto f = d.plugin_.callback(&lunkit_handler::flush)) return f(d.handle_, io);
       return io_complete(r, 0);
@@ -408,6 +417,10 @@ __attribute__((visibility("default"))) void lunkit_io_complete(lunkit_io* io, in
 
 __attribute__((visibility("default"))) void* lunkit_io_private(lunkit_io* io) {
   return reinterpret_cast<BlockRequest*>(io)->device_private;
+}
+
+__attribute__((visibility("default"))) int lunkit_io_fixed_buffer(lunkit_io* io) {
+  return lunkit::plugins::fixed_buffer_of(*reinterpret_cast<BlockRequest*>(io));
 }
 
 __attribute__((visibility("default"))) void lunkit_io_set_miscompare(lunkit_io* io,

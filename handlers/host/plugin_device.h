@@ -88,6 +88,9 @@ class PluginBlockDevice : public BlockDevice {
 
   // Whether several event loops may call the handler for this device at once (ublk queues).
   bool multi_queue() const { return plugin_.multi_queue(); }
+  // Whether reads and writes may carry their data as a registered buffer of the loop's ring
+  // (kBlockFixedBuffer): a NONBLOCKING handler that reported LUNKIT_CAP_FIXED_BUFFERS.
+  bool takes_fixed_buffers() const { return fixed_buffers_; }
   const std::string& subtype() const { return plugin_.subtype(); }
   const std::string& name() const { return device_.name; }
 
@@ -120,7 +123,8 @@ class PluginBlockDevice : public BlockDevice {
   void* handle_ = nullptr;
   lunkit_device device_;
   DeviceInfo info_;
-  bool fast_zero_ = false;  // LUNKIT_CAP_FAST_ZERO (ABI 2)
+  bool fast_zero_ = false;      // LUNKIT_CAP_FAST_ZERO (ABI 2)
+  bool fixed_buffers_ = false;  // LUNKIT_CAP_FIXED_BUFFERS (ABI 2), see takes_fixed_buffers()
   // LUNKIT_THREAD_SERIALIZED: whether a request is with the handler, and those waiting for it.
   std::mutex serial_mu_;
   bool serial_busy_ = false;

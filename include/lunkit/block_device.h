@@ -28,6 +28,21 @@ inline constexpr uint32_t kBlockFua = 1u << 0;       // write, write_zeroes: dur
 inline constexpr uint32_t kBlockMayUnmap = 1u << 1;  // write_zeroes: may deallocate the range
 // write_zeroes: only if it is fast; else complete with -EOPNOTSUPP and write nothing.
 inline constexpr uint32_t kBlockFastZero = 1u << 2;
+// read, write: the data is not in the memory `iov` points to but in a buffer registered with the
+// io_uring of the loop the request was submitted on (ublk zero copy: the kernel lends the block
+// request's own pages, UBLK_F_AUTO_BUF_REG). `iov` then holds addresses within that buffer as
+// io_uring counts them (the pages the kernel lends start at 0, so they are offsets), and
+// block_fixed_buffer_index(flags) is its index, for IORING_OP_READ_FIXED and WRITE_FIXED on that
+// ring; the memory `iov` names is never touched. Only lunkit's ublk frontend sets it, for a handler
+// that asked for it (LUNKIT_CAP_FIXED_BUFFERS): a BlockDevice of your own never sees it.
+inline constexpr uint32_t kBlockFixedBuffer = 1u << 15;
+inline constexpr uint32_t kBlockFixedBufferBits = 0xffff8000u;  // the flag and the index
+inline constexpr uint32_t block_fixed_buffer_flags(uint16_t index) {
+  return kBlockFixedBuffer | uint32_t{index} << 16;
+}
+inline constexpr uint16_t block_fixed_buffer_index(uint32_t flags) {
+  return static_cast<uint16_t>(flags >> 16);
+}
 
 // One contiguous range in a block status answer.
 struct BlockExtent {

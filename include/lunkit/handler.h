@@ -107,6 +107,17 @@ enum lunkit_frontend {
 /* ABI 2: write_zeroes() honours LUNKIT_IO_FAST_ZERO. Default (unset): lunkit fails a fast-zero
  * request with -EOPNOTSUPP without calling the handler. */
 #define LUNKIT_CAP_FAST_ZERO (1u << 6)
+/* ABI 2 (December 2026): read() and write() can move the data with a registered buffer instead
+ * of the iovecs' memory. Where lunkit_io_fixed_buffer() returns an index (>= 0), the data is a
+ * buffer registered with the ring of the loop the call runs on, and the iovecs hold addresses
+ * within that buffer as io_uring counts them (the pages ublk lends start at 0), not memory the
+ * handler may touch: it moves the data with IORING_OP_READ_FIXED / WRITE_FIXED (buf_index = that
+ * index, addr = the iovec's iov_base) on an SQE from lunkit_get_sqe(). On ublk, lunkit then asks
+ * the kernel to lend the block request's own pages (UBLK_F_AUTO_BUF_REG, Linux 6.16): no copy
+ * through a server buffer. Only a NONBLOCKING handler's capability counts; report it only where
+ * every read and write goes through io_uring (the file handler does, except on tmpfs). Default
+ * (unset): iovecs always point to memory. */
+#define LUNKIT_CAP_FIXED_BUFFERS (1u << 7)
 
 /* Flags on an I/O. */
 #define LUNKIT_IO_FUA (1u << 0)       /* write, write_zeroes: durable before completion */
@@ -283,6 +294,13 @@ struct lunkit_handler {
 LUNKIT_API void lunkit_io_complete(struct lunkit_io* io, int result);
 /* The handler's scratch space for this I/O (io_private_size bytes, 16-byte aligned). */
 LUNKIT_API void* lunkit_io_private(struct lunkit_io* io);
+
+/* ABI 2 (December 2026; a plugin that calls it needs a host of that date or later): the index of
+ * the registered buffer holding a read's or write's data (see LUNKIT_CAP_FIXED_BUFFERS), or -1
+ * when the iovecs point to memory (always for a handler without that capability, and for the
+ * writes of lunkit's write_zeroes emulation). Only valid inside read() and write() and until the
+ * I/O completes. */
+LUNKIT_API int lunkit_io_fixed_buffer(struct lunkit_io* io);
 /* compare_and_write: the byte offset of the first difference, before completing with -EILSEQ. */
 LUNKIT_API void lunkit_io_set_miscompare(struct lunkit_io* io, uint64_t offset);
 /* block_status: adds one extent of `type` (LUNKIT_EXTENT_*, or version 1's 0/1 for

@@ -1,9 +1,12 @@
 // One ublk queue against a stand-in for ublk_drv (ublk::Driver) and a device that fails on
 // purpose: transient errors are retried after a back-off on the queue's ring, other errors and
 // exhausted retries are committed, and a retried request allocates nothing.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/loop.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -16,14 +19,19 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <span>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "common/fd.h"
 #include "common/transient_error.h"
+#include "handlers/host/plugin.h"
+#include "handlers/host/plugin_device.h"
 #include "ublk/queue.h"
 
 #include "tests/unit/count_allocations.h"
+#include "tests/unit/plugin_dir.h"
 
 namespace lunkit::ublk {
 namespace {
@@ -71,8 +79,17 @@ class FakeDriver : public Driver {
     return commits_[taken_++];
   }
 
+  // Zero copy (UBLK_F_AUTO_BUF_REG): the tag's next request has its data in `pages`, which the
+  // stand-in registers as buffer `tag` of the queue's ring before delivering it and takes back at
+  // its commit, as ublk_drv does with a block request's pages.
+  void lend(uint16_t tag, std::span<uint8_t> pages) { slots_[tag].lent = pages; }
+
   void io_cmd(Queue& queue, uint16_t tag, uint32_t op, int32_t result) override {
     if (op == kUIoCommitAndFetchReq) {
+      if (!slots_[tag].lent.empty()) {
+        EXPECT_EQ(queue.lend_buffer(tag, nullptr, 0), 0);
+        slots_[tag].lent = {};
+      }
       std::lock_guard lock(mu_);
       commits_.push_back({tag, result});
       cv_.notify_all();
@@ -98,12 +115,16 @@ class FakeDriver : public Driver {
     uint16_t tag = 0;
     SlotCompletion completion;
     UniqueFd doorbell;
+    std::span<uint8_t> lent;
   };
 
   static void on_poll(lunkit_uring_completion* c, int32_t) {
     Slot& s = *reinterpret_cast<SlotCompletion*>(c)->slot;
     uint64_t v;
     (void)!read(s.doorbell.get(), &v, sizeof v);
+    if (!s.lent.empty()) {
+      EXPECT_EQ(s.queue->lend_buffer(s.tag, s.lent.data(), s.lent.size()), 0);
+    }
     s.queue->deliver(s.tag, kIoResOk);
   }
 
@@ -196,14 +217,19 @@ IoDesc read_of(uint64_t sector, uint32_t sectors) {
 class UblkQueue : public testing::Test {
  protected:
   void start(uint32_t retry_timeout_ms = kDefaultRetryTimeoutMs) {
+    start_on(device_, retry_timeout_ms);
+  }
+  void start_on(BlockDevice& device, uint32_t retry_timeout_ms = kDefaultRetryTimeoutMs,
+                bool zero_copy = false) {
     QueueConfig c;
+    c.zero_copy = zero_copy;
     c.char_fd = driver_.fd();
     c.depth = kDepth;
     c.io_buf_bytes = 64 * 1024;
     c.retry_timeout_ms = retry_timeout_ms;
     c.name = "test/q0";
     c.driver = &driver_;
-    auto q = Queue::create(c, device_);
+    auto q = Queue::create(c, device);
     ASSERT_TRUE(q) << q.error();
     queue_ = std::move(*q);
     queue_->start(-1);
@@ -219,6 +245,15 @@ class UblkQueue : public testing::Test {
     if (queue_) stop();
   }
 
+ public:  // for helpers shared by tests
+  void serve_zero_copy(BlockDevice& device) { start_on(device, kDefaultRetryTimeoutMs, true); }
+  QueueStats end() {
+    QueueStats s = stop();
+    queue_.reset();
+    return s;
+  }
+
+ protected:
   struct Outcome {
     int32_t result;  // what the queue committed to the driver
     int tries;       // how many times the handler saw the read
@@ -408,6 +443,217 @@ TEST_F(UblkQueue, RequestsAreCheckedAgainstTheSizeItWasLastGiven) {
   auto shrunk = driver_.wait_commit();
   ASSERT_TRUE(shrunk);
   EXPECT_LT(shrunk->result, 0) << "a read past the new end after shrinking";
+}
+
+// ---- Zero copy (UBLK_F_AUTO_BUF_REG) ----
+
+TEST(UblkIoCmd, ZeroCopyAsksForTheRequestsPagesInTheSqesOwnAddr) {
+  uint8_t buffer[16];
+  io_uring_sqe sqe[2];
+  IoCmd copy{3, 17, 4096, reinterpret_cast<uint64_t>(buffer)};
+  prep_io_cmd(&sqe[0], kUIoCommitAndFetchReq, copy, false);
+  IoCmd in_area;
+  std::memcpy(&in_area, reinterpret_cast<uint8_t*>(&sqe[0]) + 48, sizeof in_area);
+  EXPECT_EQ(sqe[0].opcode, IORING_OP_URING_CMD);
+  EXPECT_EQ(sqe[0].cmd_op, kUIoCommitAndFetchReq);
+  EXPECT_EQ(sqe[0].flags, IOSQE_FIXED_FILE);
+  EXPECT_EQ(in_area.addr, reinterpret_cast<uint64_t>(buffer)) << "the kernel copies through it";
+  EXPECT_EQ(in_area.q_id, 3);
+  EXPECT_EQ(in_area.tag, 17);
+  EXPECT_EQ(in_area.result, 4096);
+  EXPECT_EQ(sqe[0].addr, 0u);
+
+  IoCmd zero{3, 17, 4096, 0};
+  prep_io_cmd(&sqe[1], kUIoFetchReq, zero, true);
+  std::memcpy(&in_area, reinterpret_cast<uint8_t*>(&sqe[1]) + 48, sizeof in_area);
+  // ublk_drv refuses a FETCH whose ublksrv_io_cmd.addr is set on a device that copies nothing.
+  EXPECT_EQ(in_area.addr, 0u);
+  // struct ublk_auto_buf_reg in sqe->addr: index = the tag, no fallback, reserved bits 0.
+  EXPECT_EQ(sqe[1].addr, 17u);
+}
+
+// Records what reaches the device and completes it without touching any data.
+class RecordingDevice : public BlockDevice {
+ public:
+  struct Seen {
+    char op;
+    uint32_t flags;
+    const void* base;
+    size_t length;
+  };
+  RecordingDevice() {
+    info_.num_blocks = 2048;
+    info_.logical_block_size = 512;
+  }
+  const DeviceInfo& info() const override { return info_; }
+  void read(BlockRequest& r) override { note('r', r); }
+  void write(BlockRequest& r) override { note('w', r); }
+  void flush(BlockRequest& r) override { note('f', r); }
+  void unmap(BlockRequest& r) override { note('u', r); }
+  void write_zeroes(BlockRequest& r) override { note('z', r); }
+  std::vector<Seen> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+ private:
+  void note(char op, BlockRequest& r) {
+    {
+      std::lock_guard lock(mu_);
+      seen_.push_back({op, r.flags, r.iov.empty() ? nullptr : r.iov[0].iov_base,
+                       r.iov.empty() ? 0 : r.iov[0].iov_len});
+    }
+    r.complete(0);
+  }
+  DeviceInfo info_;
+  std::mutex mu_;
+  std::vector<Seen> seen_;
+};
+
+TEST_F(UblkQueue, ZeroCopyHandsReadsAndWritesOverAsTheTagsRegisteredBuffer) {
+  RecordingDevice device;
+  start_on(device, kDefaultRetryTimeoutMs, true);
+  std::vector<uint8_t> pages(8192);
+  driver_.lend(2, pages);
+  driver_.send(2, read_of(8, 16));
+  ASSERT_TRUE(driver_.wait_commit());
+  driver_.lend(1, pages);
+  driver_.send(1, IoDesc{kOpWrite, 8, 0, 0});
+  ASSERT_TRUE(driver_.wait_commit());
+  driver_.send(3, IoDesc{kOpFlush, 0, 0, 0});  // no data: nothing is lent for it
+  ASSERT_TRUE(driver_.wait_commit());
+  QueueStats stats = stop();
+  queue_.reset();
+  auto seen = device.seen();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].op, 'r');
+  EXPECT_EQ(seen[0].flags, block_fixed_buffer_flags(2));
+  EXPECT_EQ(block_fixed_buffer_index(seen[0].flags), 2);
+  EXPECT_EQ(seen[0].base, pages.data()) << "the start of registered buffer 2";
+  EXPECT_EQ(seen[0].length, 8192u);
+  EXPECT_EQ(seen[1].op, 'w');
+  EXPECT_EQ(seen[1].flags, block_fixed_buffer_flags(1));
+  EXPECT_EQ(seen[1].length, 4096u);
+  EXPECT_EQ(seen[2].op, 'f');
+  EXPECT_EQ(seen[2].flags & kBlockFixedBuffer, 0u);
+  EXPECT_EQ(stats.zero_copy, 2u);
+  EXPECT_EQ(stats.requests, 3u);
+}
+
+TEST_F(UblkQueue, WithoutZeroCopyRequestsCarryTheQueuesOwnBuffers) {
+  RecordingDevice device;
+  start_on(device);
+  driver_.send(0, read_of(0, 8));
+  ASSERT_TRUE(driver_.wait_commit());
+  QueueStats stats = stop();
+  queue_.reset();
+  auto seen = device.seen();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].flags & kBlockFixedBufferBits, 0u);
+  EXPECT_NE(seen[0].base, nullptr);
+  EXPECT_EQ(stats.zero_copy, 0u);
+}
+
+// The file handler through a zero-copy queue: its io_uring READ_FIXED / WRITE_FIXED move the data
+// straight between `path` (1 MiB) and the lent pages (here the stand-in's memory, on a real
+// ring); what it wrote is read back from `path` directly.
+void file_handler_zero_copy(UblkQueue& test, FakeDriver& driver, const std::string& path) {
+  auto plugin = plugins::Plugin::load(test::handler_build_dir() + "/file.so", false);
+  ASSERT_TRUE(plugin) << plugin.error();
+  plugins::OpenParams p;
+  p.name = "ublk:file";
+  p.cfgstring = path;
+  p.size = 1 << 20;
+  p.frontend = LUNKIT_FRONTEND_UBLK;
+  p.queue_depth = kDepth;
+  auto device = plugins::PluginBlockDevice::open(**plugin, p, nullptr);
+  ASSERT_TRUE(device) << device.error();
+  ASSERT_TRUE((*device)->takes_fixed_buffers()) << path << ": every read and write on io_uring";
+  test.serve_zero_copy(**device);
+
+  std::vector<uint8_t> written(64 * 1024);
+  for (size_t i = 0; i < written.size(); ++i) written[i] = static_cast<uint8_t>(i * 7 + (i >> 9));
+  driver.lend(0, written);
+  driver.send(0, IoDesc{kOpWrite, 128, 256, 0});  // 64 KiB at 128 KiB
+  auto w = driver.wait_commit();
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->result, 64 * 1024);
+
+  std::vector<uint8_t> read_back(64 * 1024, 0xee);
+  driver.lend(3, read_back);
+  driver.send(3, read_of(256, 128));
+  auto r = driver.wait_commit();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result, 64 * 1024);
+  EXPECT_EQ(read_back, written) << "the read landed in the lent pages";
+
+  // A read of a buffer that was never lent fails: the handler used the slot, not some memory.
+  driver.send(1, read_of(0, 8));
+  auto unlent = driver.wait_commit();
+  ASSERT_TRUE(unlent);
+  EXPECT_LT(unlent->result, 0);
+
+  QueueStats stats = test.end();
+  EXPECT_EQ(stats.zero_copy, 3u);
+  std::vector<uint8_t> in_file(64 * 1024);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_EQ(pread(fd.get(), in_file.data(), in_file.size(), 128 * 1024),
+            static_cast<ssize_t>(in_file.size()));
+  EXPECT_EQ(in_file, written) << "the write reached " << path;
+}
+
+std::string make_file(const std::string& dir) {
+  const std::string path = dir + "/zero-copy.img";
+  UniqueFd fd(::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
+  EXPECT_TRUE(fd);
+  EXPECT_EQ(ftruncate(fd.get(), 1 << 20), 0);
+  return path;
+}
+
+TEST_F(UblkQueue, TheFileHandlerMovesDataWithTheLentPagesOnly) {
+  test::PluginDir dir;
+  file_handler_zero_copy(*this, driver_, make_file(dir.path));
+}
+
+// A loop device over a file, detached again at the end (needs root and the loop driver).
+class LoopDevice {
+ public:
+  explicit LoopDevice(const std::string& file) {
+    UniqueFd control(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
+    if (!control) {
+      error = std::string("/dev/loop-control: ") + std::strerror(errno);
+      return;
+    }
+    UniqueFd backing(::open(file.c_str(), O_RDWR | O_CLOEXEC));
+    for (int attempt = 0; attempt < 20; ++attempt) {  // another process may take a free one first
+      int n = ioctl(control.get(), LOOP_CTL_GET_FREE);
+      if (n < 0) break;
+      std::string candidate = "/dev/loop" + std::to_string(n);
+      UniqueFd fd(::open(candidate.c_str(), O_RDWR | O_CLOEXEC));
+      if (fd && ioctl(fd.get(), LOOP_SET_FD, backing.get()) == 0) {
+        path = candidate;
+        fd_ = std::move(fd);
+        return;
+      }
+    }
+    error = std::string("no free loop device: ") + std::strerror(errno);
+  }
+  ~LoopDevice() {
+    if (fd_) ioctl(fd_.get(), LOOP_CLR_FD, 0);
+  }
+  std::string path, error;
+
+ private:
+  UniqueFd fd_;
+};
+
+// A block device's node is on devtmpfs, a tmpfs: the file handler must still take it for a
+// device (io_uring, zero copy), not for a file in memory (plain system calls on the loop).
+TEST_F(UblkQueue, TheFileHandlerOnABlockDeviceIsZeroCopyToo) {
+  test::PluginDir dir;
+  LoopDevice loop(make_file(dir.path));
+  ASSERT_TRUE(loop.error.empty()) << loop.error << " (this test needs root and the loop module)";
+  file_handler_zero_copy(*this, driver_, loop.path);
 }
 
 }  // namespace

@@ -68,6 +68,12 @@ queue_threads_pinned() {
   done
 }
 
+# How many reads and writes the server of DEV, now removed, served on the request's own pages
+# (its "removed: N requests (M zero-copy)" line).
+zero_copy_of() {
+  grep "$1 removed:" "$R/ublk.stderr" | tail -1 | sed -n 's/.* requests (\([0-9]*\) zero-copy).*/\1/p'
+}
+
 # ---- a file-backed device: file systems, fio verify, discard, write zeroes, flush ----
 s_ublk() {
   modprobe ublk_drv
@@ -81,6 +87,13 @@ s_ublk() {
   expect "write zeroes is offered" test "$(cat /sys/block/ublkb$id/queue/write_zeroes_max_bytes)" -gt 0
   "$LUNKIT_CLI" ublk list | tee /tmp/list
   expect "list shows it live, with its handler" grep -qE "ublkb$id +live .* file +[^ ]+ +/var/lib/lunkit/u0.img" /tmp/list
+  local features
+  features=$(features_of "$id")
+  if kernel_is_6_12; then  # no UBLK_F_AUTO_BUF_REG: the data is copied through lunkit's buffers
+    expect "6.12 has no zero copy" lacks_feature "$id" auto-buf-reg
+  else
+    expect "the file handler is served with zero copy" has_feature "$features" auto-buf-reg
+  fi
   ext4_round_trip "$dev" /mnt/u
   fio_verify "$dev" 32M /tmp/fio.txt --iodepth=16
   cat /tmp/fio.txt
@@ -98,9 +111,21 @@ s_ublk() {
   say "flushes $f0 -> $f1"
   expect "fsync reaches the device as a flush" test "$f1" -gt "$f0"
   expect "the data is in the file" cmp <(dd if="$dev" bs=4k skip=10 count=1 iflag=direct status=none) <(dd if=/var/lib/lunkit/u0.img bs=4k skip=10 count=1 status=none)
+  # Reads and writes the disk completed (fields 1 and 5), against those the server says it served
+  # on the request's own pages.
+  local rw
+  rw=$(awk '{print $1 + $5}' "/sys/block/ublkb$id/stat")
   kill -TERM "$UBLK_PID"
   wait_pid "$UBLK_PID" 60 || fail_scenario "lunkit did not exit cleanly after SIGTERM"
   expect "the device is deleted" nothing_left
+  local zero_copy
+  zero_copy=$(zero_copy_of "$dev")
+  say "the disk completed $rw reads and writes (write zeroes among them); $zero_copy were zero copy"
+  if kernel_is_6_12; then
+    expect "no request was zero copy" test "$zero_copy" = 0
+  else
+    expect "reads and writes were zero copy" test "$zero_copy" -gt 0 -a "$zero_copy" -le "$rw"
+  fi
 }
 
 # ---- several queues, the null, ram and a blocking handler, read-only ----
@@ -117,7 +142,32 @@ s_ublk_queues() {
       --direct=1 --verify=crc32c --do_verify=1 --verify_fatal=1 --output=/tmp/fio-q.txt
   cat /tmp/fio-q.txt
   expect "fio verify on two queues" test "$(grep -c 'err= 0' /tmp/fio-q.txt)" -eq 2
+  local rw zero_copy  # nothing but reads and writes reached this disk (fields 1 and 5)
+  rw=$(awk '{print $1 + $5}' "/sys/block/${dev##*/}/stat")
   kill -TERM "$pid"; wait_pid "$pid" 60 || fail_scenario "file server did not exit"
+  zero_copy=$(zero_copy_of "$dev")
+  say "the disk completed $rw reads and writes, $zero_copy of them zero copy"
+  if kernel_is_6_12; then
+    expect "6.12: every request copied" test "$zero_copy" = 0
+  else
+    expect "every read and write on both queues was zero copy" test "$zero_copy" = "$rw"
+  fi
+
+  # The file handler on a block device (a RAM disk, whose node is on devtmpfs): its I/O goes
+  # through io_uring, as a disk's must, so it can be zero copy.
+  modprobe brd rd_nr=1 rd_size=65536
+  start_ublk --handler file --cfg /dev/ram0
+  dev=$UBLK_DEV; pid=$UBLK_PID
+  if kernel_is_6_12; then
+    expect "6.12: no zero copy for the RAM disk either" lacks_feature "${dev#/dev/ublkb}" auto-buf-reg
+  else
+    expect "a block device under the file handler is served with zero copy" \
+      has_feature "$(features_of "${dev#/dev/ublkb}")" auto-buf-reg
+  fi
+  fio_verify "$dev" 16M /tmp/fio-brd.txt --iodepth=8
+  expect "fio verify on the RAM disk" grep -q "err= 0" /tmp/fio-brd.txt
+  kill -TERM "$pid"; wait_pid "$pid" 60 || fail_scenario "file server on /dev/ram0 did not exit"
+  rmmod brd
 
   start_ublk --handler null --size 1G --queues 2
   dev=$UBLK_DEV; pid=$UBLK_PID
@@ -130,14 +180,16 @@ s_ublk_queues() {
 
   start_ublk --handler ram --size 64M
   dev=$UBLK_DEV; pid=$UBLK_PID
+  expect "ram copies itself: no zero copy" lacks_feature "${dev#/dev/ublkb}" auto-buf-reg
   dd if=/dev/urandom of=/tmp/ram bs=1M count=4 status=none
   dd if=/tmp/ram of="$dev" bs=1M seek=3 oflag=direct status=none
   expect "ram keeps what was written" cmp /tmp/ram <(dd if="$dev" bs=1M skip=3 count=4 iflag=direct status=none)
   kill -TERM "$pid"; wait_pid "$pid" 60 || fail_scenario "ram server did not exit"
 
-  start_ublk --handler file --cfg /var/lib/lunkit/q.img --read-only
+  start_ublk --handler file --cfg /var/lib/lunkit/q.img --read-only --no-zero-copy
   dev=$UBLK_DEV; pid=$UBLK_PID
   expect "read-only" test "$(blockdev --getro "$dev")" = 1
+  expect "--no-zero-copy: the kernel copies" lacks_feature "${dev#/dev/ublkb}" auto-buf-reg
   if dd if=/dev/zero of="$dev" bs=4k count=1 oflag=direct status=none 2>/tmp/e; then
     fail_scenario "a write to a read-only device succeeded"
   fi
@@ -262,6 +314,12 @@ s_ublk_recover() {
 # The FEATURES column of `lunkit ublk list` for device ID.
 features_of() { "$LUNKIT_CLI" ublk list | awk -v d="ublkb$1" '$1 == d {print $8}'; }
 has_feature() { [[ ",$1," == *",$2,"* ]]; }  # has_feature FEATURES NAME
+lacks_feature() {  # lacks_feature ID NAME: the device is listed, without NAME among its features
+  local f
+  f=$(features_of "$1")
+  echo "ublkb$1 features: $f"
+  [ -n "$f" ] && ! has_feature "$f" "$2"
+}
 # Linux 6.12's ublk has neither online resize nor QUIESCE_DEV; the other kernels tested have both.
 kernel_is_6_12() { case $(uname -r) in 6.12.*) return 0 ;; *) return 1 ;; esac; }
 
