@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # The VM benchmarks: boots the test VM once for a suite and writes bench/results/SUITE.md and
 # SUITE.png. Run through `tools/bench.sh vm` (both suites) or directly:
-#   bench/compare.sh BUILD_DIR [compare|rbd|ublk618]   (an optimised build without sanitizers)
+#   bench/compare.sh BUILD_DIR [compare|rbd|ublk618|ublk-imbalance]   (optimised, no sanitizers)
 # compare: lunkit TCMU and ublk, tcmu-runner and the kernel's own backstores on the same
 #          workloads (bench/vm/compare-guest.sh);
 # rbd:     an RBD image on a cluster in the guest through lunkit TCMU and ublk, tcmu-runner's
 #          user:rbd, fio's rbd engine and rbd bench (bench/vm/rbd-guest.sh);
 # ublk618: ublk zero copy against --no-zero-copy and the loop device, in rounds, on the kernel
-#          LUNKIT_VM_KERNEL names (6.18: `LUNKIT_VM_KERNEL=6.18 bench/compare.sh BUILD ublk618`).
+#          LUNKIT_VM_KERNEL names (6.18: `LUNKIT_VM_KERNEL=6.18 bench/compare.sh BUILD ublk618`);
+# ublk-imbalance: all load on one of two queues, one thread per queue against per-I/O daemons
+#          (--threads 2), in rounds (6.18 as for ublk618).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
-build=$(cd "${1:?usage: bench/compare.sh BUILD_DIR [compare|rbd]}" && pwd)
+build=$(cd "${1:?usage: bench/compare.sh BUILD_DIR [compare|rbd|ublk618|ublk-imbalance]}" && pwd)
 suite=${2:-compare}
-[ -f "$src/bench/vm/$suite-guest.sh" ] || { echo "compare.sh: no suite '$suite' (compare, rbd, ublk618)" >&2; exit 2; }
+[ -f "$src/bench/vm/$suite-guest.sh" ] || { echo "compare.sh: no suite '$suite' (compare, rbd, ublk618, ublk-imbalance)" >&2; exit 2; }
 raw="$build/bench-results-$suite"
 out="$src/bench/results"
 rm -rf "$raw" && mkdir -p "$raw" "$out"

@@ -38,6 +38,18 @@ SUITES = {
                       "write-128k-qd32"],
         "backing": "a 256 MiB RAM disk (brd, /dev/ram0) under every path",
     },
+    "ublk-imbalance": {
+        "title": "lunkit ublk on Linux 6.18: imbalanced load and per-I/O daemons",
+        "configs": [
+            ("lunkit-ublk-null-per-queue", "lunkit ublk, null handler, one thread per queue"),
+            ("lunkit-ublk-null-per-io", "lunkit ublk, null handler, --threads 2 (per-I/O daemons)"),
+            ("lunkit-ublk-file-per-queue", "lunkit ublk, file handler, one thread per queue"),
+            ("lunkit-ublk-file-per-io", "lunkit ublk, file handler, --threads 2 (per-I/O daemons)"),
+        ],
+        "workloads": ["randread-4k-qd32", "randwrite-4k-qd32"],
+        "backing": "two queues, fio pinned to CPU 0 so that every request lands on queue 0; the "
+                   "file handler on a 256 MiB RAM disk (brd, zero copy), null of the same size",
+    },
     "rbd": {
         "title": "lunkit rbd benchmark",
         "configs": [
@@ -170,6 +182,18 @@ def goal_lines(suite, rows):
                 info(f"zero copy / copy {unit}, {w}, {io} (what the copy costs)",
                      ratio(rows, "lunkit-ublk-file-zc" + suffix, "lunkit-ublk-file-copy" + suffix,
                            w, key))
+        return lines
+    if suite == "ublk-imbalance":
+        for handler in ("null", "file"):
+            for w in SUITES[suite]["workloads"]:
+                check(f"{handler}: per-I/O daemons / one thread per queue IOPS, {w}",
+                      ratio(rows, f"lunkit-ublk-{handler}-per-io",
+                            f"lunkit-ublk-{handler}-per-queue", w), 1.5)
+        for handler in ("null", "file"):
+            for w in SUITES[suite]["workloads"]:
+                info(f"{handler}: per-I/O daemons / one thread per queue, server CPU per I/O, {w}",
+                     ratio(rows, f"lunkit-ublk-{handler}-per-io",
+                           f"lunkit-ublk-{handler}-per-queue", w, "server_cpu_s_per_mio"))
         return lines
     if suite == "rbd":
         for w in ("randread-4k-qd32", "randwrite-4k-qd32"):

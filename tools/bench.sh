@@ -21,7 +21,8 @@ make -j"$(nproc)" >make.out 2>&1 || { tail -50 make.out; exit 1; }
 if [ "${1:-}" = vm ]; then
   "$top"/bench/compare.sh "$PWD" compare
   "$top"/bench/compare.sh "$PWD" rbd
-  LUNKIT_VM_KERNEL=6.18 exec "$top"/bench/compare.sh "$PWD" ublk618
+  LUNKIT_VM_KERNEL=6.18 "$top"/bench/compare.sh "$PWD" ublk618
+  LUNKIT_VM_KERNEL=6.18 exec "$top"/bench/compare.sh "$PWD" ublk-imbalance
 fi
 export LUNKIT_HANDLER_BUILD_DIR="$PWD/handlers/.libs"
 for b in ./bench/bench_scsi ./bench/bench_tcmu ./bench/bench_file; do "$b" --benchmark_color=false "$@"; done

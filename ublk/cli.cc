@@ -1,6 +1,7 @@
 #include "ublk/cli.h"
 
 #include <dirent.h>
+#include <fmt/format.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -50,7 +51,8 @@ void usage(FILE* out) {
   std::fprintf(
       out,
       "Usage: lunkit ublk add --handler NAME [--cfg CFGSTRING] [--size SIZE] [--block-size N]\n"
-      "                       [--queues N] [--depth D] [--io-size BYTES] [--read-only]\n"
+      "                       [--queues N] [--threads M] [--depth D] [--io-size BYTES]\n"
+      "                       [--read-only]\n"
       "                       [--no-recovery] [--no-zero-copy] [--retry-timeout SECONDS]\n"
       "                       [--config FILE]\n"
       "                       [--handler-dir DIR] [--log-level LEVEL]\n"
@@ -233,8 +235,9 @@ std::string answer_resize(Server& server, plugins::PluginBlockDevice& device,
 int serve(Server& server, OpenHandler& h, int sigfd) {
   std::printf("%s\n", server.block_path().c_str());
   std::fflush(stdout);
-  spdlog::info("serving {} ({} queue(s) of depth {}, features {})", server.block_path(),
-               server.info().nr_hw_queues, server.info().queue_depth,
+  spdlog::info("serving {} ({} queue(s) of depth {}, {} thread(s){}, features {})",
+               server.block_path(), server.info().nr_hw_queues, server.info().queue_depth,
+               server.threads(), server.per_io_daemons() ? " sharing every queue" : "",
                feature_list(server.info().flags));
   plugins::PluginBlockDevice& device = *h.device;
   // reconfig() and lunkit_device_post() run on the first queue's thread, between its requests.
@@ -306,8 +309,11 @@ int serve(Server& server, OpenHandler& h, int sigfd) {
   auto removed = server.remove();
   remove_record(id);
   QueueStats s = server.stats();
-  spdlog::info("{} removed: {} requests ({} zero-copy), {} errors, {} retries ({} given up)",
-               server.block_path(), s.requests, s.zero_copy, s.errors, s.retries, s.gave_up);
+  spdlog::info(
+      "{} removed: {} requests ({} zero-copy), {} errors, {} retries ({} given up); requests per "
+      "thread: {}",
+      server.block_path(), s.requests, s.zero_copy, s.errors, s.retries, s.gave_up,
+      fmt::join(server.requests_per_thread(), " "));
   if (!removed) return fail(removed.error());
   return 0;
 }
@@ -336,6 +342,7 @@ int parse_add(int argc, char** argv, AddArgs* a) {
     kSize,
     kBlockSize,
     kQueues,
+    kThreads,
     kDepth,
     kIoSize,
     kReadOnly,
@@ -353,6 +360,7 @@ int parse_add(int argc, char** argv, AddArgs* a) {
                                     {"size", required_argument, nullptr, kSize},
                                     {"block-size", required_argument, nullptr, kBlockSize},
                                     {"queues", required_argument, nullptr, kQueues},
+                                    {"threads", required_argument, nullptr, kThreads},
                                     {"depth", required_argument, nullptr, kDepth},
                                     {"io-size", required_argument, nullptr, kIoSize},
                                     {"read-only", no_argument, nullptr, kReadOnly},
@@ -401,6 +409,10 @@ int parse_add(int argc, char** argv, AddArgs* a) {
       case kQueues:
         if (!number("queues", 32, &v)) return kUsageError;
         a->serve.queues = static_cast<uint16_t>(v);
+        break;
+      case kThreads:
+        if (!number("threads", 32, &v)) return kUsageError;
+        a->serve.threads = static_cast<uint16_t>(v);
         break;
       case kDepth:
         if (!number("depth", kMaxQueueDepth, &v)) return kUsageError;
@@ -483,7 +495,8 @@ int cmd_add(int argc, char** argv) {
                       h->device->info().logical_block_size,
                       a.serve.read_only,
                       getpid(),
-                      a.serve.retry_timeout_ms};
+                      a.serve.retry_timeout_ms,
+                      a.serve.threads};
   if (auto ok = save_record((*server)->id(), record); !ok)
     spdlog::warn("cannot remember the device for recovery: {}", ok.error());
   return serve(**server, *h, sigfd.get());
@@ -548,7 +561,7 @@ int cmd_recover(int argc, char** argv) {
                         defaults_for(*config, record->handler), record->size, record->block_size);
   if (!h) return fail(h.error());
   auto server = Server::recover(**control, *id, *h->device, h->device->takes_fixed_buffers(),
-                                record->read_only, record->retry_timeout_ms);
+                                record->read_only, record->retry_timeout_ms, record->threads);
   if (!server) return fail(server.error());
   record->pid = getpid();
   (void)save_record(*id, *record);
@@ -586,7 +599,9 @@ int cmd_list(int argc, char**) {
   if (argc > 1) return fail("list takes no arguments", kUsageError);
   auto control = Control::open();
   if (!control) return fail(control.error());
-  // FEATURES: the device's flags (ublk/features.h), e.g. recovery,reissue,resize,quiesce.
+  // FEATURES: the device's flags (ublk/features.h), e.g. recovery,reissue,resize,quiesce; and
+  // per-io-daemon when its server spreads the queues over --threads threads (the kernel reports
+  // that flag on every 6.18 device, so only the record says whether it is used).
   std::printf("%-8s %-9s %8s %6s %6s %12s %-8s %-22s %s\n", "DEVICE", "STATE", "PID", "QUEUES",
               "DEPTH", "SIZE", "HANDLER", "FEATURES", "CFG");
   for (uint32_t id : device_ids()) {
@@ -595,10 +610,13 @@ int cmd_list(int argc, char**) {
     Params params;
     uint64_t bytes = (*control)->get_params(id, &params) == 0 ? params.basic.dev_sectors * 512 : 0;
     auto record = load_record(id);
+    std::string features = feature_list(info.flags);
+    if (record && record->threads && (info.flags & kFlagPerIoDaemon))
+      features = (features == "-" ? "" : features + ",") + "per-io-daemon";
     std::printf("ublkb%-3u %-9s %8d %6u %6u %12llu %-8s %-22s %s\n", id, state_name(info.state),
                 info.ublksrv_pid, info.nr_hw_queues, info.queue_depth,
                 static_cast<unsigned long long>(bytes), record ? record->handler.c_str() : "-",
-                feature_list(info.flags).c_str(), record ? record->cfg.c_str() : "");
+                features.c_str(), record ? record->cfg.c_str() : "");
   }
   return 0;
 }

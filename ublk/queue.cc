@@ -25,23 +25,51 @@ void notify(int fd) {
 
 }  // namespace
 
+std::vector<TagId> spread_tags(uint16_t queues, uint16_t depth, uint16_t threads, uint16_t thread) {
+  std::vector<TagId> tags;
+  if (threads == 0 || thread >= threads) return tags;
+  for (uint16_t q = 0; q < queues; ++q)
+    for (uint32_t t = thread; t < depth; t += threads)
+      tags.push_back({q, static_cast<uint16_t>(t)});
+  return tags;
+}
+
 Result<std::unique_ptr<Queue>> Queue::create(const QueueConfig& config, BlockDevice& device) {
   if (config.depth == 0 || config.depth > kMaxQueueDepth)
     return Error{"queue depth must be 1 to " + std::to_string(kMaxQueueDepth)};
+  std::vector<TagId> tags = config.tags;
+  if (tags.empty())
+    for (uint16_t t = 0; t < config.depth; ++t) tags.push_back({config.q_id, t});
+  // One ring carries every tag's command and I/O (setup_ring()); a thread serves at most as many
+  // tags as one queue can have.
+  if (tags.size() > kMaxQueueDepth)
+    return Error{config.name + ": " + std::to_string(tags.size()) +
+                 " tags for one server thread; at most " + std::to_string(kMaxQueueDepth) +
+                 " (use more threads)"};
   std::unique_ptr<Queue> q(new Queue(config, device));
+  q->slots_ = static_cast<uint16_t>(tags.size());
   q->char_fd_.reset(fcntl(config.char_fd, F_DUPFD_CLOEXEC, 3));
   if (!q->char_fd_) return Error{std::string("dup ublk char device: ") + std::strerror(errno)};
-  // The kernel's descriptor array of this queue: read-only, one 24-byte entry per tag.
-  off_t offset = static_cast<off_t>(descriptors_offset(config.q_id, page_size()));
-  size_t length = descriptors_bytes(config.depth, page_size());
-  void* d = mmap(nullptr, length, PROT_READ, MAP_SHARED | MAP_POPULATE, q->char_fd_.get(), offset);
-  if (d == MAP_FAILED)
-    return Error{"mmap the descriptors of queue " + std::to_string(config.q_id) + ": " +
-                 std::strerror(errno)};
-  q->descriptors_ = Mapping(d, length);
+  // The kernel's descriptor array of each queue served: read-only, one 24-byte entry per tag.
+  std::vector<const uint8_t*> descriptors;  // by q_id
+  for (const TagId& id : tags) {
+    if (id.tag >= config.depth)
+      return Error{config.name + ": tag " + std::to_string(id.tag) + " past the queue depth"};
+    if (id.q_id < descriptors.size() && descriptors[id.q_id]) continue;
+    off_t offset = static_cast<off_t>(descriptors_offset(id.q_id, page_size()));
+    size_t length = descriptors_bytes(config.depth, page_size());
+    void* d =
+        mmap(nullptr, length, PROT_READ, MAP_SHARED | MAP_POPULATE, q->char_fd_.get(), offset);
+    if (d == MAP_FAILED)
+      return Error{"mmap the descriptors of queue " + std::to_string(id.q_id) + ": " +
+                   std::strerror(errno)};
+    q->descriptors_.emplace_back(d, length);
+    if (descriptors.size() <= id.q_id) descriptors.resize(id.q_id + 1u, nullptr);
+    descriptors[id.q_id] = static_cast<const uint8_t*>(d);
+  }
   // Without zero copy the kernel copies each request's data to or from a buffer of the tag's.
   if (!config.zero_copy) {
-    size_t buffers = size_t{config.depth} * config.io_buf_bytes;
+    size_t buffers = size_t{q->slots_} * config.io_buf_bytes;
     void* b = mmap(nullptr, buffers, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (b == MAP_FAILED)
@@ -53,15 +81,18 @@ Result<std::unique_ptr<Queue>> Queue::create(const QueueConfig& config, BlockDev
   q->block_size_ = info.logical_block_size;
   q->set_device_bytes(info.num_blocks * info.logical_block_size);
   q->can_unmap_ = info.thin_provisioning;
-  q->tags_ = std::make_unique<Tag[]>(config.depth);
-  for (uint16_t i = 0; i < config.depth; ++i) {
+  q->tags_ = std::make_unique<Tag[]>(q->slots_);
+  for (uint16_t i = 0; i < q->slots_; ++i) {
     Tag& t = q->tags_[i];
     t.completion.uring.done = &Queue::on_tag_cqe;
     t.completion.tag = &t;
     t.retry.uring.done = &Queue::on_retry_cqe;
     t.retry.tag = &t;
     t.queue = q.get();
-    t.tag = i;
+    t.q_id = tags[i].q_id;
+    t.tag = tags[i].tag;
+    t.slot = i;
+    t.descriptor = descriptors[t.q_id] + size_t{t.tag} * sizeof(IoDesc);
     if (!config.zero_copy)
       t.buffer = static_cast<uint8_t*>(q->buffers_.base()) + size_t{i} * config.io_buf_bytes;
   }
@@ -106,7 +137,7 @@ void Queue::join() {
 Result<bool> Queue::setup_ring() {
   // Room for one command per tag, one handler I/O per tag and the eventfd read: after a submit
   // there is always a free SQE, and the CQ (twice as large) cannot overflow.
-  unsigned entries = std::bit_ceil(2u * config_.depth + 16u);
+  unsigned entries = std::bit_ceil(2u * slots_ + 16u);
   io_uring_params p{};
   // One submitter, and completions run only when the thread waits for them: the queue thread is
   // the only one that touches the ring (the kernel requires it for ublk commands anyway).
@@ -126,7 +157,7 @@ Result<bool> Queue::setup_ring() {
   rc = io_uring_register_files(&ring_, &fd, 1);
   if (rc < 0) return Error{std::string("io_uring_register_files: ") + std::strerror(-rc)};
   if (config_.zero_copy) {  // one empty slot per tag, for the kernel to lend requests' pages in
-    rc = io_uring_register_buffers_sparse(&ring_, config_.depth);
+    rc = io_uring_register_buffers_sparse(&ring_, slots_);
     if (rc < 0)
       return Error{std::string("io_uring_register_buffers_sparse: ") + std::strerror(-rc)};
   }
@@ -149,29 +180,30 @@ io_uring_sqe* Queue::get_sqe(lunkit_uring_completion* completion) {
   return sqe;
 }
 
-void prep_io_cmd(io_uring_sqe* sqe, uint32_t op, const IoCmd& cmd, bool zero_copy) {
+void prep_io_cmd(io_uring_sqe* sqe, uint32_t op, const IoCmd& cmd, int buffer) {
   std::memset(sqe, 0, sizeof *sqe);
   sqe->opcode = IORING_OP_URING_CMD;
   sqe->fd = 0;  // the registered /dev/ublkcN
   sqe->flags = IOSQE_FIXED_FILE;
   sqe->cmd_op = op;
-  // Zero copy: the kernel registers the request's pages as buffer `tag` of this ring; without
+  // Zero copy: the kernel registers the request's pages as buffer `buffer` of this ring; without
   // the fallback flag, a slot that cannot take them fails the request (it cannot happen here:
   // every commit comes on this ring, so the kernel has emptied the slot).
-  if (zero_copy) sqe->addr = auto_buf_reg_sqe_addr(cmd.tag);
+  if (buffer >= 0) sqe->addr = auto_buf_reg_sqe_addr(static_cast<uint16_t>(buffer));
   std::memcpy(reinterpret_cast<uint8_t*>(sqe) + 48, &cmd, sizeof cmd);  // the command area
 }
 
 void Queue::submit_io_cmd(Tag& t, uint32_t op, int32_t result) {
-  if (config_.driver) return config_.driver->io_cmd(*this, t.tag, op, result);
+  if (config_.driver) return config_.driver->io_cmd(*this, t.slot, op, result);
   io_uring_sqe* sqe = next_sqe();
   if (!sqe) {  // cannot happen with the ring sized as in setup_ring(); never lose it silently
-    spdlog::critical("{}: no SQE for tag {}; the request is lost", config_.name, t.tag);
+    spdlog::critical("{}: no SQE for tag {} of queue {}; the request is lost", config_.name, t.tag,
+                     t.q_id);
     return;
   }
   // IoCmd::addr: the tag's buffer, for the kernel to copy through; 0 with zero copy.
-  prep_io_cmd(sqe, op, IoCmd{config_.q_id, t.tag, result, reinterpret_cast<uint64_t>(t.buffer)},
-              config_.zero_copy);
+  prep_io_cmd(sqe, op, IoCmd{t.q_id, t.tag, result, reinterpret_cast<uint64_t>(t.buffer)},
+              config_.zero_copy ? t.slot : -1);
   io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&t.completion.uring));
 }
 
@@ -193,8 +225,8 @@ void Queue::arm_wake() {
   wake_armed_ = true;
 }
 
-void Queue::deliver(uint16_t tag, int32_t res) {
-  on_tag_cqe(&tags_[tag].completion.uring, res);
+void Queue::deliver(uint16_t slot, int32_t res) {
+  on_tag_cqe(&tags_[slot].completion.uring, res);
 }
 
 void Queue::on_tag_cqe(lunkit_uring_completion* c, int32_t res) {
@@ -204,14 +236,13 @@ void Queue::on_tag_cqe(lunkit_uring_completion* c, int32_t res) {
   // The tag is no longer the kernel's to hand out: aborted by STOP_DEV, or refused.
   ++q.aborted_;
   if (res != kIoResAbort)
-    spdlog::error("{}: tag {}: the kernel refused the command: {}", q.config_.name, t.tag,
-                  std::strerror(-res));
+    spdlog::error("{}: tag {} of queue {}: the kernel refused the command: {}", q.config_.name,
+                  t.tag, t.q_id, std::strerror(-res));
 }
 
 void Queue::serve(Tag& t) {
   IoDesc desc;
-  std::memcpy(&desc, static_cast<const uint8_t*>(descriptors_.base()) + t.tag * sizeof(IoDesc),
-              sizeof desc);
+  std::memcpy(&desc, t.descriptor, sizeof desc);
   ++stats_.requests;
   int rc = decode(desc, device_bytes_.load(std::memory_order_relaxed), block_size_,
                   config_.io_buf_bytes, can_unmap_, config_.read_only, &t.request);
@@ -224,12 +255,12 @@ void Queue::serve(Tag& t) {
   b.offset = r.offset;
   b.length = r.length;
   b.flags = r.flags;
-  // Zero copy: the start of registered buffer `tag` (address 0 of the pages the kernel lends).
+  // Zero copy: the start of registered buffer `slot` (address 0 of the pages the kernel lends).
   t.iov = iovec{config_.zero_copy ? t.fixed_base : t.buffer, static_cast<size_t>(r.length)};
   const bool moves_data = r.op == Op::kRead || r.op == Op::kWrite;
   b.iov = moves_data ? std::span<const iovec>(&t.iov, 1) : std::span<const iovec>();
   if (moves_data && config_.zero_copy) {
-    b.flags |= block_fixed_buffer_flags(t.tag);
+    b.flags |= block_fixed_buffer_flags(t.slot);
     ++stats_.zero_copy;
   }
   b.on_complete = &Queue::on_block_complete;
@@ -375,7 +406,7 @@ void Queue::run_posted() {
 
 bool Queue::done() const {
   if (with_device_) return false;  // a request the kernel waits for is still with the device
-  return aborted_ == config_.depth || stop_.load(std::memory_order_acquire);
+  return aborted_ == slots_ || stop_.load(std::memory_order_acquire);
 }
 
 // Names the thread after the queue and pins it to the queue's CPUs. Neither is needed to serve,
@@ -394,14 +425,14 @@ void Queue::run() {
     set_ready(ok.error());
   } else {
     arm_wake();
-    for (uint16_t i = 0; i < config_.depth; ++i) submit_io_cmd(tags_[i], kUIoFetchReq, 0);
+    for (uint16_t i = 0; i < slots_; ++i) submit_io_cmd(tags_[i], kUIoFetchReq, 0);
     int rc = io_uring_submit(&ring_);
     // A fetch the kernel refuses fails at once; START_DEV would wait for this queue forever.
     reap();
     if (rc < 0)
       set_ready("submit the fetch commands: " + std::string(std::strerror(-rc)));
     else if (aborted_)
-      set_ready("the kernel refused the fetch commands of queue " + std::to_string(config_.q_id));
+      set_ready("the kernel refused the fetch commands of " + config_.name);
     else
       set_ready("");
     if (rc >= 0 && !aborted_) {

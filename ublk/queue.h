@@ -1,8 +1,11 @@
-// One ublk hardware queue: one thread, one io_uring. The ring carries the queue's FETCH and
-// COMMIT_AND_FETCH commands on /dev/ublkcN and the io_uring I/O that nonblocking handlers queue
-// with lunkit_get_sqe(); handlers that complete on other threads (the worker pool, a library's
-// own threads) hand their results back through an eventfd on the same ring. Every tag has its
-// buffer and BlockRequest preallocated: a request allocates nothing.
+// One ublk server thread: one thread, one io_uring. By default it serves one hardware queue (every
+// tag of it); with per-I/O daemons (UBLK_F_PER_IO_DAEMON, Linux 6.16) any set of (queue, tag)
+// pairs of the device, so that several threads share the load that lands on one queue. The ring
+// carries the FETCH and COMMIT_AND_FETCH commands of those tags on /dev/ublkcN and the io_uring
+// I/O that nonblocking handlers queue with lunkit_get_sqe(); handlers that complete on other
+// threads (the worker pool, a library's own threads) hand their results back through an eventfd
+// on the same ring. Every tag has its buffer and BlockRequest preallocated: a request allocates
+// nothing.
 #pragma once
 
 #include <liburing.h>
@@ -33,17 +36,36 @@ class Queue;
 // A stand-in for ublk_drv's side of a queue (tests): the queue hands it each tag's FETCH and
 // COMMIT_AND_FETCH on its own thread instead of sending them to /dev/ublkcN, and the stand-in
 // answers with Queue::deliver() on the queue's thread (from a completion on the queue's ring).
+// Tags are named by their slot in the thread (Queue::tag_of(slot) says which queue's tag it is;
+// serving one whole queue, the slot is the tag).
 class Driver {
  public:
   virtual ~Driver() = default;
   // `op` is kUIoFetchReq or kUIoCommitAndFetchReq; `result` is what the latter commits.
-  virtual void io_cmd(Queue& queue, uint16_t tag, uint32_t op, int32_t result) = 0;
+  virtual void io_cmd(Queue& queue, uint16_t slot, uint32_t op, int32_t result) = 0;
 };
+
+// One tag of one of the device's hardware queues.
+struct TagId {
+  uint16_t q_id = 0;
+  uint16_t tag = 0;
+  bool operator==(const TagId&) const = default;
+};
+
+// Per-I/O daemons: the tags server thread `thread` of `threads` serves, of a device with `queues`
+// queues of `depth` tags: every tag t of every queue with t % threads == thread. The block layer
+// hands out neighbouring tags to the requests of one CPU, so the load of that CPU's queue is
+// spread over every thread.
+std::vector<TagId> spread_tags(uint16_t queues, uint16_t depth, uint16_t threads, uint16_t thread);
 
 struct QueueConfig {
   int char_fd = -1;  // /dev/ublkcN, shared by the device's queues (the queue keeps its own dup)
   uint16_t q_id = 0;
-  uint16_t depth = 0;
+  uint16_t depth = 0;  // of every queue of the device
+  // Per-I/O daemons (the device has UBLK_F_PER_IO_DAEMON): the tags this thread serves, of any of
+  // the device's queues (spread_tags()). Empty: every tag of queue `q_id`, the one-thread-per-
+  // queue model every kernel takes.
+  std::vector<TagId> tags;
   uint32_t io_buf_bytes = kDefaultIoBytes;
   bool read_only = false;
   // How long a request whose handler keeps completing it with a transient error
@@ -56,9 +78,9 @@ struct QueueConfig {
   cpu_set_t cpus{};
   bool pin = false;
   // Zero copy (the device has UBLK_F_AUTO_BUF_REG): the kernel registers each request's pages as
-  // buffer `tag` of this queue's ring when it hands the request over, and unregisters them at
-  // its commit; reads and writes reach the handler as kBlockFixedBuffer requests on that buffer,
-  // and the queue has no buffers of its own to copy through.
+  // buffer `slot` of this thread's ring (the tag's place in it) when it hands the request over,
+  // and unregisters them at its commit; reads and writes reach the handler as kBlockFixedBuffer
+  // requests on that buffer, and the queue has no buffers of its own to copy through.
   bool zero_copy = false;
   Driver* driver = nullptr;  // tests: ublk_drv's stand-in (char_fd is then any mappable file)
 };
@@ -74,8 +96,9 @@ struct QueueStats {
 };
 
 // Fills `sqe` with a tag's FETCH or COMMIT_AND_FETCH (`op`) on the registered /dev/ublkcN; with
-// zero copy, asks the kernel to register the request's pages as buffer `cmd.tag` of the ring.
-void prep_io_cmd(io_uring_sqe* sqe, uint32_t op, const IoCmd& cmd, bool zero_copy);
+// zero copy (`buffer` >= 0), asks the kernel to register the request's pages as buffer `buffer`
+// of the ring.
+void prep_io_cmd(io_uring_sqe* sqe, uint32_t op, const IoCmd& cmd, int buffer);
 
 class Queue : public IoLoop {
  public:
@@ -108,9 +131,13 @@ class Queue : public IoLoop {
   // An online resize (Server::resize): requests are checked against the new size from now on.
   void set_device_bytes(uint64_t bytes) { device_bytes_.store(bytes, std::memory_order_relaxed); }
 
+  // How many tags the thread serves, and which one is in `slot`.
+  uint16_t slots() const { return slots_; }
+  TagId tag_of(uint16_t slot) const { return {tags_[slot].q_id, tags_[slot].tag}; }
+
   // What the kernel's answer `res` to a tag's FETCH or COMMIT_AND_FETCH does (kIoResOk: a request
   // is in the tag's descriptor). For a Driver stand-in; on the queue's thread.
-  void deliver(uint16_t tag, int32_t res);
+  void deliver(uint16_t slot, int32_t res);
   // What the kernel does for a zero-copy queue before deliver(): puts `length` bytes at `base` in
   // slot `index` of the ring's buffer table (and, with base nullptr and length 0, empties it
   // again, as a commit does). For a Driver stand-in; on the queue's thread. 0 or -errno.
@@ -128,7 +155,10 @@ class Queue : public IoLoop {
     TagCompletion completion;
     TagCompletion retry;  // the back-off timer before the request is issued again
     Queue* queue = nullptr;
-    uint16_t tag = 0;
+    uint16_t q_id = 0;
+    uint16_t tag = 0;   // the kernel's tag, in queue q_id
+    uint16_t slot = 0;  // its place in tags_ (and its buffer index with zero copy)
+    const uint8_t* descriptor = nullptr;
     bool with_device = false;  // the request is lunkit's: with the BlockDevice or waiting to retry
     Request request;
     int status = 0;  // what the device completed it with
@@ -137,7 +167,7 @@ class Queue : public IoLoop {
     __kernel_timespec retry_wait{};
     Tag* next = nullptr;            // completion stack link
     uint8_t* buffer = nullptr;      // the tag's own buffer (none with zero copy)
-    uint8_t* fixed_base = nullptr;  // zero copy: where registered buffer `tag` starts (0)
+    uint8_t* fixed_base = nullptr;  // zero copy: where registered buffer `slot` starts (0)
     iovec iov{};
     BlockRequest block;
   };
@@ -168,8 +198,9 @@ class Queue : public IoLoop {
   uint32_t block_size_ = 512;
   bool can_unmap_ = false;
   UniqueFd char_fd_;
-  Mapping descriptors_;
+  std::vector<Mapping> descriptors_;  // of each queue the thread serves tags of
   Mapping buffers_;
+  uint16_t slots_ = 0;
   std::unique_ptr<Tag[]> tags_;
   std::vector<std::pair<uint64_t, int32_t>> cqes_;
 

@@ -27,7 +27,8 @@ std::string format_record(const DeviceRecord& r) {
   std::ostringstream out;
   out << "handler=" << r.handler << "\ncfg=" << r.cfg << "\nsize=" << r.size
       << "\nblock_size=" << r.block_size << "\nread_only=" << (r.read_only ? 1 : 0)
-      << "\nretry_timeout_ms=" << r.retry_timeout_ms << "\npid=" << r.pid << "\n";
+      << "\nretry_timeout_ms=" << r.retry_timeout_ms << "\nthreads=" << r.threads
+      << "\npid=" << r.pid << "\n";
   return out.str();
 }
 
@@ -48,7 +49,7 @@ Result<DeviceRecord> parse_record(const std::string& text) {
     } else if (key == "cfg") {
       r.cfg = value;
     } else if (key == "size" || key == "block_size" || key == "read_only" || key == "pid" ||
-               key == "retry_timeout_ms") {
+               key == "retry_timeout_ms" || key == "threads") {
       auto v = number();
       if (!v) return Error{"line " + std::to_string(n) + ": " + v.error()};
       if (key == "size") r.size = *v;
@@ -61,6 +62,10 @@ Result<DeviceRecord> parse_record(const std::string& text) {
         r.retry_timeout_ms = static_cast<uint32_t>(*v);
       }
       if (key == "pid") r.pid = static_cast<int64_t>(*v);
+      if (key == "threads") {
+        if (*v > 32) return Error{"line " + std::to_string(n) + ": threads is at most 32"};
+        r.threads = static_cast<uint16_t>(*v);
+      }
     } else {
       return Error{"line " + std::to_string(n) + ": unknown key '" + key + "'"};
     }

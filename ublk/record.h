@@ -19,6 +19,7 @@ struct DeviceRecord {
   bool read_only = false;
   int64_t pid = 0;                                     // the process serving it
   uint32_t retry_timeout_ms = kDefaultRetryTimeoutMs;  // (records written before it: the default)
+  uint16_t threads = 0;  // --threads (ServeOptions::threads); records written before it: 0
 };
 
 std::string format_record(const DeviceRecord& record);

@@ -44,28 +44,45 @@ Result<bool> Server::open_char_device() {
   return Error{path + ": " + std::strerror(errno)};
 }
 
-Result<bool> Server::start_queues(bool read_only, uint32_t retry_timeout_ms) {
+Result<bool> Server::start_queues(bool read_only, uint32_t retry_timeout_ms, uint16_t threads) {
   exit_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!exit_fd_) return Error{std::string("eventfd: ") + std::strerror(errno)};
-  for (uint16_t q = 0; q < info_.nr_hw_queues; ++q) {
+  const std::string device = "ublk" + std::to_string(info_.dev_id);
+  if (threads && !(info_.flags & kFlagPerIoDaemon)) {
+    spdlog::warn(
+        "{}: this kernel's ublk lacks UBLK_F_PER_IO_DAEMON (Linux 6.12 does, 6.16 has it), so "
+        "each queue is served by its own thread: {} thread(s), not {}",
+        device, info_.nr_hw_queues, threads);
+    threads = 0;
+  }
+  per_io_daemons_ = threads > 0;
+  const uint16_t count = per_io_daemons_ ? threads : info_.nr_hw_queues;
+  for (uint16_t i = 0; i < count; ++i) {
     QueueConfig c;
     c.char_fd = char_fd_.get();
-    c.q_id = q;
+    c.q_id = i;
     c.depth = info_.queue_depth;
     c.io_buf_bytes = info_.max_io_buf_bytes;
     c.read_only = read_only;
     c.retry_timeout_ms = retry_timeout_ms;
     c.zero_copy = info_.flags & kFlagAutoBufReg;
-    c.name = "ublk" + std::to_string(info_.dev_id) + "/q" + std::to_string(q);
-    if (int rc = control_.get_queue_affinity(info_.dev_id, q, &c.cpus); rc == 0)
-      c.pin = true;
-    else
-      spdlog::debug("{}: GET_QUEUE_AFFINITY: {}; the queue thread is not pinned", c.name,
-                    errno_text(rc));
+    if (per_io_daemons_) {
+      // Every thread serves tags of every queue: pinning one to a queue's CPUs would undo that.
+      c.tags = spread_tags(info_.nr_hw_queues, info_.queue_depth, threads, i);
+      c.name = device + "/t" + std::to_string(i);
+    } else {
+      c.name = device + "/q" + std::to_string(i);
+      if (int rc = control_.get_queue_affinity(info_.dev_id, i, &c.cpus); rc == 0)
+        c.pin = true;
+      else
+        spdlog::debug("{}: GET_QUEUE_AFFINITY: {}; the queue thread is not pinned", c.name,
+                      errno_text(rc));
+    }
     auto queue = Queue::create(c, device_);
     if (!queue) return Error{queue.error()};
     queues_.push_back(std::move(*queue));
   }
+  per_thread_requests_.assign(count, 0);
   for (auto& q : queues_) q->start(exit_fd_.get());
   for (auto& q : queues_)
     if (auto ok = q->wait_ready(); !ok) return ok;
@@ -81,6 +98,19 @@ bool Server::all_queues_finished() const {
   for (const auto& q : queues_)
     if (!q->finished()) return false;
   return true;
+}
+
+std::vector<uint64_t> Server::requests_per_thread() const {
+  if (queues_.empty()) return per_thread_requests_;
+  std::vector<uint64_t> out;
+  for (const auto& q : queues_) out.push_back(q->stats().requests);
+  return out;
+}
+
+// Before the queues go: what they served stays readable.
+void Server::keep_stats() {
+  ended_stats_ = stats();
+  per_thread_requests_ = requests_per_thread();
 }
 
 QueueStats Server::stats() const {
@@ -106,6 +136,14 @@ Result<std::unique_ptr<Server>> Server::add(Control& control, BlockDevice& devic
     return Error{"--queues must be 1 to 32 (got " + std::to_string(options.queues) + ")"};
   if (options.depth == 0 || options.depth > kMaxQueueDepth)
     return Error{"--depth must be 1 to 4096 (got " + std::to_string(options.depth) + ")"};
+  if (options.threads > 32)
+    return Error{"--threads must be 1 to 32 (got " + std::to_string(options.threads) + ")"};
+  // One ring holds every tag a thread serves (Queue::create).
+  if (options.threads &&
+      uint32_t{options.queues} * options.depth > uint32_t{options.threads} * kMaxQueueDepth)
+    return Error{"--threads " + std::to_string(options.threads) + " cannot serve " +
+                 std::to_string(options.queues) + " queues of depth " +
+                 std::to_string(options.depth) + ": a thread serves at most 4096 tags"};
   auto features = kernel_features(control);
   if (!features) return Error{features.error()};
 
@@ -124,6 +162,8 @@ Result<std::unique_ptr<Server>> Server::add(Control& control, BlockDevice& devic
   // queue's ring as it hands the request over and unregisters them at the commit, with no
   // REGISTER_IO_BUF command per request (which SUPPORT_ZERO_COPY would need).
   if (options.zero_copy && (*features & kFlagAutoBufReg)) info.flags |= kFlagAutoBufReg;
+  // Per-I/O daemons are asked for where they are used (6.18 reports the flag on every device).
+  if (options.threads) info.flags |= *features & kFlagPerIoDaemon;
   int rc = control.add_device(&info);
   if (rc < 0) return Error{"ADD_DEV: " + errno_text(rc)};
   s->added_ = true;
@@ -136,7 +176,7 @@ Result<std::unique_ptr<Server>> Server::add(Control& control, BlockDevice& devic
   rc = control.set_params(info.dev_id, *params);
   if (rc < 0) return fail("SET_PARAMS: " + errno_text(rc));
   if (auto ok = s->open_char_device(); !ok) return fail(ok.error());
-  if (auto ok = s->start_queues(options.read_only, options.retry_timeout_ms); !ok)
+  if (auto ok = s->start_queues(options.read_only, options.retry_timeout_ms, options.threads); !ok)
     return fail(ok.error());
   // START_DEV adds the disk, and the kernel reads its partition table: the queues serve that.
   rc = control.start(info.dev_id, getpid());
@@ -149,7 +189,8 @@ Result<std::unique_ptr<Server>> Server::add(Control& control, BlockDevice& devic
 
 Result<std::unique_ptr<Server>> Server::recover(Control& control, uint32_t dev_id,
                                                 BlockDevice& device, bool takes_fixed_buffers,
-                                                bool read_only, uint32_t retry_timeout_ms) {
+                                                bool read_only, uint32_t retry_timeout_ms,
+                                                uint16_t threads) {
   std::unique_ptr<Server> s(new Server(control, device));
   DevInfo& info = s->info_;
   int rc = control.get_info(dev_id, &info);
@@ -185,8 +226,8 @@ Result<std::unique_ptr<Server>> Server::recover(Control& control, uint32_t dev_i
   if (rc < 0) return Error{"START_USER_RECOVERY: " + errno_text(rc)};
   s->started_ = true;  // from now on STOP_DEV is what takes the device down
   if (auto ok = s->open_char_device(); !ok) return Error{ok.error()};
-  if (auto ok =
-          s->start_queues(read_only || (params.basic.attrs & kAttrReadOnly), retry_timeout_ms);
+  if (auto ok = s->start_queues(read_only || (params.basic.attrs & kAttrReadOnly), retry_timeout_ms,
+                                threads);
       !ok)
     return Error{ok.error()};
   rc = control.end_recovery(dev_id, getpid());
@@ -205,7 +246,7 @@ Result<bool> Server::remove() {
     started_ = false;
   }
   end_queues();  // they end by themselves once every tag is aborted
-  ended_stats_ = stats();
+  keep_stats();
   queues_.clear();  // unmaps the descriptors: DEL_DEV waits for every reference to the char device
   char_fd_.reset();
   if (added_) {
@@ -262,7 +303,7 @@ Result<bool> Server::hand_over() {
   int rc = control_.quiesce(info_.dev_id, kHandOverTimeoutMs);
   if (rc < 0) return Error{"QUIESCE_DEV: " + errno_text(rc)};
   end_queues();
-  ended_stats_ = stats();
+  keep_stats();
   queues_.clear();
   char_fd_.reset();
   // The device is the next server's now: neither STOP_DEV nor DEL_DEV is ours to send.

@@ -26,6 +26,12 @@ namespace lunkit::ublk {
 
 struct ServeOptions {
   uint16_t queues = 1;
+  // Server threads. 0 (the default): one per queue, pinned to the CPUs whose I/O lands on it, so
+  // a request is served and completed where it was issued. N > 0 with per-I/O daemons
+  // (UBLK_F_PER_IO_DAEMON, Linux 6.16): N unpinned threads, each serving every N-th tag of every
+  // queue (spread_tags()), so that load landing on one queue's CPUs is served by all of them,
+  // at the price of requests crossing CPUs. Without the feature (6.12): one per queue, logged.
+  uint16_t threads = 0;
   uint16_t depth = 128;
   uint32_t io_buf_bytes = kDefaultIoBytes;
   bool read_only = false;
@@ -48,9 +54,11 @@ class Server {
   static Result<std::unique_ptr<Server>> add(Control& control, BlockDevice& device,
                                              const ServeOptions& options);
   // `takes_fixed_buffers`: as ServeOptions::zero_copy; a device created with zero copy needs it.
+  // `threads` as ServeOptions::threads.
   static Result<std::unique_ptr<Server>> recover(Control& control, uint32_t dev_id,
                                                  BlockDevice& device, bool takes_fixed_buffers,
-                                                 bool read_only, uint32_t retry_timeout_ms);
+                                                 bool read_only, uint32_t retry_timeout_ms,
+                                                 uint16_t threads = 0);
   ~Server();
 
   uint32_t id() const { return info_.dev_id; }
@@ -60,6 +68,11 @@ class Server {
   int exit_fd() const { return exit_fd_.get(); }
   bool all_queues_finished() const;
   QueueStats stats() const;  // summed over the queues, after remove()
+  // The server threads: one per queue, or the per-I/O daemons' count. And the requests each has
+  // served (after remove() or hand_over(): what they served in the end).
+  size_t threads() const { return per_thread_requests_.size(); }
+  bool per_io_daemons() const { return per_io_daemons_; }
+  std::vector<uint64_t> requests_per_thread() const;
 
   // Stops and deletes the device. Safe to call when someone else already did either.
   Result<bool> remove();
@@ -86,8 +99,9 @@ class Server {
  private:
   Server(Control& control, BlockDevice& device) : control_(control), device_(device) {}
   Result<bool> open_char_device();
-  Result<bool> start_queues(bool read_only, uint32_t retry_timeout_ms);
+  Result<bool> start_queues(bool read_only, uint32_t retry_timeout_ms, uint16_t threads);
   void end_queues();
+  void keep_stats();
 
   Control& control_;
   BlockDevice& device_;
@@ -96,8 +110,10 @@ class Server {
   UniqueFd exit_fd_;
   std::vector<std::unique_ptr<Queue>> queues_;
   QueueStats ended_stats_;  // of the queues remove() has ended
-  bool added_ = false;      // DEL_DEV is ours to send
-  bool started_ = false;    // STOP_DEV is ours to send
+  std::vector<uint64_t> per_thread_requests_;
+  bool per_io_daemons_ = false;
+  bool added_ = false;    // DEL_DEV is ours to send
+  bool started_ = false;  // STOP_DEV is ours to send
   uint64_t size_bytes_ = 0;
 };
 

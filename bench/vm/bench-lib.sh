@@ -115,6 +115,7 @@ run_workloads() {
   else
     target="--filename=$dev --ioengine=libaio --direct=1"
   fi
+  target="$target ${FIO_EXTRA:-}"  # a suite's own fio options (CPU pinning)
   say "$config on $dev (server pid ${pid:-none})"
   for w in $WORKLOADS; do
     IFS=: read -r name rw bs qd <<<"$w"

@@ -237,6 +237,13 @@ TEST(UblkRecord, RoundTrip) {
   ASSERT_TRUE(back) << back.error();
   EXPECT_EQ(back->retry_timeout_ms, kDefaultRetryTimeoutMs);
   EXPECT_FALSE(parse_record("handler=file\nretry_timeout_ms=3600001\n"));
+  // --threads is served again by recover; older records mean one thread per queue.
+  EXPECT_EQ(back->threads, 0u);
+  r.threads = 2;
+  back = parse_record(format_record(r));
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->threads, 2u);
+  EXPECT_FALSE(parse_record("handler=file\nthreads=33\n"));
 }
 
 TEST(UblkRecord, BrokenRecordsNameTheLine) {

@@ -42,18 +42,22 @@ constexpr auto kPatience = std::chrono::seconds(20);  // only a broken queue mak
 
 // ublk_drv's part: descriptors in a memfd (the queue maps it as it maps /dev/ublkcN), one eventfd
 // per tag that the test writes to when it hands the tag a request, and the commits the queue sends.
+// A device of kQueues queues of kDepth tags; a tag is served by whichever Queue fetched it.
+constexpr uint16_t kQueues = 2;
+
 class FakeDriver : public Driver {
  public:
   struct Commit {
     uint16_t tag;
     int32_t result;
+    uint16_t q_id = 0;
+    std::thread::id thread;  // the queue thread that committed it
   };
 
   FakeDriver() : memfd_(memfd_create("ublk-descriptors", MFD_CLOEXEC)) {
     EXPECT_EQ(ftruncate(memfd_.get(), 1 << 20), 0);
-    for (uint16_t i = 0; i < kDepth; ++i) {
+    for (uint16_t i = 0; i < kQueues * kDepth; ++i) {
       slots_[i].driver = this;
-      slots_[i].tag = i;
       slots_[i].completion.slot = &slots_[i];
       slots_[i].completion.uring.done = &FakeDriver::on_poll;
       slots_[i].doorbell.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -64,11 +68,12 @@ class FakeDriver : public Driver {
   int fd() const { return memfd_.get(); }
 
   // Puts a request in the tag's descriptor and wakes the queue for it.
-  void send(uint16_t tag, const IoDesc& desc) {
-    ASSERT_EQ(pwrite(memfd_.get(), &desc, sizeof desc, tag * sizeof desc),
-              static_cast<ssize_t>(sizeof desc));
+  void send(uint16_t tag, const IoDesc& desc) { send(0, tag, desc); }
+  void send(uint16_t q_id, uint16_t tag, const IoDesc& desc) {
+    off_t at = static_cast<off_t>(descriptors_offset(q_id, page_size()) + tag * sizeof desc);
+    ASSERT_EQ(pwrite(memfd_.get(), &desc, sizeof desc, at), static_cast<ssize_t>(sizeof desc));
     uint64_t one = 1;
-    ASSERT_EQ(write(slots_[tag].doorbell.get(), &one, sizeof one), 8);
+    ASSERT_EQ(write(slot_of({q_id, tag}).doorbell.get(), &one, sizeof one), 8);
   }
 
   // The next commit, or nothing after kPatience.
@@ -79,25 +84,30 @@ class FakeDriver : public Driver {
     return commits_[taken_++];
   }
 
-  // Zero copy (UBLK_F_AUTO_BUF_REG): the tag's next request has its data in `pages`, which the
-  // stand-in registers as buffer `tag` of the queue's ring before delivering it and takes back at
-  // its commit, as ublk_drv does with a block request's pages.
-  void lend(uint16_t tag, std::span<uint8_t> pages) { slots_[tag].lent = pages; }
+  // Which Queue fetched the tag (nullptr: none).
+  Queue* fetched_by(TagId id) { return slot_of(id).queue; }
 
-  void io_cmd(Queue& queue, uint16_t tag, uint32_t op, int32_t result) override {
+  // Zero copy (UBLK_F_AUTO_BUF_REG): the tag's next request has its data in `pages`, which the
+  // stand-in registers as the tag's buffer of the queue's ring (its slot there) before delivering
+  // it and takes back at its commit, as ublk_drv does with a block request's pages.
+  void lend(uint16_t tag, std::span<uint8_t> pages) { slot_of({0, tag}).lent = pages; }
+
+  void io_cmd(Queue& queue, uint16_t slot, uint32_t op, int32_t result) override {
+    TagId id = queue.tag_of(slot);
+    Slot& s = slot_of(id);
     if (op == kUIoCommitAndFetchReq) {
-      if (!slots_[tag].lent.empty()) {
-        EXPECT_EQ(queue.lend_buffer(tag, nullptr, 0), 0);
-        slots_[tag].lent = {};
+      if (!s.lent.empty()) {
+        EXPECT_EQ(queue.lend_buffer(slot, nullptr, 0), 0);
+        s.lent = {};
       }
       std::lock_guard lock(mu_);
-      commits_.push_back({tag, result});
+      commits_.push_back({id.tag, result, id.q_id, std::this_thread::get_id()});
       cv_.notify_all();
     }
     // Either way the tag now waits for its next request: a poll on its doorbell, on the queue's
     // own ring, as the kernel's answer would arrive there.
-    Slot& s = slots_[tag];
     s.queue = &queue;
+    s.slot = slot;
     io_uring_sqe* sqe = queue.get_sqe(&s.completion.uring);
     ASSERT_NE(sqe, nullptr);
     io_uring_prep_poll_add(sqe, s.doorbell.get(), POLLIN);
@@ -112,24 +122,26 @@ class FakeDriver : public Driver {
   struct Slot {
     FakeDriver* driver = nullptr;
     Queue* queue = nullptr;
-    uint16_t tag = 0;
+    uint16_t slot = 0;  // in `queue`
     SlotCompletion completion;
     UniqueFd doorbell;
     std::span<uint8_t> lent;
   };
+
+  Slot& slot_of(TagId id) { return slots_[id.q_id * kDepth + id.tag]; }
 
   static void on_poll(lunkit_uring_completion* c, int32_t) {
     Slot& s = *reinterpret_cast<SlotCompletion*>(c)->slot;
     uint64_t v;
     (void)!read(s.doorbell.get(), &v, sizeof v);
     if (!s.lent.empty()) {
-      EXPECT_EQ(s.queue->lend_buffer(s.tag, s.lent.data(), s.lent.size()), 0);
+      EXPECT_EQ(s.queue->lend_buffer(s.slot, s.lent.data(), s.lent.size()), 0);
     }
-    s.queue->deliver(s.tag, kIoResOk);
+    s.queue->deliver(s.slot, kIoResOk);
   }
 
   UniqueFd memfd_;
-  std::array<Slot, kDepth> slots_;
+  std::array<Slot, kQueues * kDepth> slots_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Commit> commits_;
@@ -451,7 +463,7 @@ TEST(UblkIoCmd, ZeroCopyAsksForTheRequestsPagesInTheSqesOwnAddr) {
   uint8_t buffer[16];
   io_uring_sqe sqe[2];
   IoCmd copy{3, 17, 4096, reinterpret_cast<uint64_t>(buffer)};
-  prep_io_cmd(&sqe[0], kUIoCommitAndFetchReq, copy, false);
+  prep_io_cmd(&sqe[0], kUIoCommitAndFetchReq, copy, -1);
   IoCmd in_area;
   std::memcpy(&in_area, reinterpret_cast<uint8_t*>(&sqe[0]) + 48, sizeof in_area);
   EXPECT_EQ(sqe[0].opcode, IORING_OP_URING_CMD);
@@ -464,12 +476,13 @@ TEST(UblkIoCmd, ZeroCopyAsksForTheRequestsPagesInTheSqesOwnAddr) {
   EXPECT_EQ(sqe[0].addr, 0u);
 
   IoCmd zero{3, 17, 4096, 0};
-  prep_io_cmd(&sqe[1], kUIoFetchReq, zero, true);
+  prep_io_cmd(&sqe[1], kUIoFetchReq, zero, 5);
   std::memcpy(&in_area, reinterpret_cast<uint8_t*>(&sqe[1]) + 48, sizeof in_area);
   // ublk_drv refuses a FETCH whose ublksrv_io_cmd.addr is set on a device that copies nothing.
   EXPECT_EQ(in_area.addr, 0u);
-  // struct ublk_auto_buf_reg in sqe->addr: index = the tag, no fallback, reserved bits 0.
-  EXPECT_EQ(sqe[1].addr, 17u);
+  // struct ublk_auto_buf_reg in sqe->addr: index = the tag's slot on the ring (not the tag: a
+  // per-I/O daemon's ring holds tags of several queues), no fallback, reserved bits 0.
+  EXPECT_EQ(sqe[1].addr, 5u);
 }
 
 // Records what reaches the device and completes it without touching any data.
@@ -654,6 +667,111 @@ TEST_F(UblkQueue, TheFileHandlerOnABlockDeviceIsZeroCopyToo) {
   LoopDevice loop(make_file(dir.path));
   ASSERT_TRUE(loop.error.empty()) << loop.error << " (this test needs root and the loop module)";
   file_handler_zero_copy(*this, driver_, loop.path);
+}
+
+// ---- Per-I/O daemons (UBLK_F_PER_IO_DAEMON) ----
+
+TEST(UblkSpreadTags, EveryTagOfEveryQueueGoesToExactlyOneThread) {
+  std::vector<TagId> t0 = spread_tags(2, 4, 2, 0);
+  std::vector<TagId> t1 = spread_tags(2, 4, 2, 1);
+  EXPECT_EQ(t0, (std::vector<TagId>{{0, 0}, {0, 2}, {1, 0}, {1, 2}}));
+  EXPECT_EQ(t1, (std::vector<TagId>{{0, 1}, {0, 3}, {1, 1}, {1, 3}}));
+  // Neighbouring tags, which the block layer gives one CPU's requests, go to different threads.
+  std::vector<int> owners(3 * 128, -1);
+  for (uint16_t thread = 0; thread < 3; ++thread)
+    for (TagId id : spread_tags(3, 128, 3, thread)) {
+      EXPECT_EQ(owners[id.q_id * 128 + id.tag], -1) << id.q_id << "/" << id.tag;
+      owners[id.q_id * 128 + id.tag] = thread;
+    }
+  for (int o : owners) EXPECT_NE(o, -1);
+  EXPECT_TRUE(spread_tags(1, 4, 0, 0).empty());
+  EXPECT_TRUE(spread_tags(1, 4, 2, 2).empty());
+}
+
+// Two server threads serve the tags of two queues, each thread half of each queue: the requests
+// that land on queue 0 alone are served on both threads, with the right queue and tag in each
+// commit, and zero copy names each tag's slot on its own thread's ring.
+TEST(UblkPerIoDaemons, TwoThreadsShareTheLoadOfOneQueue) {
+  FakeDriver driver;
+  RecordingDevice device;
+  std::vector<std::unique_ptr<Queue>> threads;
+  for (uint16_t t = 0; t < 2; ++t) {
+    QueueConfig c;
+    c.char_fd = driver.fd();
+    c.depth = kDepth;
+    c.tags = spread_tags(kQueues, kDepth, 2, t);
+    c.io_buf_bytes = 64 * 1024;
+    c.zero_copy = true;
+    c.name = "test/t" + std::to_string(t);
+    c.driver = &driver;
+    auto q = Queue::create(c, device);
+    ASSERT_TRUE(q) << q.error();
+    EXPECT_EQ((*q)->slots(), kQueues * kDepth / 2);
+    threads.push_back(std::move(*q));
+  }
+  for (auto& q : threads) q->start(-1);
+  for (auto& q : threads) ASSERT_TRUE(q->wait_ready());
+  for (uint16_t q = 0; q < kQueues; ++q)
+    for (uint16_t tag = 0; tag < kDepth; ++tag)
+      EXPECT_EQ(driver.fetched_by({q, tag}), threads[tag % 2].get()) << q << "/" << tag;
+
+  std::vector<uint8_t> pages(4096);
+  std::vector<FakeDriver::Commit> commits;
+  for (uint16_t tag = 0; tag < kDepth; ++tag) {  // every tag of queue 0, one after the other
+    driver.lend(tag, pages);
+    driver.send(0, tag, read_of(tag * 8, 8));
+    auto c = driver.wait_commit();
+    ASSERT_TRUE(c) << "tag " << tag << " was never committed";
+    commits.push_back(*c);
+  }
+  driver.send(1, 3, IoDesc{kOpFlush, 0, 0, 0});  // and one on queue 1
+  auto flush = driver.wait_commit();
+  ASSERT_TRUE(flush);
+  EXPECT_EQ(flush->q_id, 1);
+  EXPECT_EQ(flush->tag, 3);
+  EXPECT_EQ(flush->result, 0);
+
+  for (uint16_t tag = 0; tag < kDepth; ++tag) {
+    EXPECT_EQ(commits[tag].q_id, 0);
+    EXPECT_EQ(commits[tag].tag, tag);
+    EXPECT_EQ(commits[tag].result, 4096);
+  }
+  EXPECT_EQ(commits[0].thread, commits[2].thread);
+  EXPECT_EQ(commits[1].thread, commits[3].thread);
+  EXPECT_NE(commits[0].thread, commits[1].thread) << "queue 0's load stayed on one thread";
+  EXPECT_EQ(flush->thread, commits[1].thread) << "tag 3 of queue 1 is thread 1's";
+
+  std::vector<QueueStats> stats;
+  for (auto& q : threads) {
+    q->stop();
+    q->join();
+    stats.push_back(q->stats());
+  }
+  EXPECT_EQ(stats[0].requests, 2u);
+  EXPECT_EQ(stats[1].requests, 3u);
+  EXPECT_EQ(stats[0].zero_copy + stats[1].zero_copy, 4u);
+  // Tag t of queue 0 is slot t / 2 of its thread's ring: the buffer index the handler is given.
+  auto seen = device.seen();
+  ASSERT_EQ(seen.size(), 5u);
+  for (uint16_t tag = 0; tag < kDepth; ++tag) {
+    EXPECT_EQ(seen[tag].op, 'r');
+    EXPECT_EQ(seen[tag].flags, block_fixed_buffer_flags(tag / 2)) << "tag " << tag;
+    EXPECT_EQ(seen[tag].base, pages.data());
+  }
+}
+
+TEST(UblkPerIoDaemons, AThreadServesAtMostOneQueuesWorthOfTags) {
+  FakeDriver driver;
+  RecordingDevice device;
+  QueueConfig c;
+  c.char_fd = driver.fd();
+  c.depth = kMaxQueueDepth;
+  c.tags = spread_tags(2, kMaxQueueDepth, 1, 0);
+  c.name = "test/t0";
+  c.driver = &driver;
+  auto q = Queue::create(c, device);
+  ASSERT_FALSE(q);
+  EXPECT_NE(q.error().find("8192 tags for one server thread"), std::string::npos) << q.error();
 }
 
 }  // namespace

@@ -73,6 +73,18 @@ queue_threads_pinned() {
 zero_copy_of() {
   grep "$1 removed:" "$R/ublk.stderr" | tail -1 | sed -n 's/.* requests (\([0-9]*\) zero-copy).*/\1/p'
 }
+# The requests each server thread of DEVICE served, "N M", from its server's last line.
+requests_per_thread_of() {
+  grep "$1 removed:" "$R/ublk.stderr" | tail -1 | sed -n 's/.*requests per thread: \([0-9 ]*\)$/\1/p'
+}
+# server_threads PID ID: the names of the server threads of ublkbID, sorted, on one line.
+server_threads() {
+  local task names=
+  for task in /proc/"$1"/task/*; do
+    case $(cat "$task/comm") in "ublk$2/"*) names="$names $(cat "$task/comm")" ;; esac
+  done
+  echo $names | tr ' ' '\n' | sort | tr '\n' ' ' | sed 's/ $//'
+}
 
 # ---- a file-backed device: file systems, fio verify, discard, write zeroes, flush ----
 s_ublk() {
@@ -151,6 +163,41 @@ s_ublk_queues() {
     expect "6.12: every request copied" test "$zero_copy" = 0
   else
     expect "every read and write on both queues was zero copy" test "$zero_copy" = "$rw"
+  fi
+
+  # Per-I/O daemons: one queue, two server threads, fio on both CPUs. On 6.18 (UBLK_F_PER_IO_DAEMON)
+  # both threads serve the one queue's tags; 6.12 serves it with one thread and says why.
+  start_ublk --handler file --cfg /var/lib/lunkit/q.img --queues 1 --threads 2 --depth 64
+  dev=$UBLK_DEV; pid=$UBLK_PID
+  local threads
+  threads=$(server_threads "$pid" "${dev#/dev/ublkb}")
+  say "server threads of $dev: $threads"
+  if kernel_is_6_12; then
+    expect "6.12: one thread for the queue" test "$threads" = "ublk${dev#/dev/ublkb}/q0"
+    expect "6.12: the log says why" grep -q "lacks UBLK_F_PER_IO_DAEMON" "$R/ublk.stderr"
+    expect "6.12: not listed as per-I/O daemons" lacks_feature "${dev#/dev/ublkb}" per-io-daemon
+  else
+    expect "two server threads" test "$threads" = "ublk${dev#/dev/ublkb}/t0 ublk${dev#/dev/ublkb}/t1"
+    expect "listed as per-I/O daemons" has_feature "$(features_of "${dev#/dev/ublkb}")" per-io-daemon
+  fi
+  fio --name=p --filename="$dev" --rw=randwrite --bs=4k --size=32M --offset_increment=64M \
+      --numjobs=2 --cpus_allowed_policy=split --cpus_allowed=0,1 --ioengine=libaio --iodepth=16 \
+      --direct=1 --verify=crc32c --do_verify=1 --verify_fatal=1 --output=/tmp/fio-p.txt
+  cat /tmp/fio-p.txt
+  expect "fio verify with two threads on one queue" test "$(grep -c 'err= 0' /tmp/fio-p.txt)" -eq 2
+  rw=$(awk '{print $1 + $5}' "/sys/block/${dev##*/}/stat")
+  kill -TERM "$pid"; wait_pid "$pid" 60 || fail_scenario "per-I/O daemon server did not exit"
+  local per_thread
+  per_thread=$(requests_per_thread_of "$dev")
+  say "requests per thread: $per_thread (the disk completed $rw reads and writes)"
+  if kernel_is_6_12; then
+    expect "6.12: one thread served them all" test "$per_thread" = "$rw"
+  else
+    # shellcheck disable=SC2086
+    set -- $per_thread
+    expect "both threads served the one queue" test "$#" = 2 -a "${1:-0}" -gt 0 -a "${2:-0}" -gt 0
+    expect "between them, every request" test "$((${1:-0} + ${2:-0}))" = "$rw"
+    expect "zero copy with per-I/O daemons" test "$(zero_copy_of "$dev")" = "$rw"
   fi
 
   # The file handler on a block device (a RAM disk, whose node is on devtmpfs): its I/O goes
