@@ -37,9 +37,12 @@ std::vector<TagId> spread_tags(uint16_t queues, uint16_t depth, uint16_t threads
 Result<std::unique_ptr<Queue>> Queue::create(const QueueConfig& config, BlockDevice& device) {
   if (config.depth == 0 || config.depth > kMaxQueueDepth)
     return Error{"queue depth must be 1 to " + std::to_string(kMaxQueueDepth)};
-  std::vector<TagId> tags = config.tags;
-  if (tags.empty())
+  std::vector<TagId> tags;
+  if (config.tags)
+    tags = *config.tags;
+  else
     for (uint16_t t = 0; t < config.depth; ++t) tags.push_back({config.q_id, t});
+  if (tags.empty()) return Error{config.name + ": a server thread with no tags to serve"};
   // One ring carries every tag's command and I/O (setup_ring()); a thread serves at most as many
   // tags as one queue can have.
   if (tags.size() > kMaxQueueDepth)
@@ -325,9 +328,9 @@ bool Queue::retry(Tag& t) {
   if (!sqe) {
     ++stats_.gave_up;
     spdlog::error(
-        "{}: tag {}: the handler still fails the request ({}) after {} retries in {} ms; "
-        "it fails with an I/O error",
-        config_.name, t.tag, std::strerror(-t.status), t.retries,
+        "{}: tag {} of queue {}: the handler still fails the request ({}) after {} retries in {} "
+        "ms; it fails with an I/O error",
+        config_.name, t.tag, t.q_id, std::strerror(-t.status), t.retries,
         std::chrono::duration_cast<std::chrono::milliseconds>(waited).count());
     t.status = -EIO;
     return false;
@@ -341,8 +344,8 @@ bool Queue::retry(Tag& t) {
   io_uring_prep_timeout(sqe, &t.retry_wait, 0, 0);
   io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&t.retry.uring));
   if (t.retries == 0)
-    spdlog::debug("{}: tag {}: transient error ({}); retrying", config_.name, t.tag,
-                  std::strerror(-t.status));
+    spdlog::debug("{}: tag {} of queue {}: transient error ({}); retrying", config_.name, t.tag,
+                  t.q_id, std::strerror(-t.status));
   ++t.retries;
   ++stats_.retries;
   return true;

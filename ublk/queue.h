@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -63,9 +64,9 @@ struct QueueConfig {
   uint16_t q_id = 0;
   uint16_t depth = 0;  // of every queue of the device
   // Per-I/O daemons (the device has UBLK_F_PER_IO_DAEMON): the tags this thread serves, of any of
-  // the device's queues (spread_tags()). Empty: every tag of queue `q_id`, the one-thread-per-
-  // queue model every kernel takes.
-  std::vector<TagId> tags;
+  // the device's queues (spread_tags(); an empty list is refused). Unset: every tag of queue
+  // `q_id`, the one-thread-per-queue model every kernel takes.
+  std::optional<std::vector<TagId>> tags;
   uint32_t io_buf_bytes = kDefaultIoBytes;
   bool read_only = false;
   // How long a request whose handler keeps completing it with a transient error

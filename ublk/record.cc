@@ -27,8 +27,9 @@ std::string format_record(const DeviceRecord& r) {
   std::ostringstream out;
   out << "handler=" << r.handler << "\ncfg=" << r.cfg << "\nsize=" << r.size
       << "\nblock_size=" << r.block_size << "\nread_only=" << (r.read_only ? 1 : 0)
-      << "\nretry_timeout_ms=" << r.retry_timeout_ms << "\nthreads=" << r.threads
-      << "\npid=" << r.pid << "\n";
+      << "\nretry_timeout_ms=" << r.retry_timeout_ms << "\npid=" << r.pid << "\n";
+  // Only where it is used: a record without it can still be read by an older lunkit.
+  if (r.threads) out << "threads=" << r.threads << "\n";
   return out.str();
 }
 

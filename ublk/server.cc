@@ -19,6 +19,20 @@ std::string errno_text(int negative) {
 
 }  // namespace
 
+Result<bool> check_threads(uint16_t queues, uint16_t depth, uint16_t threads) {
+  if (threads > depth)
+    return Error{"--threads " + std::to_string(threads) + " is more than the queue depth (" +
+                 std::to_string(depth) + "): a thread would have no tag to serve"};
+  // One ring holds every tag a thread serves (Queue::create); thread 0 has the most.
+  uint32_t busiest = uint32_t{queues} * ((depth + threads - 1u) / threads);
+  if (busiest > kMaxQueueDepth)
+    return Error{"--threads " + std::to_string(threads) + " cannot serve " +
+                 std::to_string(queues) + " queues of depth " + std::to_string(depth) + " (" +
+                 std::to_string(busiest) + " tags for one thread; at most " +
+                 std::to_string(kMaxQueueDepth) + "): use more threads"};
+  return true;
+}
+
 Result<uint64_t> kernel_features(Control& control) {
   uint64_t features = 0;
   int rc = control.get_features(&features);
@@ -55,6 +69,8 @@ Result<bool> Server::start_queues(bool read_only, uint32_t retry_timeout_ms, uin
         device, info_.nr_hw_queues, threads);
     threads = 0;
   }
+  if (threads)  // recover: the record's thread count against the device it finds
+    if (auto ok = check_threads(info_.nr_hw_queues, info_.queue_depth, threads); !ok) return ok;
   per_io_daemons_ = threads > 0;
   const uint16_t count = per_io_daemons_ ? threads : info_.nr_hw_queues;
   for (uint16_t i = 0; i < count; ++i) {
@@ -138,14 +154,11 @@ Result<std::unique_ptr<Server>> Server::add(Control& control, BlockDevice& devic
     return Error{"--depth must be 1 to 4096 (got " + std::to_string(options.depth) + ")"};
   if (options.threads > 32)
     return Error{"--threads must be 1 to 32 (got " + std::to_string(options.threads) + ")"};
-  // One ring holds every tag a thread serves (Queue::create).
-  if (options.threads &&
-      uint32_t{options.queues} * options.depth > uint32_t{options.threads} * kMaxQueueDepth)
-    return Error{"--threads " + std::to_string(options.threads) + " cannot serve " +
-                 std::to_string(options.queues) + " queues of depth " +
-                 std::to_string(options.depth) + ": a thread serves at most 4096 tags"};
   auto features = kernel_features(control);
   if (!features) return Error{features.error()};
+  if (options.threads && (*features & kFlagPerIoDaemon))
+    if (auto ok = check_threads(options.queues, options.depth, options.threads); !ok)
+      return Error{ok.error()};
 
   std::unique_ptr<Server> s(new Server(control, device));
   DevInfo& info = s->info_;

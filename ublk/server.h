@@ -117,6 +117,10 @@ class Server {
   uint64_t size_bytes_ = 0;
 };
 
+// Whether `threads` per-I/O daemons can serve `queues` queues of `depth` tags: every thread has a
+// tag, none more than one ring holds. The error names the option.
+Result<bool> check_threads(uint16_t queues, uint16_t depth, uint16_t threads);
+
 // The kernel's feature flags, or an error naming what is missing.
 Result<uint64_t> kernel_features(Control& control);
 

@@ -237,8 +237,10 @@ TEST(UblkRecord, RoundTrip) {
   ASSERT_TRUE(back) << back.error();
   EXPECT_EQ(back->retry_timeout_ms, kDefaultRetryTimeoutMs);
   EXPECT_FALSE(parse_record("handler=file\nretry_timeout_ms=3600001\n"));
-  // --threads is served again by recover; older records mean one thread per queue.
+  // --threads is served again by recover; older records mean one thread per queue, and a record
+  // without threads leaves the key out, so an older lunkit can still read it.
   EXPECT_EQ(back->threads, 0u);
+  EXPECT_EQ(format_record(r).find("threads="), std::string::npos);
   r.threads = 2;
   back = parse_record(format_record(r));
   ASSERT_TRUE(back) << back.error();

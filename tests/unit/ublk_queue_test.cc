@@ -29,6 +29,7 @@
 #include "handlers/host/plugin.h"
 #include "handlers/host/plugin_device.h"
 #include "ublk/queue.h"
+#include "ublk/server.h"
 
 #include "tests/unit/count_allocations.h"
 #include "tests/unit/plugin_dir.h"
@@ -758,6 +759,33 @@ TEST(UblkPerIoDaemons, TwoThreadsShareTheLoadOfOneQueue) {
     EXPECT_EQ(seen[tag].flags, block_fixed_buffer_flags(tag / 2)) << "tag " << tag;
     EXPECT_EQ(seen[tag].base, pages.data());
   }
+}
+
+TEST(UblkPerIoDaemons, ThreadCountsThatCannotServeAreRefusedUpFront) {
+  EXPECT_TRUE(check_threads(2, 128, 2));
+  EXPECT_TRUE(check_threads(1, 4, 4));
+  auto idle = check_threads(1, 4, 8);  // threads 4-7 would have no tag
+  ASSERT_FALSE(idle);
+  EXPECT_NE(idle.error().find("more than the queue depth (4)"), std::string::npos) << idle.error();
+  // 3 queues of 4096 over 3 threads: thread 0 has 3 x 1366 = 4098 tags, more than one ring holds.
+  auto crowded = check_threads(3, 4096, 3);
+  ASSERT_FALSE(crowded);
+  EXPECT_NE(crowded.error().find("4098 tags for one thread"), std::string::npos) << crowded.error();
+  EXPECT_TRUE(check_threads(3, 4096, 4));
+}
+
+TEST(UblkPerIoDaemons, AThreadWithoutTagsIsRefused) {
+  FakeDriver driver;
+  RecordingDevice device;
+  QueueConfig c;
+  c.char_fd = driver.fd();
+  c.depth = kDepth;
+  c.tags = std::vector<TagId>{};
+  c.name = "test/t5";
+  c.driver = &driver;
+  auto q = Queue::create(c, device);
+  ASSERT_FALSE(q);
+  EXPECT_NE(q.error().find("no tags to serve"), std::string::npos) << q.error();
 }
 
 TEST(UblkPerIoDaemons, AThreadServesAtMostOneQueuesWorthOfTags) {
