@@ -442,7 +442,11 @@ s_ublk_handover() {
   local dev=$UBLK_DEV old=$UBLK_PID id=$UBLK_ID features
   features=$(features_of "$id")
   say "features $features"
-  fio_verify "$dev" 64M /tmp/fio-handover.txt --iodepth=16 &
+  # fio verify on a file in a mounted ext4: the hand-over must leave the file system clean too.
+  mkfs.ext4 -q -F "$dev"
+  mkdir -p /mnt/h
+  mount "$dev" /mnt/h
+  fio_verify /mnt/h/verify.dat 64M /tmp/fio-handover.txt --iodepth=16 &
   local fio=$!
   wait_for_writes "$dev" 3000
   if kernel_is_6_12; then
@@ -455,6 +459,8 @@ s_ublk_handover() {
     expect "the old server keeps serving" kill -0 "$old"
     wait_pid "$fio" 300 || fail_scenario "fio failed while the hand-over was refused"
     expect "fio verify passed with zero errors" grep -q "err= 0" /tmp/fio-handover.txt
+    umount /mnt/h
+    expect "fsck finds ext4 clean" fsck.ext4 -fn "$dev"
     kill -TERM "$old"; wait_pid "$old" 60 || fail_scenario "the server did not exit cleanly"
     expect "deleted" nothing_left
     return 0
@@ -479,6 +485,9 @@ s_ublk_handover() {
   if dmesg | grep -i "${dev##*/}" | grep -qi "I/O error"; then
     fail_scenario "the kernel logged I/O errors for ${dev##*/}"
   fi
+  expect "no file system error in the kernel log" sh -c "! dmesg | grep -q 'EXT4-fs error'"
+  umount /mnt/h
+  expect "fsck finds ext4 clean after the hand-over" fsck.ext4 -fn "$dev"
   # A hand-over asked of a server that cannot give one is refused in one line.
   local rc=0
   "$LUNKIT_CLI" ublk recover 42 --handler-dir /tmp/handlers 2>/tmp/e || rc=$?
