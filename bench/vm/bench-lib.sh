@@ -102,6 +102,18 @@ failed_config() {  # failed_config CONFIG WHY
 }
 wanted() { [ "$ONLY" = all ] || [[ ",$ONLY," == *",$1,"* ]]; }
 
+# run_rounds PATH...: calls each PATH (a function that measures one path) in $ROUNDS rounds, the
+# order reversed every other round, so that whatever warms up in the guest favours no path.
+run_rounds() {
+  local order="$*" round path
+  for round in $(seq 1 "$ROUNDS"); do
+    say "round $round: $order"
+    for path in $order; do "$path"; done
+    order=$(tr ' ' '\n' <<<"$order" | tac | tr '\n' ' ')
+  done
+  say "benchmark done"
+}
+
 # run_workloads CONFIG DEVICE SERVER_PID: the workloads in $WORKLOADS on a block device, with
 # the CPU of the serving process measured around each. DEVICE "rbd:POOL/IMAGE;CONF" runs fio's
 # rbd engine instead (librbd in fio's own process, whose CPU is then the one counted).

@@ -38,9 +38,4 @@ order=""
 for path in null_per_queue null_per_io file_per_queue file_per_io; do
   wanted "lunkit-ublk-$(tr _ - <<<"$path")" && order+="$path "
 done
-for round in $(seq 1 "$ROUNDS"); do
-  say "round $round: $order"
-  for path in $order; do "$path"; done
-  order=$(tr ' ' '\n' <<<"$order" | tac | tr '\n' ' ')
-done
-say "benchmark done"
+run_rounds $order

@@ -54,9 +54,4 @@ for path in zero_copy copy kernel_loop zero_copy_direct copy_direct kernel_loop_
   config=$(sed 's/^zero_copy/lunkit-ublk-file-zc/; s/^copy/lunkit-ublk-file-copy/; s/^kernel_loop/kernel-loop/; s/_direct$/-direct/' <<<"$path")
   wanted "$config" && order+="$path "
 done
-for round in $(seq 1 "$ROUNDS"); do
-  say "round $round: $order"
-  for path in $order; do "$path"; done
-  order=$(tr ' ' '\n' <<<"$order" | tac | tr '\n' ' ')
-done
-say "benchmark done"
+run_rounds $order

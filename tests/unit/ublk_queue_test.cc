@@ -774,32 +774,26 @@ TEST(UblkPerIoDaemons, ThreadCountsThatCannotServeAreRefusedUpFront) {
   EXPECT_TRUE(check_threads(3, 4096, 4));
 }
 
-TEST(UblkPerIoDaemons, AThreadWithoutTagsIsRefused) {
+// What Queue::create says of a thread given `tags` of queues `depth` deep (empty: it took them).
+std::string create_error(uint16_t depth, std::vector<TagId> tags) {
   FakeDriver driver;
   RecordingDevice device;
   QueueConfig c;
   c.char_fd = driver.fd();
-  c.depth = kDepth;
-  c.tags = std::vector<TagId>{};
-  c.name = "test/t5";
-  c.driver = &driver;
-  auto q = Queue::create(c, device);
-  ASSERT_FALSE(q);
-  EXPECT_NE(q.error().find("no tags to serve"), std::string::npos) << q.error();
-}
-
-TEST(UblkPerIoDaemons, AThreadServesAtMostOneQueuesWorthOfTags) {
-  FakeDriver driver;
-  RecordingDevice device;
-  QueueConfig c;
-  c.char_fd = driver.fd();
-  c.depth = kMaxQueueDepth;
-  c.tags = spread_tags(2, kMaxQueueDepth, 1, 0);
+  c.depth = depth;
+  c.tags = std::move(tags);
   c.name = "test/t0";
   c.driver = &driver;
   auto q = Queue::create(c, device);
-  ASSERT_FALSE(q);
-  EXPECT_NE(q.error().find("8192 tags for one server thread"), std::string::npos) << q.error();
+  return q ? "" : q.error();
+}
+
+TEST(UblkPerIoDaemons, AThreadWithoutTagsOrWithMoreThanOneRingHoldsIsRefused) {
+  EXPECT_NE(create_error(kDepth, {}).find("no tags to serve"), std::string::npos);
+  EXPECT_NE(create_error(kMaxQueueDepth, spread_tags(2, kMaxQueueDepth, 1, 0))
+                .find("8192 tags for one server thread"),
+            std::string::npos);
+  EXPECT_EQ(create_error(kDepth, spread_tags(kQueues, kDepth, 2, 1)), "");
 }
 
 }  // namespace
