@@ -1,26 +1,14 @@
-// Copy groups: which other LUs an EXTENDED COPY received by a LU may read or write.
-//
-// TCMU does not tell a backend which initiator sent a command, so a copy could otherwise name
-// (by its NAA designator) and read or overwrite any LU this daemon serves, including one the
-// initiator was never given. Only LUs the operator put in one group in lunkit.conf reach each
-// other:
+// lunkit.conf's `copy_groups`: which LUs an EXTENDED COPY may copy between (lunkitd hands each
+// group to the library with lunkit_tcmu_add_copy_group(); see lunkit.conf(5)):
 //
 //   copy_groups = ( { name = "vmfs"; devices = [ "disk0", "user_3/disk1" ]; } );
-//
-// A device is named as targetcli names the backstore ("disk0", the configfs device name) or,
-// when names repeat across HBAs, as "user_<hba>/<name>" (what lunkitd logs).
 #pragma once
 
-#include <map>
-#include <memory>
-#include <mutex>
 #include <optional>
-#include <span>
 #include <string>
 #include <vector>
 
 #include "lunkit/result.h"
-#include "tcmu/manager.h"
 
 namespace libconfig {
 class Setting;
@@ -30,64 +18,11 @@ namespace lunkit::daemon {
 
 struct CopyGroup {
   std::string name;
-  std::vector<std::string> devices;
+  std::vector<std::string> devices;  // "disk0" or "user_<hba>/disk0"
 };
 
 // Parses the `copy_groups` setting (a list of groups); errors name the file and line.
 std::optional<Error> parse_copy_groups(const libconfig::Setting& setting, const std::string& file,
                                        std::vector<CopyGroup>* out);
-
-// True when `entry` ("disk0" or "user_1/disk0") names the device `label` ("user_1/disk0").
-bool names_device(const std::string& entry, const std::string& label);
-
-// The LUs lunkitd serves, as far as copies between them go: which are attached, on which loop,
-// and the resolver each LU's EXTENDED COPY uses. Shared by the factories of every handler, so a
-// group may mix handlers.
-class CopyGroups {
- public:
-  explicit CopyGroups(std::vector<CopyGroup> groups);
-  ~CopyGroups();
-  CopyGroups(const CopyGroups&) = delete;
-  CopyGroups& operator=(const CopyGroups&) = delete;
-
-  const std::vector<CopyGroup>& groups() const { return groups_; }
-  // True when some group holds both devices (labels "user_<hba>/<name>").
-  bool share_a_group(const std::string& a, const std::string& b) const;
-
-  struct Member;  // one LU (copy_groups.cc)
-  // The resolver of `self`: the attached LU of one of its groups that has `designator`.
-  BlockDevice* reach(Member& self, std::span<const uint8_t> designator);
-
- private:
-  friend class CopyGroupFactory;
-  std::vector<CopyGroup> groups_;
-  // members_, each member's loop and relays. Recursive: a relay posts to a loop while holding
-  // it, and a loop that no longer runs executes the task (and its completion) right there.
-  std::recursive_mutex mu_;
-  std::map<const BlockDevice*, std::shared_ptr<Member>> members_;
-};
-
-// A BackendFactory around another one that gives each LU it opens the resolver of `groups`.
-// Requests to another LU run on that LU's own loop; their completions come back on the loop of
-// the LU that runs the copy.
-class CopyGroupFactory : public tcmu::BackendFactory {
- public:
-  CopyGroupFactory(tcmu::BackendFactory& inner, CopyGroups& groups)
-      : inner_(inner), groups_(groups) {}
-
-  Result<std::unique_ptr<BlockDevice>> open(const tcmu::UioDevice& uio,
-                                            const tcmu::DeviceAttributes& attributes) override;
-  void prepare_options(BlockDevice& backend, scsi::LogicalUnitOptions& options) override;
-  int reconfigure(BlockDevice& backend, uint64_t new_size, const char* new_cfgstring,
-                  int write_cache) override {
-    return inner_.reconfigure(backend, new_size, new_cfgstring, write_cache);
-  }
-  void on_attached(BlockDevice& backend, tcmu::Device& device) override;
-  void on_detached(BlockDevice& backend) override;
-
- private:
-  tcmu::BackendFactory& inner_;
-  CopyGroups& groups_;
-};
 
 }  // namespace lunkit::daemon

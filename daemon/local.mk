@@ -11,10 +11,12 @@ DAEMON_CPPFLAGS = $(AM_CPPFLAGS) $(SPDLOG_CFLAGS) $(CONFIGXX_CFLAGS) $(SDBUSCPP_
 	$(URING_CFLAGS) $(NL_CFLAGS) $(NLGENL_CFLAGS) \
 	-DLUNKIT_HANDLER_DIR='"$(pkglibdir)"' -DLUNKIT_SYSCONF_DIR='"$(sysconfdir)/lunkit"'
 daemon_liblunkitd_la_CPPFLAGS = $(DAEMON_CPPFLAGS)
-DAEMON_LIBS = daemon/liblunkitd.la handlers/libhandler-host.la tcmu/libtcmu-core.la \
-	libscsi/libscsi-core.la $(SPDLOG_LIBS) $(CONFIGXX_LIBS) $(SDBUSCPP_LIBS) $(URING_LIBS) \
-	$(NLGENL_LIBS) $(NL_LIBS)
+DAEMON_LIBS = daemon/liblunkitd.la handlers/libhandler-host.la $(SPDLOG_LIBS) $(CONFIGXX_LIBS) \
+	$(SDBUSCPP_LIBS)
 daemon_lunkitd_SOURCES = daemon/main.cc
 daemon_lunkitd_CPPFLAGS = $(DAEMON_CPPFLAGS)
-daemon_lunkitd_LDADD = $(DAEMON_LIBS)
-daemon_lunkitd_LDFLAGS = $(AM_LDFLAGS) $(HANDLER_ABI_EXPORT)
+# lunkitd serves devices through liblunkit-tcmu's public API, like any program of a user's. Of
+# the plugin host it links only the loader (Plugin, for the plugin directory and D-Bus's
+# CheckConfig); the library exports the handler ABI its plugins call (lunkit_io_complete() &
+# co.), so lunkitd exports nothing itself.
+daemon_lunkitd_LDADD = $(DAEMON_LIBS) tcmu/liblunkit-tcmu.la

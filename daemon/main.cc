@@ -1,4 +1,7 @@
 // lunkitd: serves every TCMU device whose subtype a loaded handler provides. See lunkitd(8).
+// Devices are served through the public API of liblunkit-tcmu (lunkit/tcmu.hpp), as any program
+// of a user's would be; what is lunkitd's own is the configuration, the plugin directory, the
+// D-Bus service targetcli talks to, logging and the single-instance lock.
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
@@ -24,11 +27,7 @@
 #include "daemon/logging.h"
 #include "daemon/single_instance.h"
 #include "handlers/host/plugin.h"
-#include "handlers/host/plugin_factory.h"
-#include "tcmu/configfs.h"
-#include "tcmu/control_loop.h"
-#include "tcmu/manager.h"
-#include "tcmu/netlink.h"
+#include "lunkit/tcmu.hpp"
 
 extern char** environ;
 
@@ -144,25 +143,19 @@ void load_kernel_module() {
   spdlog::warn("modprobe not found: cannot load target_core_user");
 }
 
-// Configfs writes still waiting for a reply to their netlink event are failed (-EINTR), so none
-// hangs once no daemon answers: block, reset, unblock (the kernel resets only while blocked).
-bool release_pending_waits(tcmu::Configfs& cfs) {
-  bool blocked = cfs.set_module_param("block_netlink", "1").ok();
-  bool reset = blocked && cfs.set_module_param("reset_netlink", "1").ok();
-  bool unblocked = cfs.set_module_param("block_netlink", "0").ok();
-  return blocked && reset && unblocked;
-}
-
 int release_netlink() {
-  auto r = tcmu::NetlinkChannel::set_kernel_waits_for_replies(false);
-  if (!r) {
-    std::fprintf(stderr, "lunkitd: %s\n", r.error().c_str());
+  auto server = TcmuServer::create();
+  if (!server) {
+    std::fprintf(stderr, "lunkitd: %s\n", server.error().c_str());
     return 1;
   }
-  tcmu::Configfs cfs;
-  bool ok = release_pending_waits(cfs);
+  auto released = server->release_waits();
+  if (!released) {
+    std::fprintf(stderr, "lunkitd: %s\n", released.error().c_str());
+    return 1;
+  }
   std::printf("lunkitd: the kernel no longer waits for daemon replies%s\n",
-              ok ? "; pending waits released" : "");
+              *released ? "; pending waits released" : "");
   return 0;
 }
 
@@ -250,27 +243,33 @@ int main(int argc, char** argv) {
   for (auto& p : loaded.plugins) p->keep_mapped();  // used until exit (see keep_mapped())
   if (loaded.plugins.empty()) spdlog::warn("no handler loaded from {}", config.handler_dir);
 
-  plugins::WorkerPool pool(config.worker_threads);
-  tcmu::Configfs configfs;
-  tcmu::Manager manager(configfs);
-  std::vector<std::unique_ptr<plugins::PluginFactory>> factories;
+  lunkit_tcmu_options options{};
+  options.size = sizeof options;
+  options.worker_threads = config.worker_threads;
+  auto created = TcmuServer::create(&options);
+  if (!created) {
+    spdlog::critical("{}", created.error());
+    return 1;
+  }
+  TcmuServer& server = *created;
   std::vector<const plugins::Plugin*> served;
-  daemon::CopyGroups copy_groups(config.copy_groups);
-  std::vector<std::unique_ptr<daemon::CopyGroupFactory>> copy_group_factories;
   for (auto& p : loaded.plugins) {
-    auto opt = config.handler_options.find(p->subtype());
-    factories.push_back(std::make_unique<plugins::PluginFactory>(
-        *p, &pool, opt == config.handler_options.end() ? "" : opt->second));
-    tcmu::BackendFactory* factory = factories.back().get();
-    if (!config.copy_groups.empty()) {  // EXTENDED COPY between the LUs of a copy group
-      copy_group_factories.push_back(
-          std::make_unique<daemon::CopyGroupFactory>(*factory, copy_groups));
-      factory = copy_group_factories.back().get();
+    if (auto added = server.add_handler(p->handler()); !added) {
+      spdlog::error("handler user:{} from {} not served: {}", p->subtype(), p->path(),
+                    added.error());
+      continue;
     }
-    manager.add_backend(p->subtype(), factory);
+    auto opt = config.handler_options.find(p->subtype());
+    if (opt != config.handler_options.end())
+      if (auto r = server.handler_defaults(p->subtype(), opt->second); !r)
+        spdlog::error("defaults for user:{}: {}", p->subtype(), r.error());
     served.push_back(p.get());
     spdlog::info("handler user:{} from {}", p->subtype(), p->path());
   }
+  // EXTENDED COPY between the LUs of a copy group (lunkit.conf checked them already).
+  for (const daemon::CopyGroup& g : config.copy_groups)
+    if (auto r = server.add_copy_group(g.name, g.devices); !r)
+      spdlog::error("copy group {}: {}", g.name, r.error());
 
   // The bus name first: it is what a second daemon cannot have, so one that fails here has touched
   // no device; and D-Bus activation / Type=dbus starts see the name before the slow device work.
@@ -280,17 +279,19 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto channel = tcmu::NetlinkChannel::open();
-  if (!channel) {
+  // The TCM-USER netlink family comes with the module, which a storage daemon loads itself.
+  // Without it, start() warns that new devices will not be seen and serves those there are.
+  if (!server.listen()) {
     load_kernel_module();
-    channel = tcmu::NetlinkChannel::open();
+    (void)server.listen();
   }
-  if (!channel) spdlog::error("{}; new devices will not be seen", channel.error());
 
-  // Devices are attached, followed and repaired on the control thread; this one answers signals,
-  // so a backend stuck opening its storage cannot keep lunkitd from stopping.
-  tcmu::ControlLoop control(manager, channel ? channel->get() : nullptr);
-  control.start();
+  // Devices are attached, followed and repaired on the library's control thread; this one
+  // answers signals, so a handler stuck opening its storage cannot keep lunkitd from stopping.
+  if (auto started = server.start(); !started) {
+    spdlog::critical("{}", started.error());
+    return 1;
+  }
   spdlog::info("{} on the system bus; attaching devices", daemon::kBusName);
 
   for (bool running = true; running;) {
@@ -322,16 +323,12 @@ int main(int argc, char** argv) {
   // write hangs on a daemon that is gone), then let the devices go; they stay in the kernel for
   // the next start.
   dbus->reset();
-  if (!control.stop(kControlGrace))
+  if (!server.stop(kControlGrace))
     spdlog::warn(
         "the control thread is still busy after {} ms (a device's storage is opening); "
         "stopping without it",
         kControlGrace.count());
-  if (channel) {
-    (void)tcmu::NetlinkChannel::set_kernel_waits_for_replies(false);
-    release_pending_waits(configfs);
-  }
-  manager.shutdown();
+  server.shutdown();
   spdlog::info("stopped");
   // Every device is closed by now. Ending with _exit() skips the destructors of what is left and
   // of the libraries' statics: after an rbd LUN was served, librados/librbd's exit-time teardown

@@ -42,7 +42,8 @@ libscsi_liblunkit_scsi_la_SOURCES =
 nodist_EXTRA_libscsi_liblunkit_scsi_la_SOURCES = libscsi/dummy.cc
 libscsi_liblunkit_scsi_la_LIBADD = libscsi/libscsi-capi.la libscsi/libscsi-core.la
 # 1:0:1 - the C API was added (interfaces added, none removed: the soname stays .so.0).
-libscsi_liblunkit_scsi_la_LDFLAGS = $(AM_LDFLAGS) -version-info 1:0:1 \
+# 2:0:2 - BlockDevice's destructor, vtable and type info are the library's (its key function).
+libscsi_liblunkit_scsi_la_LDFLAGS = $(AM_LDFLAGS) -version-info 2:0:2 \
 	-Wl,--version-script=$(srcdir)/libscsi/liblunkit-scsi.map
 EXTRA_libscsi_liblunkit_scsi_la_DEPENDENCIES = libscsi/liblunkit-scsi.map
 EXTRA_DIST += libscsi/liblunkit-scsi.map

@@ -8,6 +8,9 @@
 #include "libscsi/iov.h"
 #include "libscsi/lu_state.h"
 
+// The key function of BlockDevice (block_device.h).
+lunkit::BlockDevice::~BlockDevice() = default;
+
 namespace lunkit::scsi {
 namespace {
 

@@ -29,6 +29,7 @@
 #include "handlers/host/plugin_factory.h"
 #include "handlers/host/worker_pool.h"
 #include "tcmu/configfs.h"
+#include "tcmu/copy_groups.h"
 #include "tcmu/manager.h"
 #include "tcmu/netlink.h"
 #include "tcmu/protocol.h"
@@ -79,11 +80,17 @@ struct lunkit_tcmu {
   unsigned worker_threads = kDefaultWorkerThreads;
   std::unique_ptr<plugins::WorkerPool> pool;  // with the first BLOCKING handler
   std::vector<std::unique_ptr<plugins::PluginFactory>> factories;
+  tcmu::CopyGroups copy_groups;  // every handler's LUs are opened through copy_factories
+  std::vector<std::unique_ptr<tcmu::CopyGroupFactory>> copy_factories;
   std::unique_ptr<tcmu::Configfs> configfs;
   std::unique_ptr<tcmu::Manager> manager;
   std::unique_ptr<tcmu::NetlinkChannel> channel;
-  bool kernel_waits = false;  // we told the kernel to wait for our answers
-  lunkit::UniqueFd epoll;     // the repair eventfd and the netlink socket
+  // Whether we told the kernel to wait for our answers; `stopping`: lunkit_tcmu_stop() or
+  // shutdown() has released it, and a control thread still busy must not set it again.
+  std::mutex waits_mu;
+  bool kernel_waits = false;
+  bool stopping = false;
+  lunkit::UniqueFd epoll;  // the repair eventfd and the netlink socket
   lunkit_tcmu_event_fn on_event = nullptr;
   void* on_event_context = nullptr;
 
@@ -104,6 +111,13 @@ struct lunkit_tcmu {
   void run();
   void end_control();
   void stop_kernel_waits();
+  // No more device work (at rest, or with the control thread still inside a handler's open()).
+  int busy_or_attached(const char* what) const {
+    if (int rc = busy()) return rc;
+    if (manager->size() || manager->attaching())
+      return fail(-EBUSY, std::string(what) + ": devices are attached already");
+    return 0;
+  }
 };
 
 namespace {
@@ -155,7 +169,8 @@ int lunkit_tcmu::process() {
 
 int lunkit_tcmu::attach_all() {
   manager->attach_existing();
-  if (channel && !kernel_waits) {
+  std::lock_guard lock(waits_mu);
+  if (channel && !kernel_waits && !stopping) {
     // From here on the kernel waits for the answer to each device event (as with lunkitd).
     if (auto r = tcmu::NetlinkChannel::set_kernel_waits_for_replies(true); !r)
       spdlog::warn("{}", r.error());
@@ -188,13 +203,30 @@ void lunkit_tcmu::run() {
   ended_cv.notify_all();
 }
 
+namespace {
+
+// Configfs writes still waiting for an answer to their netlink event are failed (-EINTR), so none
+// hangs once no server answers: block, reset, unblock (the kernel resets only while blocked).
+std::string release_pending_waits(tcmu::Configfs& configfs) {
+  auto blocked = configfs.set_module_param("block_netlink", "1");
+  auto reset = blocked ? configfs.set_module_param("reset_netlink", "1") : blocked;
+  auto unblocked = configfs.set_module_param("block_netlink", "0");
+  if (!blocked) return blocked.error();
+  if (!reset) return reset.error();
+  if (!unblocked) return unblocked.error();
+  return "";
+}
+
+}  // namespace
+
 void lunkit_tcmu::stop_kernel_waits() {
+  std::lock_guard lock(waits_mu);
+  stopping = true;
   if (!kernel_waits) return;
-  (void)tcmu::NetlinkChannel::set_kernel_waits_for_replies(false);
-  // Configfs writes still waiting for an answer are released.
-  if (auto r = configfs->set_module_param("reset_netlink", "1"); !r)
-    spdlog::debug("reset_netlink: {}", r.error());
   kernel_waits = false;
+  (void)tcmu::NetlinkChannel::set_kernel_waits_for_replies(false);
+  if (std::string why = release_pending_waits(*configfs); !why.empty())
+    spdlog::warn("pending netlink waits not released: {}", why);
 }
 
 extern "C" {
@@ -276,21 +308,79 @@ LUNKIT_API void lunkit_tcmu_free(lunkit_tcmu* t) {
 
 LUNKIT_API int lunkit_tcmu_add_handler(lunkit_tcmu* t, const lunkit_handler* h) {
   return guarded([&] {
-    if (int rc = t->busy()) return rc;
-    if (t->manager->size() || t->manager->attaching())
-      return fail(-EBUSY, "lunkit_tcmu_add_handler: devices are attached already");
+    if (int rc = t->busy_or_attached("lunkit_tcmu_add_handler")) return rc;
     auto plugin = plugins::Plugin::from_handler(h, "lunkit_tcmu_add_handler");
     if (!plugin) return fail(-EINVAL, plugin.error());
     const std::string& subtype = (*plugin)->subtype();
     if (t->manager->serves(subtype))
       return fail(-EEXIST, "subtype '" + subtype + "' is served already");
-    if (h->thread_model == LUNKIT_THREAD_BLOCKING && !t->pool)
+    if ((*plugin)->uses_pool() && !t->pool)  // BLOCKING and SERIALIZED handlers
       t->pool = std::make_unique<plugins::WorkerPool>(t->worker_threads);
     t->factories.push_back(std::make_unique<plugins::PluginFactory>(**plugin, t->pool.get()));
-    t->manager->add_backend(subtype, t->factories.back().get());
+    t->copy_factories.push_back(
+        std::make_unique<tcmu::CopyGroupFactory>(*t->factories.back(), t->copy_groups));
+    t->manager->add_backend(subtype, t->copy_factories.back().get());
     t->handlers.push_back(std::move(*plugin));
     return 0;
   });
+}
+
+LUNKIT_API int lunkit_tcmu_handler_defaults(lunkit_tcmu* t, const char* subtype,
+                                            const char* defaults) {
+  return guarded([&] {
+    if (int rc = t->busy_or_attached("lunkit_tcmu_handler_defaults")) return rc;
+    if (!subtype) return fail(-EINVAL, "lunkit_tcmu_handler_defaults: no subtype");
+    for (size_t i = 0; i < t->handlers.size(); ++i) {
+      if (t->handlers[i]->subtype() != subtype) continue;
+      t->factories[i]->set_defaults(defaults ? defaults : "");
+      return 0;
+    }
+    return fail(-ENOENT,
+                std::string("lunkit_tcmu_handler_defaults: no handler serves '") + subtype + "'");
+  });
+}
+
+LUNKIT_API int lunkit_tcmu_add_copy_group(lunkit_tcmu* t, const char* name,
+                                          const char* const* devices, size_t count) {
+  return guarded([&] {
+    if (int rc = t->busy_or_attached("lunkit_tcmu_add_copy_group")) return rc;
+    if (count && !devices) return fail(-EINVAL, "lunkit_tcmu_add_copy_group: no devices");
+    tcmu::CopyGroup group;
+    group.name = name ? name : "";
+    for (size_t i = 0; i < count; ++i) group.devices.emplace_back(devices[i] ? devices[i] : "");
+    if (std::string why = tcmu::copy_group_error(group); !why.empty())
+      return fail(-EINVAL, "lunkit_tcmu_add_copy_group: " + why);
+    for (const tcmu::CopyGroup& g : t->copy_groups.groups())
+      if (g.name == group.name)
+        return fail(-EEXIST, "lunkit_tcmu_add_copy_group: copy group '" + g.name + "' exists");
+    t->copy_groups.add(std::move(group));
+    return 0;
+  });
+}
+
+LUNKIT_API int lunkit_tcmu_release_waits(lunkit_tcmu* t) {
+  return guarded([&] {
+    if (auto r = tcmu::NetlinkChannel::set_kernel_waits_for_replies(false); !r)
+      return fail(-ENOENT, r.error());
+    {
+      std::lock_guard lock(t->waits_mu);
+      t->kernel_waits = false;
+    }
+    if (std::string why = release_pending_waits(*t->configfs); !why.empty())
+      return fail(0, "pending waits not released: " + why);
+    return 1;
+  });
+}
+
+LUNKIT_API void lunkit_tcmu_shutdown(lunkit_tcmu* t) {
+  if (!t) return;
+  try {
+    t->end_control();
+    t->stop_kernel_waits();
+    t->manager->shutdown();
+  } catch (const std::exception& e) {
+    spdlog::critical("lunkit_tcmu_shutdown: {}", e.what());
+  }
 }
 
 LUNKIT_API int lunkit_tcmu_find(lunkit_tcmu* t, const char* subtype, lunkit_tcmu_uio* out,
@@ -368,9 +458,7 @@ LUNKIT_API int lunkit_tcmu_devices(lunkit_tcmu* t, uint32_t* minors, size_t max)
 
 LUNKIT_API int lunkit_tcmu_caller_loops(lunkit_tcmu* t, int enabled) {
   return guarded([&] {
-    if (int rc = t->busy()) return rc;
-    if (t->manager->size() || t->manager->attaching())
-      return fail(-EBUSY, "lunkit_tcmu_caller_loops: devices are attached already");
+    if (int rc = t->busy_or_attached("lunkit_tcmu_caller_loops")) return rc;
     t->manager->set_caller_loops(enabled != 0);
     return 0;
   });
@@ -491,6 +579,10 @@ LUNKIT_API int lunkit_tcmu_start(lunkit_tcmu* t, unsigned flags) {
       if (rc == -ENOENT) spdlog::warn("{}; new devices will not be seen", last_error);
       last_error.clear();
     }
+    {
+      std::lock_guard lock(t->waits_mu);
+      t->stopping = false;  // an earlier stop() has joined its thread (joinable() is false)
+    }
     t->ended = false;
     t->control_running = true;
     try {
@@ -509,8 +601,13 @@ LUNKIT_API int lunkit_tcmu_stop(lunkit_tcmu* t, unsigned grace_ms) {
     uint64_t one = 1;
     (void)!write(t->stop_fd.get(), &one, sizeof one);
     std::unique_lock lock(t->mu);
-    if (!t->ended_cv.wait_for(lock, std::chrono::milliseconds(grace_ms), [t] { return t->ended; }))
+    if (!t->ended_cv.wait_for(lock, std::chrono::milliseconds(grace_ms),
+                              [t] { return t->ended; })) {
+      lock.unlock();
+      // The kernel stops waiting for answers now: the thread may be gone before it answers.
+      t->stop_kernel_waits();
       return fail(-ETIMEDOUT, "the control thread is still busy (a handler's open()?)");
+    }
     lock.unlock();
     t->control.join();
     uint64_t n;

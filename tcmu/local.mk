@@ -9,6 +9,8 @@ tcmu_libtcmu_core_la_SOURCES = \
 	tcmu/configfs.h \
 	tcmu/control_loop.cc \
 	tcmu/control_loop.h \
+	tcmu/copy_groups.cc \
+	tcmu/copy_groups.h \
 	tcmu/device.cc \
 	tcmu/device.h \
 	tcmu/manager.cc \
@@ -38,7 +40,9 @@ nodist_EXTRA_tcmu_liblunkit_tcmu_la_SOURCES = tcmu/dummy.cc
 tcmu_liblunkit_tcmu_la_LIBADD = tcmu/libtcmu-capi.la tcmu/libtcmu-core.la handlers/libhandler-host.la \
 	libscsi/liblunkit-scsi.la
 # 2:0:2 - device loops in the caller's thread were added (the soname stays .so.0).
-tcmu_liblunkit_tcmu_la_LDFLAGS = $(AM_LDFLAGS) -version-info 3:0:3 \
+# 3:0:3 - lunkit_io_fixed_buffer() and LUNKIT_CAP_FIXED_BUFFERS (zero copy on ublk) added.
+# 4:0:4 - handler defaults, copy groups, shutdown and release_waits (lunkitd's needs) added.
+tcmu_liblunkit_tcmu_la_LDFLAGS = $(AM_LDFLAGS) -version-info 4:0:4 \
 	-Wl,--version-script=$(srcdir)/tcmu/liblunkit-tcmu.map
 EXTRA_tcmu_liblunkit_tcmu_la_DEPENDENCIES = tcmu/liblunkit-tcmu.map
 EXTRA_DIST += tcmu/liblunkit-tcmu.map

@@ -96,7 +96,7 @@ Result<bool> Manager::attach(const UioDevice& uio, bool reset, bool* storage_fai
     return Error{name + ": no handler serves subtype '" + uio.name.subtype + "'"};
   {
     std::lock_guard lock(mu_);
-    if (stopping_) return Error{name + ": not attached, lunkitd is stopping"};
+    if (stopping_) return Error{name + ": not attached, the server is shutting down"};
     if (devices_.count(uio.minor) || attaching_.count(uio.minor))
       return Error{name + ": already attached"};
     attaching_.emplace(uio.minor, uio);

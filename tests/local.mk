@@ -232,10 +232,10 @@ check_PROGRAMS += $(DAEMON_TESTS)
 TESTS += $(DAEMON_TESTS)
 tests_unit_config_test_SOURCES = tests/unit/config_test.cc
 tests_unit_config_test_CPPFLAGS = $(DAEMON_CPPFLAGS) $(GTEST_CFLAGS)
-tests_unit_config_test_LDADD = $(DAEMON_LIBS) $(GTEST_LIBS) -lgtest_main
+tests_unit_config_test_LDADD = $(DAEMON_LIBS) $(HANDLER_TEST_LDADD) $(GTEST_LIBS) -lgtest_main
 tests_unit_copy_groups_test_SOURCES = tests/unit/copy_groups_test.cc
 tests_unit_copy_groups_test_CPPFLAGS = $(DAEMON_CPPFLAGS) $(GTEST_CFLAGS)
-tests_unit_copy_groups_test_LDADD = $(DAEMON_LIBS) $(GTEST_LIBS) -lgtest_main
+tests_unit_copy_groups_test_LDADD = $(DAEMON_LIBS) $(HANDLER_TEST_LDADD) $(GTEST_LIBS) -lgtest_main
 tests_unit_lunkitd_test_SOURCES = tests/unit/lunkitd_test.cc tests/unit/plugin_dir.h
 tests_unit_lunkitd_test_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS)
 tests_unit_lunkitd_test_LDADD = $(GTEST_LIBS) -lgtest_main
@@ -278,7 +278,7 @@ tests_ceph_hold_lock_LDADD = $(RBD_LIBS)
 # The public ABI of the installed libraries against abi/, and a demonstration that the check
 # catches a deliberately changed struct.
 TESTS += tests/abi/check.sh tests/abi/selftest.sh
-EXTRA_DIST += tests/abi/check.sh tests/abi/selftest.sh tests/abi/abi-lib.sh tests/abi/probe.c \
+EXTRA_DIST += tests/abi/check.sh tests/abi/selftest.sh tests/abi/abi-lib.sh tests/abi/probe.c tests/abi/probe_cxx.cc \
 	abi/liblunkit-scsi.so.0.xml abi/liblunkit-tcmu.so.0.xml tools/update-abi.sh
 
 # `make install` relinks the shared libraries in the build tree: run it after every other test,

@@ -18,7 +18,6 @@ ublk_liblunkit_ublk_la_SOURCES = \
 	ublk/server.cc \
 	ublk/server.h \
 	ublk/uapi.h
-# (daemon/config.h, for lunkit.conf, reaches tcmu/netlink.h through copy_groups.h: NL_CFLAGS.)
 UBLK_CPPFLAGS = $(AM_CPPFLAGS) $(URING_CFLAGS) $(SPDLOG_CFLAGS) $(NL_CFLAGS) $(NLGENL_CFLAGS) \
 	-DLUNKIT_HANDLER_DIR='"$(pkglibdir)"' -DLUNKIT_SYSCONF_DIR='"$(sysconfdir)/lunkit"'
 ublk_liblunkit_ublk_la_CPPFLAGS = $(UBLK_CPPFLAGS)

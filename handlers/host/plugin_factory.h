@@ -21,6 +21,8 @@ class PluginFactory : public tcmu::BackendFactory {
   // `options` (from lunkit.conf) are appended to every device's cfgstring.
   PluginFactory(const Plugin& plugin, WorkerPool* pool, std::string options = "")
       : plugin_(plugin), pool_(pool), options_(std::move(options)) {}
+  // Before any device is opened.
+  void set_defaults(std::string options) { options_ = std::move(options); }
 
   Result<std::unique_ptr<BlockDevice>> open(const tcmu::UioDevice& uio,
                                             const tcmu::DeviceAttributes& attributes) override {

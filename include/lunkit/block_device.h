@@ -120,7 +120,9 @@ struct DeviceInfo {
 
 class LUNKIT_API BlockDevice {
  public:
-  virtual ~BlockDevice() = default;
+  // Defined in liblunkit-scsi (the class's key function): its vtable, type info and layout are
+  // then the library's, and the ABI check (abidiff) sees the class whole, not as a declaration.
+  virtual ~BlockDevice();
 
   virtual const DeviceInfo& info() const = 0;
 

@@ -66,6 +66,23 @@ LUNKIT_API const char* lunkit_tcmu_last_error(void);
  * subtype is served already, -EBUSY: devices are attached or the control thread runs. */
 LUNKIT_API int lunkit_tcmu_add_handler(lunkit_tcmu* tcmu, const struct lunkit_handler* handler);
 
+/* Options appended to the cfgstring of every device of `subtype` when it is opened ("direct=1";
+ * lunkitd's per-handler `defaults` of lunkit.conf): the device's own options come first, and a
+ * handler takes the first occurrence of an option. Copied; NULL or "": none. Before anything is
+ * attached or started. -ENOENT: no handler serves `subtype`; -EBUSY as lunkit_tcmu_add_handler. */
+LUNKIT_API int lunkit_tcmu_handler_defaults(lunkit_tcmu* tcmu, const char* subtype,
+                                            const char* defaults);
+
+/* Copy groups. TCMU does not say which initiator sent a command, so an EXTENDED COPY that names
+ * another LU (by its NAA designator) could read or overwrite any LU the context serves. Without
+ * groups a LU copies only within itself; a group lets its LUs copy between each other (requests
+ * to another LU run on that LU's loop). A device is named as targetcli names the backstore
+ * ("disk0") or, when names repeat across HBAs, "user_<hba>/disk0". Copied. Before anything is
+ * attached or started. -EINVAL: no name, fewer than two devices or a malformed device name;
+ * -EEXIST: a group of that name exists; -EBUSY as lunkit_tcmu_add_handler. */
+LUNKIT_API int lunkit_tcmu_add_copy_group(lunkit_tcmu* tcmu, const char* name,
+                                          const char* const* devices, size_t count);
+
 /* One TCMU device as the kernel names it: tcm-user/<hba>/<device>/<subtype>/<cfgstring>. */
 struct lunkit_tcmu_uio {
   uint32_t minor; /* /dev/uio<minor> */
@@ -186,6 +203,21 @@ LUNKIT_API int lunkit_tcmu_start(lunkit_tcmu* tcmu, unsigned flags);
  * open()) and makes the kernel stop waiting for answers. Devices stay attached. 0, or
  * -ETIMEDOUT when the thread is still busy (it ends on its own; lunkit_tcmu_free() is safe). */
 LUNKIT_API int lunkit_tcmu_stop(lunkit_tcmu* tcmu, unsigned grace_ms);
+
+/* For a process about to exit, when lunkit_tcmu_stop() timed out (a handler's open() does not
+ * return): makes the kernel stop waiting for answers, detaches every device (blocked while it
+ * drains; the kernel's devices stay for the next server) and attaches nothing from then on,
+ * without waiting for the control thread. Only lunkit_tcmu_free() (which does wait for it) or
+ * the process's exit may follow. Any thread. NULL is ignored. */
+LUNKIT_API void lunkit_tcmu_shutdown(lunkit_tcmu* tcmu);
+
+/* Tells the kernel not to wait for a server's answers to its device events, and fails the
+ * configfs writes still waiting for one (targetcli sees -EINTR), so that none hangs once no
+ * server answers: `lunkitd --release-netlink`. lunkit_tcmu_stop() and lunkit_tcmu_free() do the
+ * same for a context whose control loop made the kernel wait. Any context, no handler needed.
+ * 1: both done; 0: the kernel was told but the pending waits could not be released (the module
+ * parameters were not writable: see the error text); -ENOENT: no TCM-USER netlink family. */
+LUNKIT_API int lunkit_tcmu_release_waits(lunkit_tcmu* tcmu);
 
 /* The same control loop inside the caller's own event loop:
  *   lunkit_tcmu_listen()    opens the netlink socket (before lunkit_tcmu_attach_all());

@@ -57,6 +57,16 @@ class TcmuServer {
   }
 
   // Every TCMU device of `subtype` (nullptr: of any subtype).
+  Result<bool> handler_defaults(const std::string& subtype, const std::string& defaults) {
+    return status(lunkit_tcmu_handler_defaults(get(), subtype.c_str(), defaults.c_str()));
+  }
+  Result<bool> add_copy_group(const std::string& name, const std::vector<std::string>& devices) {
+    std::vector<const char*> names;
+    names.reserve(devices.size());
+    for (const std::string& d : devices) names.push_back(d.c_str());
+    return status(lunkit_tcmu_add_copy_group(get(), name.c_str(), names.data(), names.size()));
+  }
+
   Result<std::vector<TcmuUio>> find(const char* subtype = nullptr) const {
     // The set can grow between the two calls: ask again until it fits.
     std::vector<lunkit_tcmu_uio> found;
@@ -134,6 +144,15 @@ class TcmuServer {
 
   // The control loop in the caller's own loop: listen() before attach_all(), then poll fd() for
   // POLLIN with timeout_ms() and call process() when it is readable or the timeout passed.
+  // lunkit_tcmu_shutdown(): only destruction or the process's exit may follow.
+  void shutdown() { lunkit_tcmu_shutdown(get()); }
+  // lunkit_tcmu_release_waits(): true when the pending waits were released too.
+  Result<bool> release_waits() {
+    int rc = lunkit_tcmu_release_waits(get());
+    if (rc < 0) return failure(rc);
+    return rc == 1;
+  }
+
   Result<bool> listen() { return status(lunkit_tcmu_listen(get())); }
   int fd() const { return lunkit_tcmu_fd(get()); }
   int timeout_ms() const { return lunkit_tcmu_timeout(get()); }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Shows that tests/abi/check.sh and tools/update-abi.sh catch an ABI break: a probe library is
 # recorded, then rebuilt with a struct changed (a field inserted), with a function added, and with
-# a new soname, and each verdict is checked.
+# a new soname, and each verdict is checked; and a C++ probe shaped like BlockDevice gets a
+# virtual function inserted.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -58,6 +59,25 @@ expect "an addition is recorded under the same soname" 0 "$top/tools/update-abi.
 expect "and then passes" 0 "$here/check.sh" "$lib"
 build 0 liblunkit-probe.so.0
 expect "removing the added function again is incompatible" 1 "$here/check.sh" "$lib"
+
+# A C++ class whose virtual functions are all inline but the destructor (lunkit's BlockDevice):
+# its layout and vtable are in the record, so an inserted virtual function is caught.
+cxx=${CXX:-g++}
+build_cxx() {  # build_cxx CHANGE SONAME
+  $cxx -g -O0 -shared -fPIC -fvisibility=hidden -DPROBE_CHANGE="$1" -Wl,-soname,"$2" \
+    -o "$work/lib/liblunkit-probecxx.so" "$here/probe_cxx.cc" || exit 1
+}
+cxxlib=$work/lib/liblunkit-probecxx.so
+build_cxx 0 liblunkit-probecxx.so.0
+expect "the C++ probe is recorded" 0 "$top/tools/update-abi.sh" "$cxxlib"
+grep -q "class-decl name='Device' size-in-bits" "$work/abi/liblunkit-probecxx.so.0.xml" &&
+  { echo "PASS the record has the C++ class whole"; passed=$((passed + 1)); } ||
+  { echo "FAIL the C++ class is only declared in the record"; failed=$((failed + 1)); }
+build_cxx 3 liblunkit-probecxx.so.0
+expect "a virtual function inserted in a C++ class fails the check" 1 "$here/check.sh" "$cxxlib"
+grep -q "incompatible" "$work/out" &&
+  { echo "PASS the failure says the change is incompatible"; passed=$((passed + 1)); } ||
+  { echo "FAIL the failure does not say incompatible"; sed 's/^/    /' "$work/out"; failed=$((failed + 1)); }
 
 echo "lunkit-test: $passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -57,11 +57,13 @@ grep -o 'LUNKIT_API [^(]*lunkit_[a-z_]*(' "$root$prefix/include/lunkit/handler.h
   sed 's/.*\(lunkit_[a-z_]*\)($/\1/' | sort -u >"$scratch/abi-functions"
 [ "$(wc -l <"$scratch/abi-functions")" -ge 10 ] && ok "handler.h declares the handler ABI's functions" ||
   bad "cannot read the ABI's functions from handler.h" "$scratch/abi-functions"
-for prog in sbin/lunkitd bin/lunkit; do
-  nm -D --defined-only "$root$prefix/$prog" | awk '{print $3}' | sort -u >"$scratch/exported"
+# (lunkitd's plugins get them from liblunkit-tcmu, the library it serves devices with; lunkit's
+# ublk frontend exports them itself.)
+for exporter in lib/liblunkit-tcmu.so bin/lunkit; do
+  nm -D --defined-only "$root$prefix/$exporter" | awk '{print $3}' | sed 's/@.*//' | sort -u >"$scratch/exported"
   comm -23 "$scratch/abi-functions" "$scratch/exported" >"$scratch/missing"
-  [ -s "$scratch/missing" ] && bad "$prog does not export the handler ABI functions" "$scratch/missing" ||
-    ok "$prog exports every handler ABI function"
+  [ -s "$scratch/missing" ] && bad "$exporter does not export the handler ABI functions" "$scratch/missing" ||
+    ok "$exporter exports every handler ABI function"
 done
 
 # The out-of-tree plugin.
@@ -78,7 +80,24 @@ nm -D --defined-only "$root$plugindir/lbapattern.so" | awk '{print $3}' | grep -
 
 # The installed lunkitd serves it on a private system bus.
 lunkitd=$root$prefix/sbin/lunkitd
-ldd "$lunkitd" | grep -q 'liblunkit' && bad "lunkitd needs an installed liblunkit-*.so" || ok "lunkitd links no lunkit library"
+# lunkitd serves devices through the public API of liblunkit-tcmu and nothing else of it: the
+# library is a dependency, lunkitd calls its lunkit_tcmu_* functions, and none of the transport's
+# internals (the device manager, the ring, netlink, configfs) is compiled into lunkitd.
+readelf -d "$lunkitd" | grep -q 'NEEDED.*\[liblunkit-tcmu\.so\.0\]' &&
+  ok "lunkitd needs liblunkit-tcmu.so.0" || bad "lunkitd does not link liblunkit-tcmu"
+nm -D --undefined-only "$lunkitd" | awk '{print $2}' | sed 's/@.*//' | grep '^lunkit_tcmu_' | sort -u >"$scratch/calls"
+for f in lunkit_tcmu_new lunkit_tcmu_add_handler lunkit_tcmu_start lunkit_tcmu_stop lunkit_tcmu_shutdown \
+         lunkit_tcmu_release_waits; do
+  grep -qx "$f" "$scratch/calls" || echo "$f" >>"$scratch/uncalled"
+done
+[ -s "$scratch/uncalled" ] && bad "lunkitd does not call the public API" "$scratch/uncalled" ||
+  ok "lunkitd serves through lunkit_tcmu_new, _start, _stop, _shutdown (public API)"
+nm -C "$lunkitd" | grep -E 'lunkit::tcmu::(Manager|Device|Ring|NetlinkChannel|Configfs)\b' >"$scratch/internals"
+[ -s "$scratch/internals" ] && bad "lunkitd carries the transport's internals" "$scratch/internals" ||
+  ok "lunkitd has no private copy of the TCMU transport"
+# The staging root stands in for the system: its libraries are where the installed lunkitd would
+# find them after `make install` (and ldconfig) into /.
+export LD_LIBRARY_PATH=$root$prefix/lib
 bus=$scratch/bus
 cat >"$scratch/bus.conf" <<CONF
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"

@@ -91,6 +91,7 @@ struct Observed {
   std::atomic<uint8_t> last_raw_opcode{0};
   std::mutex mu;  // with cv: open() was called
   std::condition_variable cv;
+  std::string last_cfgstring;  // what the last open() got (mu)
 };
 Observed* observed = nullptr;
 Completer* completer = nullptr;
@@ -108,6 +109,10 @@ void* ram_open(lunkit_device*, const char* cfg, lunkit_device_info* info, char* 
   if (std::strcmp(cfg, "fail") == 0) {
     snprintf(reason, len, "no storage");
     return nullptr;
+  }
+  {
+    std::lock_guard lock(observed->mu);
+    observed->last_cfgstring = cfg;
   }
   auto* r = new Ram;
   r->bytes.resize(info->size);
@@ -598,6 +603,78 @@ TEST_F(CApiTest, BlockingHandlersRunOnTheWorkerPool) {
   settle(emu);
   write_read_round_trip(emu);
   EXPECT_GE(off_loop, 2) << "BLOCKING reads ran on workers, not on the device's loop";
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(CApiTest, HandlerDefaultsFollowTheDevicesOwnOptions) {
+  add(0, "disk0", "ram/sync");
+  EXPECT_EQ(lunkit_tcmu_handler_defaults(t, "nosuch", "x=1"), -ENOENT);
+  EXPECT_NE(std::string(lunkit_tcmu_last_error()).find("nosuch"), std::string::npos);
+  ASSERT_EQ(lunkit_tcmu_handler_defaults(t, "ram", "direct=1;size=8M"), 0)
+      << lunkit_tcmu_last_error();
+  ASSERT_EQ(lunkit_tcmu_attach(t, 0, 0), 0) << lunkit_tcmu_last_error();
+  {
+    std::lock_guard lock(seen.mu);
+    EXPECT_EQ(seen.last_cfgstring, "sync;direct=1;size=8M");
+  }
+  EXPECT_EQ(lunkit_tcmu_handler_defaults(t, "ram", ""), -EBUSY) << "a device is attached";
+  EXPECT_EQ(lunkit_tcmu_detach(t, 0, 0), 0);
+  ASSERT_EQ(lunkit_tcmu_handler_defaults(t, "ram", nullptr), 0) << "NULL: none";
+  ASSERT_EQ(lunkit_tcmu_attach(t, 0, 0), 0) << lunkit_tcmu_last_error();
+  std::lock_guard lock(seen.mu);
+  EXPECT_EQ(seen.last_cfgstring, "sync");
+}
+
+TEST_F(CApiTest, CopyGroupsAreCheckedAndComeBeforeDevices) {
+  const char* two[] = {"disk0", "user_3/disk1"};
+  const char* one[] = {"disk0"};
+  const char* slash[] = {"disk0", "disk1/"};
+  EXPECT_EQ(lunkit_tcmu_add_copy_group(t, "", two, 2), -EINVAL);
+  EXPECT_NE(std::string(lunkit_tcmu_last_error()).find("needs a name"), std::string::npos)
+      << lunkit_tcmu_last_error();
+  EXPECT_EQ(lunkit_tcmu_add_copy_group(t, "g", one, 1), -EINVAL);
+  EXPECT_NE(std::string(lunkit_tcmu_last_error()).find("two devices"), std::string::npos);
+  EXPECT_EQ(lunkit_tcmu_add_copy_group(t, "g", slash, 2), -EINVAL);
+  EXPECT_NE(std::string(lunkit_tcmu_last_error()).find("'disk1/' is not a device name"),
+            std::string::npos)
+      << lunkit_tcmu_last_error();
+  EXPECT_EQ(lunkit_tcmu_add_copy_group(t, "g", nullptr, 2), -EINVAL);
+  ASSERT_EQ(lunkit_tcmu_add_copy_group(t, "g", two, 2), 0) << lunkit_tcmu_last_error();
+  EXPECT_EQ(lunkit_tcmu_add_copy_group(t, "g", two, 2), -EEXIST);
+  RingEmulator& emu = add(0, "disk0", "ram/sync");
+  ASSERT_EQ(lunkit_tcmu_attach(t, 0, 0), 0) << lunkit_tcmu_last_error();
+  settle(emu);
+  write_read_round_trip(emu);  // a member of a group serves I/O as any LU
+  EXPECT_EQ(lunkit_tcmu_add_copy_group(t, "h", two, 2), -EBUSY) << "a device is attached";
+}
+
+TEST_F(CApiTest, ReleasingTheKernelsWaitsNeedsTheNetlinkFamily) {
+  int rc = lunkit_tcmu_release_waits(t);
+  if (access("/sys/module/target_core_user", F_OK) != 0) {
+    EXPECT_EQ(rc, -ENOENT) << "no TCM-USER family without the module";
+    EXPECT_STRNE(lunkit_tcmu_last_error(), "");
+  } else {
+    EXPECT_GE(rc, 0) << lunkit_tcmu_last_error();
+  }
+}
+
+TEST_F(CApiTest, ShutdownDetachesEveryDeviceAndAttachesNoMore) {
+  RingEmulator& emu = add(0, "disk0", "ram/sync");
+  add(1, "disk1", "ram/async");
+  ASSERT_EQ(lunkit_tcmu_attach_all(t), 2);
+  settle(emu);
+  write_read_round_trip(emu);
+  lunkit_tcmu_shutdown(t);
+  EXPECT_EQ(lunkit_tcmu_count(t), 0);
+  EXPECT_EQ(seen.closes, 2);
+  EXPECT_EQ(lunkit_tcmu_attach(t, 0, 0), -EIO) << "nothing attaches after shutdown";
+  EXPECT_EQ(seen.opens, 2) << "not even opened";
+  EXPECT_EQ(kernel.sys.read(kernel.sys.paths.configfs_core + "/user_0/disk0/action/block_dev"), "0")
+      << "left unblocked for the next server";
+  lunkit_tcmu_shutdown(nullptr);
 }
 
 }  // namespace

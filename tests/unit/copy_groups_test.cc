@@ -1,5 +1,6 @@
-// Copy groups in lunkit.conf: the syntax, its errors (file and line), which devices a group
-// entry names, and a copy between two LUs of a group while the target LU is removed.
+// Copy groups: lunkit.conf's syntax and its errors (file and line), the library's checks of a
+// group, which devices a group entry names, and a copy between two LUs of a group while the
+// target LU is removed.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -11,12 +12,17 @@
 
 #include "daemon/config.h"
 #include "daemon/copy_groups.h"
+#include "tcmu/copy_groups.h"
 #include "tcmu/ring_emulator.h"
 #include "tests/unit/fake_system.h"
 #include "tests/unit/ram_device.h"
 
 namespace lunkit::daemon {
 namespace {
+
+using tcmu::CopyGroupFactory;
+using tcmu::CopyGroups;
+using tcmu::names_device;
 
 TEST(CopyGroups, Parsed) {
   auto c = parse_config(
