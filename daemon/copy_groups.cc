@@ -52,6 +52,9 @@ std::optional<Error> parse_copy_groups(const libconfig::Setting& s, const std::s
     if (group.name.empty()) return Error{at(file, gline) + "copy_groups: a group needs a name"};
     if (group.devices.size() < 2)
       return Error{at(file, gline) + "copy group '" + group.name + "' needs two devices or more"};
+    for (const CopyGroup& earlier : *out)
+      if (earlier.name == group.name)
+        return Error{at(file, gline) + "copy group '" + group.name + "' is defined twice"};
     out->push_back(std::move(group));
   }
   return std::nullopt;

@@ -110,7 +110,9 @@ struct lunkit_tcmu {
   int attach_all();
   void run();
   void end_control();
-  void stop_kernel_waits();
+  // Makes the kernel stop waiting for our answers; `for_good`: a control thread that is still
+  // busy must not make it wait again (stop() timed out, shutdown()).
+  void stop_kernel_waits(bool for_good);
   // No more device work (at rest, or with the control thread still inside a handler's open()).
   int busy_or_attached(const char* what) const {
     if (int rc = busy()) return rc;
@@ -182,7 +184,7 @@ int lunkit_tcmu::attach_all() {
 
 void lunkit_tcmu::run() {
   try {
-    attach_all();
+    spdlog::info("serving {} device(s)", attach_all());
     for (;;) {
       pollfd fds[2] = {{stop_fd.get(), POLLIN, 0}, {epoll.get(), POLLIN, 0}};
       int timeout = -1;
@@ -219,12 +221,17 @@ std::string release_pending_waits(tcmu::Configfs& configfs) {
 
 }  // namespace
 
-void lunkit_tcmu::stop_kernel_waits() {
+void lunkit_tcmu::stop_kernel_waits(bool for_good) {
   std::lock_guard lock(waits_mu);
-  stopping = true;
-  if (!kernel_waits) return;
+  if (for_good) stopping = true;
+  // With a netlink socket, the kernel may be waiting for us even before attach_all() told it to
+  // (a server before us did, and died), and attach_existing() leaves block_netlink=1 behind while
+  // a handler's open() does not return: set both right whenever we listened, as lunkitd always
+  // did on its way out.
+  if (!kernel_waits && !channel) return;
   kernel_waits = false;
-  (void)tcmu::NetlinkChannel::set_kernel_waits_for_replies(false);
+  if (auto r = tcmu::NetlinkChannel::set_kernel_waits_for_replies(false); !r)
+    spdlog::warn("{}", r.error());
   if (std::string why = release_pending_waits(*configfs); !why.empty())
     spdlog::warn("pending netlink waits not released: {}", why);
 }
@@ -299,7 +306,7 @@ LUNKIT_API void lunkit_tcmu_free(lunkit_tcmu* t) {
     t->manager->shutdown();
     if (t->control.joinable()) t->control.join();  // it may still be inside a handler's open()
     t->control_running = false;
-    t->stop_kernel_waits();
+    t->stop_kernel_waits(false);
   } catch (const std::exception& e) {
     spdlog::critical("lunkit_tcmu_free: {}", e.what());
   }
@@ -360,12 +367,13 @@ LUNKIT_API int lunkit_tcmu_add_copy_group(lunkit_tcmu* t, const char* name,
 
 LUNKIT_API int lunkit_tcmu_release_waits(lunkit_tcmu* t) {
   return guarded([&] {
-    if (auto r = tcmu::NetlinkChannel::set_kernel_waits_for_replies(false); !r)
-      return fail(-ENOENT, r.error());
-    {
-      std::lock_guard lock(t->waits_mu);
-      t->kernel_waits = false;
-    }
+    // Under waits_mu: a control thread inside attach_all() cannot make the kernel wait between
+    // our answer and our note of it.
+    std::lock_guard lock(t->waits_mu);
+    int err = 0;
+    if (auto r = tcmu::NetlinkChannel::set_kernel_waits_for_replies(false, &err); !r)
+      return fail(-err, r.error());
+    t->kernel_waits = false;
     if (std::string why = release_pending_waits(*t->configfs); !why.empty())
       return fail(0, "pending waits not released: " + why);
     return 1;
@@ -376,7 +384,7 @@ LUNKIT_API void lunkit_tcmu_shutdown(lunkit_tcmu* t) {
   if (!t) return;
   try {
     t->end_control();
-    t->stop_kernel_waits();
+    t->stop_kernel_waits(true);
     t->manager->shutdown();
   } catch (const std::exception& e) {
     spdlog::critical("lunkit_tcmu_shutdown: {}", e.what());
@@ -605,7 +613,7 @@ LUNKIT_API int lunkit_tcmu_stop(lunkit_tcmu* t, unsigned grace_ms) {
                               [t] { return t->ended; })) {
       lock.unlock();
       // The kernel stops waiting for answers now: the thread may be gone before it answers.
-      t->stop_kernel_waits();
+      t->stop_kernel_waits(true);
       return fail(-ETIMEDOUT, "the control thread is still busy (a handler's open()?)");
     }
     lock.unlock();
@@ -613,7 +621,7 @@ LUNKIT_API int lunkit_tcmu_stop(lunkit_tcmu* t, unsigned grace_ms) {
     uint64_t n;
     (void)!read(t->stop_fd.get(), &n, sizeof n);
     t->control_running = false;
-    t->stop_kernel_waits();
+    t->stop_kernel_waits(false);
     return 0;
   });
 }

@@ -179,17 +179,26 @@ Result<bool> NetlinkChannel::send(MsgPtr msg) {
   return true;
 }
 
-Result<bool> NetlinkChannel::set_kernel_waits_for_replies(bool wait) {
+Result<bool> NetlinkChannel::set_kernel_waits_for_replies(bool wait, int* error) {
+  int ignored = 0;
+  int& err = error ? *error : ignored;
+  err = EIO;
   nl_sock* sock = nl_socket_alloc();
   if (!sock) return Error{"netlink: cannot allocate a socket"};
   std::unique_ptr<nl_sock, void (*)(nl_sock*)> guard(sock, nl_socket_free);
   int rc = genl_connect(sock);
   if (rc < 0) return Error{std::string("netlink: cannot connect: ") + nl_geterror(rc)};
   int family = genl_ctrl_resolve(sock, genl::kFamily);
-  if (family < 0)
+  if (family < 0) {
+    err = ENOENT;
     return Error{"netlink: no TCM-USER family (is the target_core_user module loaded?)"};
+  }
   rc = nl_send_sync(sock, build_set_features(family, wait).release());  // frees the message
-  if (rc < 0) return Error{std::string("netlink SET_FEATURES: ") + nl_geterror(rc)};
+  if (rc < 0) {
+    if (rc == -NLE_PERM) err = EPERM;
+    return Error{std::string("netlink SET_FEATURES: ") + nl_geterror(rc)};
+  }
+  err = 0;
   return true;
 }
 

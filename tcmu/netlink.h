@@ -64,7 +64,9 @@ class NetlinkChannel {
   // SET_FEATURES (module-wide, it outlives the daemon): whether the kernel waits for *_DONE
   // replies to device events. Sent on a socket of its own, so that waiting for the
   // acknowledgement cannot swallow device events.
-  static Result<bool> set_kernel_waits_for_replies(bool wait);
+  // `error`, when given, gets the failure's errno: ENOENT without the TCM-USER family, EPERM
+  // for a caller without CAP_SYS_ADMIN, else EIO.
+  static Result<bool> set_kernel_waits_for_replies(bool wait, int* error = nullptr);
 
  private:
   NetlinkChannel() = default;

@@ -652,13 +652,12 @@ TEST_F(CApiTest, CopyGroupsAreCheckedAndComeBeforeDevices) {
 }
 
 TEST_F(CApiTest, ReleasingTheKernelsWaitsNeedsTheNetlinkFamily) {
-  int rc = lunkit_tcmu_release_waits(t);
-  if (access("/sys/module/target_core_user", F_OK) != 0) {
-    EXPECT_EQ(rc, -ENOENT) << "no TCM-USER family without the module";
-    EXPECT_STRNE(lunkit_tcmu_last_error(), "");
-  } else {
-    EXPECT_GE(rc, 0) << lunkit_tcmu_last_error();
-  }
+  // A real target_core_user would stop waiting for a server that may be running here.
+  if (access("/sys/module/target_core_user", F_OK) == 0)
+    GTEST_SKIP() << "target_core_user is loaded on this machine";
+  EXPECT_EQ(lunkit_tcmu_release_waits(t), -ENOENT) << "no TCM-USER family without the module";
+  EXPECT_NE(std::string(lunkit_tcmu_last_error()).find("no TCM-USER family"), std::string::npos)
+      << lunkit_tcmu_last_error();
 }
 
 TEST_F(CApiTest, ShutdownDetachesEveryDeviceAndAttachesNoMore) {

@@ -60,6 +60,11 @@ TEST(CopyGroups, ErrorsNameTheFileAndLine) {
       parse_config("copy_groups = ( { name = \"g\"; devices = [ \"a/\", \"b\" ]; } );\n", "f.conf")
           .error(),
       "f.conf:1: copy_groups: 'a/' is not a device name (\"disk0\" or \"user_1/disk0\")");
+  EXPECT_EQ(parse_config("copy_groups = ( { name = \"g\"; devices = [ \"a\", \"b\" ]; },\n"
+                         "  { name = \"g\"; devices = [ \"c\", \"d\" ]; } );\n",
+                         "g.conf")
+                .error(),
+            "g.conf:2: copy group 'g' is defined twice");
 }
 
 TEST(CopyGroups, EntriesNameDevices) {
