@@ -206,4 +206,17 @@ LD_LIBRARY_PATH=$root$prefix/lib "$scratch/scsi-c" >"$scratch/scsi-c.out" 2>&1 &
 "$build/tools/scsi-demo" >"$scratch/demo.ref" 2>&1
 cmp -s "$scratch/demo.out" "$scratch/demo.ref" && [ -s "$scratch/demo.ref" ] &&
   ok "it prints what the in-tree scsi-demo prints" || bad "scsi-demo output differs" "$scratch/demo.out"
+
+# Every function of each installed C header is in its installed manual page's synopsis.
+for pair in handler.h:lunkit-handler.3 tcmu.h:lunkit-tcmu.3 scsi.h:lunkit-scsi.3; do
+  header=$root$prefix/include/lunkit/${pair%%:*}
+  page=$root$prefix/share/man/man3/${pair#*:}
+  grep -o 'LUNKIT_API [^(]*lunkit_[a-z_]*(' "$header" | sed 's/.*\(lunkit_[a-z_]*\)($/\1/' | sort -u >"$scratch/functions"
+  sed -n '/^\.SH SYNOPSIS/,/^\.SH DESCRIPTION/p' "$page" >"$scratch/synopsis"
+  : >"$scratch/unlisted"
+  while read -r f; do grep -q "$f(" "$scratch/synopsis" || echo "$f" >>"$scratch/unlisted"; done <"$scratch/functions"
+  if [ ! -s "$scratch/functions" ]; then bad "no functions read from ${pair%%:*}"
+  elif [ -s "$scratch/unlisted" ]; then bad "${pair#*:}'s synopsis lacks functions of ${pair%%:*}" "$scratch/unlisted"
+  else ok "${pair#*:}'s synopsis lists all $(wc -l <"$scratch/functions") functions of ${pair%%:*}"; fi
+done
 finish
