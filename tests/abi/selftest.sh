@@ -22,11 +22,18 @@ expect() {  # expect NAME WANTED-RC COMMAND...
     echo "FAIL $name (exit $got)"; sed 's/^/    /' "$work/out"; failed=$((failed + 1))
   fi
 }
-build() {  # build CHANGE SONAME
-  mkdir -p "$work/lib"
-  $cc -g -O0 -shared -fPIC -fvisibility=hidden -DPROBE_CHANGE="$1" -Wl,-soname,"$2" \
-    -o "$work/lib/liblunkit-probe.so" "$here/probe.c" || exit 1
+# The last check's output says the change is incompatible (not only that it failed).
+says_incompatible() {
+  grep -q "incompatible" "$work/out" &&
+    { echo "PASS the failure says the change is incompatible"; passed=$((passed + 1)); } ||
+    { echo "FAIL the failure does not say incompatible"; sed 's/^/    /' "$work/out"; failed=$((failed + 1)); }
 }
+build_probe() {  # build_probe COMPILER SOURCE LIBRARY CHANGE SONAME
+  mkdir -p "$work/lib"
+  $1 -g -O0 -shared -fPIC -fvisibility=hidden -DPROBE_CHANGE="$4" -Wl,-soname,"$5" \
+    -o "$work/lib/$3" "$here/$2" || exit 1
+}
+build() { build_probe "$cc" probe.c liblunkit-probe.so "$@"; }  # build CHANGE SONAME
 export LUNKIT_ABI_DIR=$work/abi
 # The probe declares its public types in probe.c itself.
 export LUNKIT_ABI_HEADERS=$here
@@ -42,9 +49,7 @@ grep -q "lunkit_probe_private" "$work/abi/liblunkit-probe.so.0.xml" &&
 
 build 1 liblunkit-probe.so.0
 expect "a field inserted in a struct fails the check" 1 "$here/check.sh" "$lib"
-grep -q "incompatible" "$work/out" &&
-  { echo "PASS the failure says the change is incompatible"; passed=$((passed + 1)); } ||
-  { echo "FAIL the failure does not say incompatible"; sed 's/^/    /' "$work/out"; failed=$((failed + 1)); }
+says_incompatible
 expect "update-abi refuses to record it under the old soname" 1 "$top/tools/update-abi.sh" "$lib"
 expect "the old record is kept" 0 grep -q "liblunkit-probe.so.0" "$work/abi/liblunkit-probe.so.0.xml"
 
@@ -63,10 +68,7 @@ expect "removing the added function again is incompatible" 1 "$here/check.sh" "$
 # A C++ class whose virtual functions are all inline but the destructor (lunkit's BlockDevice):
 # its layout and vtable are in the record, so an inserted virtual function is caught.
 cxx=${CXX:-g++}
-build_cxx() {  # build_cxx CHANGE SONAME
-  $cxx -g -O0 -shared -fPIC -fvisibility=hidden -DPROBE_CHANGE="$1" -Wl,-soname,"$2" \
-    -o "$work/lib/liblunkit-probecxx.so" "$here/probe_cxx.cc" || exit 1
-}
+build_cxx() { build_probe "$cxx" probe_cxx.cc liblunkit-probecxx.so "$@"; }  # CHANGE SONAME
 cxxlib=$work/lib/liblunkit-probecxx.so
 build_cxx 0 liblunkit-probecxx.so.0
 expect "the C++ probe is recorded" 0 "$top/tools/update-abi.sh" "$cxxlib"
@@ -75,9 +77,7 @@ grep -q "class-decl name='Device' size-in-bits" "$work/abi/liblunkit-probecxx.so
   { echo "FAIL the C++ class is only declared in the record"; failed=$((failed + 1)); }
 build_cxx 3 liblunkit-probecxx.so.0
 expect "a virtual function inserted in a C++ class fails the check" 1 "$here/check.sh" "$cxxlib"
-grep -q "incompatible" "$work/out" &&
-  { echo "PASS the failure says the change is incompatible"; passed=$((passed + 1)); } ||
-  { echo "FAIL the failure does not say incompatible"; sed 's/^/    /' "$work/out"; failed=$((failed + 1)); }
+says_incompatible
 
 echo "lunkit-test: $passed passed, $failed failed"
 [ $failed -eq 0 ]
